@@ -1,0 +1,36 @@
+//! The plugins compiled into pfs, one folder each. [`register_builtin`] adds every plugin enabled by
+//! cargo features (all of them by default) to a registry.
+
+use std::sync::Arc;
+
+use fs_core::PluginRegistry;
+
+#[cfg(feature = "devfs")]
+pub mod devfs;
+#[cfg(feature = "hellofs")]
+pub mod hellofs;
+#[cfg(feature = "kvfs")]
+pub mod kvfs;
+#[cfg(feature = "memfs")]
+pub mod memfs;
+#[cfg(feature = "serverinfofs")]
+pub mod serverinfofs;
+
+/// Registers every built-in plugin compiled in.
+///
+/// # Errors
+/// `AlreadyExists` if a name is already registered.
+pub fn register_builtin(registry: &PluginRegistry) -> fs_core::Result<()> {
+    #[cfg(feature = "devfs")]
+    registry.register(Arc::new(devfs::DevFsPlugin))?;
+    #[cfg(feature = "hellofs")]
+    registry.register(Arc::new(hellofs::HelloFsPlugin))?;
+    #[cfg(feature = "kvfs")]
+    registry.register(Arc::new(kvfs::KvFsPlugin))?;
+    #[cfg(feature = "memfs")]
+    registry.register(Arc::new(memfs::MemFsPlugin))?;
+    #[cfg(feature = "serverinfofs")]
+    registry.register(Arc::new(serverinfofs::ServerInfoFsPlugin))?;
+    let _ = &registry;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! The shared conformance suite: one `pub async fn` per case, each taking a fresh [`Fixture`] and
+//! asserting. [`conformance_tests!`](crate::conformance_tests) expands to one `#[tokio::test]` per
+//! case, so a failure is reported by name (`memfs::tests::rename_directory_moves_subtree`).
+//!
+//! Cases consult [`FileSystem::capabilities`] and the fixture first and return early when they do not
+//! apply; [`caps`] checks that every operation marked unsupported answers `Unsupported`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::{ErrorKind, FileSystem, Result, WriteFlags};
+
+pub mod caps;
+pub mod dirs;
+pub mod files;
+pub mod paths;
+pub mod rename;
+
+/// What a case runs against.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// The filesystem under test, fresh for each case.
+    pub fs: Arc<dyn FileSystem>,
+    /// A directory where the case may create files (`/` for a free tree, `/keys` for kvfs);
+    /// `None` when the filesystem has nowhere to write (read-only plugins, devfs).
+    pub root: Option<String>,
+    /// An existing file and its exact content, for read cases on read-only filesystems.
+    pub existing: Option<(String, Bytes)>,
+}
+
+impl Fixture {
+    /// A fixture whose cases write below `root`.
+    pub fn writable(fs: Arc<dyn FileSystem>, root: &str) -> Self {
+        Fixture { fs, root: Some(root.to_string()), existing: None }
+    }
+
+    /// A fixture for a filesystem that cannot store files; `existing` names a file it serves.
+    pub fn read_only(fs: Arc<dyn FileSystem>, existing: Option<(&str, &[u8])>) -> Self {
+        Fixture {
+            fs,
+            root: None,
+            existing: existing.map(|(p, b)| (p.to_string(), Bytes::copy_from_slice(b))),
+        }
+    }
+
+    /// The full path of `name` below the writable root, or `None` when there is no root.
+    pub fn at(&self, name: &str) -> Option<String> {
+        self.root.as_deref().map(|r| crate::path::child(r, name))
+    }
+
+    /// Whether directories can be created below the root.
+    pub fn has_dirs(&self) -> bool {
+        self.root.is_some() && self.fs.capabilities().mkdir
+    }
+
+    /// Writes `data` as the whole content of `path` (the `PUT /files` default), panicking on error.
+    pub async fn put(&self, path: &str, data: &[u8]) {
+        let n = self
+            .fs
+            .write(path, Bytes::copy_from_slice(data), None, WriteFlags::NONE)
+            .await
+            .unwrap_or_else(|e| panic!("write {path}: {e}"));
+        assert_eq!(n, data.len() as u64, "write {path} reported {n} bytes");
+    }
+
+    /// Reads the whole content of `path`, panicking on error.
+    pub async fn get(&self, path: &str) -> Bytes {
+        self.fs.read(path, 0, None).await.unwrap_or_else(|e| panic!("read {path}: {e}"))
+    }
+}
+
+/// Asserts that `r` failed with `kind`.
+#[track_caller]
+pub fn assert_kind<T: std::fmt::Debug>(r: Result<T>, kind: ErrorKind) {
+    match r {
+        Err(e) if e.kind() == kind => {}
+        Err(e) => panic!("expected {kind:?}, got {:?}: {e}", e.kind()),
+        Ok(v) => panic!("expected {kind:?}, got Ok({v:?})"),
+    }
+}
+
+/// Asserts that `r` failed with one of `kinds`.
+#[track_caller]
+pub fn assert_kind_in<T: std::fmt::Debug>(r: Result<T>, kinds: &[ErrorKind]) {
+    match r {
+        Err(e) if kinds.contains(&e.kind()) => {}
+        Err(e) => panic!("expected one of {kinds:?}, got {:?}: {e}", e.kind()),
+        Ok(v) => panic!("expected one of {kinds:?}, got Ok({v:?})"),
+    }
+}
+
+/// Names of the entries of `dir`, sorted.
+pub async fn names(fs: &dyn FileSystem, dir: &str) -> Result<Vec<String>> {
+    let mut v: Vec<String> = fs.read_dir(dir).await?.into_iter().map(|i| i.name).collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Expands to one `#[tokio::test]` per conformance case. `$fixture` is a closure returning a
+/// future of a fresh [`Fixture`]:
+///
+/// ```ignore
+/// fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(MemFs::new()), "/") });
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fixture:expr) => {
+        $crate::conformance_tests!(@cases $fixture;
+            paths::special_names_roundtrip,
+            paths::root_is_a_directory,
+            paths::trailing_slash_names_the_same_file,
+            paths::missing_parent_is_not_found,
+            paths::stat_missing_is_not_found,
+            files::overwrite_replaces_content,
+            files::append_flag_appends,
+            files::pwrite_inside_keeps_the_rest,
+            files::pwrite_past_eof_zero_fills,
+            files::read_at_and_past_eof_is_empty,
+            files::read_ranges_slice_content,
+            files::create_existing_is_already_exists,
+            files::exclusive_create_on_existing_fails,
+            files::write_missing_without_create_is_not_found,
+            files::truncate_flag_empties_first,
+            files::truncate_shrinks_and_extends,
+            files::touch_creates_then_keeps_content,
+            files::write_stream_matches_write,
+            files::read_content_matches_read,
+            files::stat_reports_size_and_mode_bits,
+            files::chmod_sets_permission_bits,
+            files::existing_file_reads,
+            dirs::mkdir_then_list,
+            dirs::empty_directory_lists_empty,
+            dirs::mkdir_existing_is_already_exists,
+            dirs::remove_non_empty_directory_fails,
+            dirs::remove_all_removes_subtree,
+            dirs::remove_missing_is_not_found,
+            dirs::read_dir_of_file_is_not_a_directory,
+            dirs::read_of_directory_is_a_directory,
+            dirs::file_as_parent_is_rejected,
+            rename::rename_file_moves_content,
+            rename::rename_onto_existing_file_replaces_it,
+            rename::rename_directory_moves_subtree,
+            rename::rename_into_own_subtree_fails,
+            rename::rename_missing_is_not_found,
+            caps::unsupported_ops_answer_unsupported,
+        );
+    };
+    (@cases $fixture:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let fixture = ($fixture)().await;
+                $crate::conformance::$module::$case(fixture).await;
+            }
+        )*
+    };
+}

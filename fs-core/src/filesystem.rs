@@ -1,0 +1,521 @@
+//! The [`FileSystem`] trait every plugin implements, and the types it speaks: [`FileInfo`],
+//! [`WriteFlags`], [`Capabilities`], [`Content`] and [`ByteStream`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use crate::{Error, ErrorKind, Result};
+
+/// A stream of byte chunks; the body type of streaming reads and writes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + 'static>>;
+
+/// Metadata of a file or directory, serialized exactly as AGFS does:
+/// `{"name","size","mode","modTime","isDir","meta":{"Name","Type","Content"}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The last path component (`/` for a root).
+    pub name: String,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// Permission bits only (`0o755` → 493), never type bits.
+    pub mode: u32,
+    /// Last modification time; `None` renders as Go's zero time `0001-01-01T00:00:00Z`.
+    pub mod_time: Option<SystemTime>,
+    /// Whether this is a directory.
+    pub is_dir: bool,
+    /// Plugin-specific metadata.
+    pub meta: Meta,
+}
+
+/// Plugin-specific metadata of a [`FileInfo`] (`meta` in JSON, keys capitalised as in AGFS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// The plugin's name (`Name`).
+    pub name: String,
+    /// A type word such as `file`, `dir`, `mount-point`, `device` (`Type`).
+    pub kind: String,
+    /// Extra string properties (`Content`), `null` when absent.
+    pub content: Option<BTreeMap<String, String>>,
+}
+
+impl Meta {
+    /// Metadata with a plugin name and a type word.
+    pub fn new(name: impl Into<String>, kind: impl Into<String>) -> Self {
+        Meta { name: name.into(), kind: kind.into(), content: None }
+    }
+}
+
+impl FileInfo {
+    /// A regular file.
+    pub fn file(name: impl Into<String>, size: u64, mode: u32, mod_time: Option<SystemTime>) -> Self {
+        FileInfo { name: name.into(), size, mode, mod_time, is_dir: false, meta: Meta::default() }
+    }
+
+    /// A directory.
+    pub fn dir(name: impl Into<String>, mode: u32, mod_time: Option<SystemTime>) -> Self {
+        FileInfo { name: name.into(), size: 0, mode, mod_time, is_dir: true, meta: Meta::default() }
+    }
+
+    /// Replaces the metadata.
+    pub fn with_meta(mut self, meta: Meta) -> Self {
+        self.meta = meta;
+        self
+    }
+}
+
+/// Formats a time as RFC 3339 with nanoseconds, or Go's zero time for `None`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use fs_core::filesystem::format_time;
+/// assert_eq!(format_time(None), "0001-01-01T00:00:00Z");
+/// assert_eq!(format_time(Some(UNIX_EPOCH + Duration::from_nanos(1_500))), "1970-01-01T00:00:00.000001500Z");
+/// ```
+pub fn format_time(t: Option<SystemTime>) -> String {
+    match t {
+        Some(t) if t >= SystemTime::UNIX_EPOCH => humantime::format_rfc3339_nanos(t).to_string(),
+        _ => "0001-01-01T00:00:00Z".to_string(),
+    }
+}
+
+impl Serialize for FileInfo {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("FileInfo", 6)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("size", &self.size)?;
+        st.serialize_field("mode", &self.mode)?;
+        st.serialize_field("modTime", &format_time(self.mod_time))?;
+        st.serialize_field("isDir", &self.is_dir)?;
+        st.serialize_field("meta", &self.meta)?;
+        st.end()
+    }
+}
+
+impl Serialize for Meta {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Meta", 3)?;
+        st.serialize_field("Name", &self.name)?;
+        st.serialize_field("Type", &self.kind)?;
+        st.serialize_field("Content", &self.content)?;
+        st.end()
+    }
+}
+
+/// Flags of a write, with AGFS's bit values (the C ABI passes them through unchanged).
+///
+/// No flags at all means "create if missing, replace content" when no offset is given (the AGFS
+/// default for `PUT /files`); see [`FileSystem::write`].
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct WriteFlags(u32);
+
+impl WriteFlags {
+    /// No flags.
+    pub const NONE: WriteFlags = WriteFlags(0);
+    /// Append the data at the end of the file (the offset is ignored).
+    pub const APPEND: WriteFlags = WriteFlags(1);
+    /// Create the file when it does not exist.
+    pub const CREATE: WriteFlags = WriteFlags(2);
+    /// With `CREATE`: fail with `AlreadyExists` when the file exists.
+    pub const EXCLUSIVE: WriteFlags = WriteFlags(4);
+    /// Empty the file before writing.
+    pub const TRUNCATE: WriteFlags = WriteFlags(8);
+    /// Make the data durable before answering.
+    pub const SYNC: WriteFlags = WriteFlags(16);
+
+    const NAMES: [(&'static str, WriteFlags); 5] = [
+        ("append", Self::APPEND),
+        ("create", Self::CREATE),
+        ("exclusive", Self::EXCLUSIVE),
+        ("truncate", Self::TRUNCATE),
+        ("sync", Self::SYNC),
+    ];
+
+    /// The raw bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Flags from raw bits; unknown bits are dropped.
+    pub fn from_bits_truncate(bits: u32) -> Self {
+        WriteFlags(bits & 31)
+    }
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: WriteFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no flag is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Parses the comma-separated form of the HTTP API (`append,create,exclusive,truncate,sync`).
+    ///
+    /// ```
+    /// use fs_core::WriteFlags;
+    /// let f = WriteFlags::parse("create, truncate").unwrap();
+    /// assert_eq!(f, WriteFlags::CREATE | WriteFlags::TRUNCATE);
+    /// assert_eq!(WriteFlags::parse("").unwrap(), WriteFlags::NONE);
+    /// assert!(WriteFlags::parse("create,bogus").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Self> {
+        let mut out = WriteFlags::NONE;
+        for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            let flag = Self::NAMES
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(word))
+                .map(|(_, f)| *f)
+                .ok_or_else(|| {
+                    Error::invalid_argument(format!(
+                        "invalid flags parameter: unknown flag '{word}' (allowed: append, create, exclusive, truncate, sync)"
+                    ))
+                })?;
+            out = out | flag;
+        }
+        Ok(out)
+    }
+}
+
+impl std::ops::BitOr for WriteFlags {
+    type Output = WriteFlags;
+    fn bitor(self, rhs: WriteFlags) -> WriteFlags {
+        WriteFlags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Debug for WriteFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> =
+            Self::NAMES.iter().filter(|(_, fl)| self.contains(*fl)).map(|(n, _)| *n).collect();
+        write!(f, "WriteFlags({})", names.join(","))
+    }
+}
+
+/// What a filesystem supports. Every `false` field must agree with the matching method answering
+/// [`ErrorKind::Unsupported`]; the conformance suite checks it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Capabilities {
+    /// `write` (and the write side of `touch`).
+    pub write: bool,
+    /// `create` of empty files.
+    pub create: bool,
+    /// `mkdir`.
+    pub mkdir: bool,
+    /// `remove` and `remove_all`.
+    pub remove: bool,
+    /// `rename`.
+    pub rename: bool,
+    /// `chmod`.
+    pub chmod: bool,
+    /// `truncate`.
+    pub truncate: bool,
+    /// `open_stream`: live streams that follow new writes (streamfs).
+    pub live_stream: bool,
+}
+
+impl Capabilities {
+    /// A read-only filesystem: stat, read and read_dir only.
+    pub const READ_ONLY: Capabilities = Capabilities {
+        write: false,
+        create: false,
+        mkdir: false,
+        remove: false,
+        rename: false,
+        chmod: false,
+        truncate: false,
+        live_stream: false,
+    };
+
+    /// A full POSIX-like tree: everything except live streams.
+    pub const READ_WRITE: Capabilities = Capabilities {
+        write: true,
+        create: true,
+        mkdir: true,
+        remove: true,
+        rename: true,
+        chmod: true,
+        truncate: true,
+        live_stream: false,
+    };
+}
+
+/// The answer to a read: the bytes (whole or streamed) plus what the plugin knows cheaply about them.
+pub struct Content {
+    /// The bytes.
+    pub body: ContentBody,
+    /// Last modification time, sent as `Last-Modified`.
+    pub modified: Option<SystemTime>,
+    /// A strong validator, sent as `ETag` (without quotes).
+    pub etag: Option<String>,
+}
+
+/// The bytes of a [`Content`].
+pub enum ContentBody {
+    /// All bytes at once. For in-memory plugins this is a slice of the stored buffer: no copy.
+    Bytes(Bytes),
+    /// A stream of chunks, for data too large to hold; `len` is the exact total when known.
+    Stream {
+        /// Exact number of bytes the stream yields, when known (sent as `Content-Length`).
+        len: Option<u64>,
+        /// The chunks.
+        stream: ByteStream,
+    },
+}
+
+impl From<Bytes> for Content {
+    fn from(b: Bytes) -> Self {
+        Content { body: ContentBody::Bytes(b), modified: None, etag: None }
+    }
+}
+
+impl fmt::Debug for ContentBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContentBody::Bytes(b) => write!(f, "Bytes({})", b.len()),
+            ContentBody::Stream { len, .. } => write!(f, "Stream({len:?})"),
+        }
+    }
+}
+
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Content")
+            .field("body", &self.body)
+            .field("modified", &self.modified)
+            .field("etag", &self.etag)
+            .finish()
+    }
+}
+
+impl Content {
+    /// Collects the whole content into one buffer (for callers that need it all, such as tests).
+    pub async fn into_bytes(self) -> Result<Bytes> {
+        match self.body {
+            ContentBody::Bytes(b) => Ok(b),
+            ContentBody::Stream { stream, .. } => collect_stream(stream, u64::MAX).await,
+        }
+    }
+}
+
+/// Collects a stream into one buffer, failing with `PayloadTooLarge` past `limit` bytes.
+pub async fn collect_stream(mut stream: ByteStream, limit: u64) -> Result<Bytes> {
+    let first = match stream.next().await {
+        None => return Ok(Bytes::new()),
+        Some(chunk) => chunk?,
+    };
+    let Some(second) = stream.next().await else {
+        // One chunk: hand it on without copying.
+        return check_limit(first.len() as u64, limit).map(|_| first);
+    };
+    let mut buf = BytesMut::from(&first[..]);
+    buf.extend_from_slice(&second?);
+    check_limit(buf.len() as u64, limit)?;
+    while let Some(chunk) = stream.next().await {
+        buf.extend_from_slice(&chunk?);
+        check_limit(buf.len() as u64, limit)?;
+    }
+    Ok(buf.freeze())
+}
+
+fn check_limit(len: u64, limit: u64) -> Result<()> {
+    if len > limit {
+        Err(Error::new(
+            ErrorKind::PayloadTooLarge,
+            format!("request body exceeds maximum size of {limit} bytes"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A filesystem: what a plugin instance exposes and what the mount router routes to.
+///
+/// Paths given to a plugin are normalized ([`crate::path`]) and relative to its mount point (`/` is
+/// the mount root). Methods are `async` and take `&self`: a plugin synchronizes internally, and is
+/// shared as `Arc<dyn FileSystem>` across requests.
+///
+/// Core operations have no default. Optional ones default to [`ErrorKind::Unsupported`] (HTTP 501)
+/// and must agree with [`FileSystem::capabilities`].
+#[async_trait]
+pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
+    /// Describes which optional operations this filesystem implements.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Returns the metadata of `path`.
+    ///
+    /// # Behavior
+    /// - `/` is the mount root and always exists; its name is `/`.
+    ///
+    /// # Errors
+    /// `NotFound` when the path does not exist; `NotADirectory` when a parent is a file.
+    async fn stat(&self, path: &str) -> Result<FileInfo>;
+
+    /// Lists the entries of the directory at `path`.
+    ///
+    /// # Behavior
+    /// - An empty directory gives an empty vector. Order is unspecified (the server sorts by name).
+    ///
+    /// # Errors
+    /// `NotFound` when the directory does not exist; `NotADirectory` when `path` is a file.
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>>;
+
+    /// Reads up to `size` bytes (to the end when `None`) starting at `offset`.
+    ///
+    /// # Behavior
+    /// - A read at or past the end returns empty bytes, not an error.
+    /// - Reads of control files (queuefs `dequeue`) may have side effects.
+    ///
+    /// # Errors
+    /// `NotFound`; `IsADirectory` when `path` is a directory.
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes>;
+
+    /// Reads like [`FileSystem::read`] but may stream and reports what the plugin knows cheaply
+    /// (modification time, ETag).
+    ///
+    /// # Behavior
+    /// The default calls `read` and returns its bytes. Plugins holding large data (localfs, s3fs)
+    /// override it to stream in bounded memory; in-memory plugins override it to add metadata.
+    ///
+    /// # Errors
+    /// As `read`.
+    async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
+        Ok(Content::from(self.read(path, offset, size).await?))
+    }
+
+    /// Writes `data` to `path` and returns the number of bytes written.
+    ///
+    /// # Behavior
+    /// - `offset: None` with no `APPEND`: the data replaces the whole content.
+    /// - `offset: Some(n)`: positional write (pwrite); writing past the end zero-fills the gap; the rest
+    ///   of the file stays.
+    /// - `APPEND`: the data goes to the end, whatever `offset` says.
+    /// - `TRUNCATE`: the file is emptied first. `SYNC`: durable before returning.
+    /// - A missing file is created when `CREATE` is set *or no flag at all is set* (the AGFS default
+    ///   of `PUT /files`); otherwise `NotFound`. `CREATE|EXCLUSIVE` on an existing file fails.
+    /// - The parent directory must exist.
+    ///
+    /// # Errors
+    /// `NotFound` (file or parent), `AlreadyExists` (exclusive), `IsADirectory`, `NotADirectory`.
+    async fn write(&self, path: &str, data: Bytes, offset: Option<u64>, flags: WriteFlags) -> Result<u64>;
+
+    /// Writes a stream of chunks, with the semantics of [`FileSystem::write`].
+    ///
+    /// # Behavior
+    /// If the stream fails (client gone, body limit exceeded) nothing changes: the previous content
+    /// stays intact. The default collects the stream (at most `limit` bytes) and calls `write`;
+    /// plugins with large data override it to stream into a temporary and commit at the end.
+    ///
+    /// # Errors
+    /// As `write`, plus `PayloadTooLarge` past `limit` bytes and any error the stream yields.
+    async fn write_stream(
+        &self,
+        path: &str,
+        data: ByteStream,
+        limit: u64,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let data = collect_stream(data, limit).await?;
+        self.write(path, data, offset, flags).await
+    }
+
+    /// Creates an empty file.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when the path exists; `NotFound` when the parent is missing.
+    async fn create(&self, path: &str) -> Result<()>;
+
+    /// Creates a directory with permission bits `mode`.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when the path exists; `NotFound` when the parent is missing.
+    async fn mkdir(&self, path: &str, mode: u32) -> Result<()>;
+
+    /// Removes a file or an empty directory.
+    ///
+    /// # Errors
+    /// `NotFound`; `DirectoryNotEmpty`; `PermissionDenied` for the mount root.
+    async fn remove(&self, path: &str) -> Result<()>;
+
+    /// Removes `path` and everything below it. On `/` it empties the mount.
+    ///
+    /// # Errors
+    /// `NotFound` when the path does not exist.
+    async fn remove_all(&self, path: &str) -> Result<()>;
+
+    /// Moves `from` to `to`, both inside this filesystem. A directory moves with its whole subtree.
+    ///
+    /// # Behavior
+    /// - An existing file at `to` is replaced; an existing directory at `to` must be empty.
+    /// - Moving a directory into its own subtree is refused.
+    ///
+    /// # Errors
+    /// `NotFound` (source or target parent), `DirectoryNotEmpty`, `IsADirectory`/`NotADirectory` on a
+    /// kind mismatch, `InvalidArgument` for a move into its own subtree.
+    async fn rename(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Sets the permission bits of `path`.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unsupported` when `capabilities().chmod` is false (the default).
+    async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        let _ = (path, mode);
+        Err(Error::unsupported("chmod"))
+    }
+
+    /// Sets the size of the file at `path`, cutting or zero-extending it.
+    ///
+    /// # Errors
+    /// `NotFound`; `IsADirectory`; `Unsupported` when `capabilities().truncate` is false (the default).
+    async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        let _ = (path, size);
+        Err(Error::unsupported("truncate"))
+    }
+
+    /// Creates an empty file, or updates the modification time of an existing one.
+    ///
+    /// # Behavior
+    /// The default: a missing file is created through `write(CREATE)`; an existing file gets a
+    /// zero-byte positional write at its end, which changes no byte; a directory is left as is.
+    ///
+    /// # Errors
+    /// As `write`; `Unsupported` for read-only filesystems.
+    async fn touch(&self, path: &str) -> Result<()> {
+        match self.stat(path).await {
+            Ok(info) if info.is_dir => Ok(()),
+            Ok(info) => self.write(path, Bytes::new(), Some(info.size), WriteFlags::NONE).await.map(|_| ()),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.write(path, Bytes::new(), None, WriteFlags::CREATE).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens a live stream of `path` that follows future writes (`GET /files?stream=true`).
+    ///
+    /// # Behavior
+    /// Only stream plugins implement it. For every other plugin the server falls back to a
+    /// streamed [`FileSystem::read_content`] of the whole file.
+    ///
+    /// # Errors
+    /// `Unsupported` when `capabilities().live_stream` is false (the default).
+    async fn open_stream(&self, path: &str) -> Result<ByteStream> {
+        let _ = path;
+        Err(Error::unsupported("stream"))
+    }
+
+    /// Releases the plugin's resources. The mount router calls it exactly once, on unmount or on
+    /// server stop, after the filesystem has left the mount table.
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+}

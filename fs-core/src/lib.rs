@@ -1,0 +1,25 @@
+//! The pfs filesystem contract.
+//!
+//! - [`FileSystem`]: what every plugin implements (async, object-safe, shared as `Arc<dyn FileSystem>`).
+//! - [`Error`] / [`ErrorKind`]: typed errors; the server maps each kind to one HTTP status.
+//! - [`path`]: the path rules, applied once at the edge.
+//! - [`MountableFs`]: the mount router, itself a `FileSystem`.
+//! - [`plugin`]: the [`ServicePlugin`] factory trait and the [`PluginRegistry`].
+//! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod filesystem;
+pub mod mountable;
+pub mod path;
+pub mod plugin;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+pub use error::{Error, ErrorKind, Result};
+pub use filesystem::{
+    ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Meta, WriteFlags, collect_stream,
+};
+pub use mountable::{Mount, MountableFs};
+pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};

@@ -1,0 +1,476 @@
+//! [`MountableFs`]: the router that maps path prefixes to plugin filesystems and is itself a
+//! [`FileSystem`], so the HTTP layer (and anything else) sees one tree.
+//!
+//! Lookups read an immutable mount table through an atomic pointer (no lock on the request path);
+//! mount and unmount build a new table under a mutex and swap it in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::path::{self, basename, is_within, join, strip};
+use crate::plugin::{MountContext, PluginRegistry, ServerInfo};
+use crate::{
+    ByteStream, Capabilities, Content, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags,
+};
+
+/// Permission bits of virtual directories (the root and mount-point parents).
+const VIRTUAL_DIR_MODE: u32 = 0o755;
+
+/// One mounted filesystem.
+pub struct Mount {
+    /// The normalized mount path.
+    pub path: String,
+    /// The plugin's name (`pluginName` in `GET /mounts`).
+    pub plugin: String,
+    /// The config instance name, for multi-instance config entries.
+    pub instance: Option<String>,
+    /// The config the filesystem was created with.
+    pub config: Value,
+    /// The filesystem.
+    pub fs: Arc<dyn FileSystem>,
+    shut_down: AtomicBool,
+}
+
+impl fmt::Debug for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mount").field("path", &self.path).field("plugin", &self.plugin).finish()
+    }
+}
+
+impl Mount {
+    /// Runs the filesystem's shutdown, at most once over the mount's life.
+    async fn shutdown_once(&self) -> Result<()> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.fs.shutdown().await
+    }
+}
+
+/// Where a path leads: the mount that owns it and the path inside that mount.
+struct Resolved<'a> {
+    mount: Arc<Mount>,
+    rel: &'a str,
+}
+
+#[derive(Default)]
+struct MountTable {
+    by_path: HashMap<String, Arc<Mount>>,
+}
+
+impl MountTable {
+    /// Longest-prefix match on component boundaries: tries `path`, then each ancestor, then `/`.
+    fn resolve<'a>(&self, path: &'a str) -> Option<Resolved<'a>> {
+        if self.by_path.is_empty() {
+            return None;
+        }
+        let mut candidate = path;
+        loop {
+            if let Some(m) = self.by_path.get(candidate) {
+                return Some(Resolved { mount: m.clone(), rel: strip(path, candidate) });
+            }
+            if candidate == "/" {
+                return None;
+            }
+            candidate = path::parent(candidate);
+        }
+    }
+
+    /// Names of the direct children of `dir` that lead to mounts strictly below it.
+    fn child_mount_names(&self, dir: &str) -> BTreeMap<String, bool> {
+        let mut out = BTreeMap::new();
+        for mp in self.by_path.keys() {
+            if mp != dir && is_within(mp, dir) {
+                let rest = strip(mp, dir);
+                let mut comps = path::components(rest);
+                if let Some(first) = comps.next() {
+                    // true = the child itself is a mount point.
+                    let is_mount = comps.next().is_none();
+                    let e = out.entry(first.to_string()).or_insert(false);
+                    *e |= is_mount;
+                }
+            }
+        }
+        out
+    }
+
+    fn has_mount_below(&self, dir: &str) -> bool {
+        self.by_path.keys().any(|mp| mp != dir && is_within(mp, dir))
+    }
+}
+
+/// The mount router. Cheap to share as `Arc<MountableFs>`.
+pub struct MountableFs {
+    table: ArcSwap<MountTable>,
+    /// Serializes mount/unmount; never taken on the request path.
+    writer: tokio::sync::Mutex<()>,
+    server: ServerInfo,
+}
+
+impl fmt::Debug for MountableFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = self.table.load();
+        let mut paths: Vec<_> = table.by_path.keys().collect();
+        paths.sort();
+        f.debug_struct("MountableFs").field("mounts", &paths).finish()
+    }
+}
+
+fn virtual_dir(name: &str, kind: &str) -> FileInfo {
+    FileInfo::dir(name, VIRTUAL_DIR_MODE, None).with_meta(Meta::new("rootfs", kind))
+}
+
+fn outside(op: &'static str, path: &str, why: &str) -> Error {
+    Error::permission_denied(path).with_op(op).with_message(format!("permission denied ({why})"))
+}
+
+impl MountableFs {
+    /// An empty router.
+    pub fn new(server: ServerInfo) -> Arc<Self> {
+        Arc::new(MountableFs {
+            table: ArcSwap::from_pointee(MountTable::default()),
+            writer: tokio::sync::Mutex::new(()),
+            server,
+        })
+    }
+
+    /// Facts about the server this router belongs to.
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.server
+    }
+
+    /// Validates `config`, initializes a new instance of `plugin` and mounts it at `path`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an unknown plugin or a bad config; `AlreadyExists` when `path` is
+    /// taken; whatever `initialize` reports. On any error nothing is mounted.
+    pub async fn mount_plugin(
+        self: &Arc<Self>,
+        registry: &PluginRegistry,
+        plugin: &str,
+        path: &str,
+        instance: Option<String>,
+        config: Value,
+    ) -> Result<()> {
+        let path = path::normalize(path)?;
+        let factory = registry.get(plugin)?;
+        factory.validate(&config).map_err(|e| e.with_op("mount"))?;
+        if self.table.load().by_path.contains_key(&path) {
+            return Err(mount_exists(&path));
+        }
+        let ctx = MountContext {
+            mount_path: path.clone(),
+            config: config.clone(),
+            root: Arc::downgrade(self),
+            server: self.server.clone(),
+        };
+        let fs = factory.initialize(ctx).await?;
+        if let Err(e) = self.mount(&path, plugin, instance, config, fs.clone()).await {
+            // Lost a race for the path: release what we built.
+            let _ = fs.shutdown().await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Mounts an initialized filesystem at `path`.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when `path` is already a mount point; `InvalidArgument` for a bad path.
+    pub async fn mount(
+        &self,
+        path: &str,
+        plugin: &str,
+        instance: Option<String>,
+        config: Value,
+        fs: Arc<dyn FileSystem>,
+    ) -> Result<()> {
+        let path = path::normalize(path)?;
+        let _w = self.writer.lock().await;
+        let cur = self.table.load();
+        if cur.by_path.contains_key(&path) {
+            return Err(mount_exists(&path));
+        }
+        let mut by_path = cur.by_path.clone();
+        let mount = Mount {
+            path: path.clone(),
+            plugin: plugin.to_string(),
+            instance,
+            config,
+            fs,
+            shut_down: AtomicBool::new(false),
+        };
+        by_path.insert(path, Arc::new(mount));
+        self.table.store(Arc::new(MountTable { by_path }));
+        Ok(())
+    }
+
+    /// Removes the mount at `path` and runs its filesystem's shutdown (once).
+    ///
+    /// # Errors
+    /// `NotFound` when nothing is mounted at `path`; the shutdown's error, if any (the mount is gone
+    /// either way).
+    pub async fn unmount(&self, path: &str) -> Result<()> {
+        let path = path::normalize(path)?;
+        let removed = {
+            let _w = self.writer.lock().await;
+            let cur = self.table.load();
+            let Some(m) = cur.by_path.get(&path).cloned() else {
+                return Err(Error::not_found(&path).with_op("unmount").with_message("no mount at path"));
+            };
+            let mut by_path = cur.by_path.clone();
+            by_path.remove(&path);
+            self.table.store(Arc::new(MountTable { by_path }));
+            m
+        };
+        removed.shutdown_once().await.map_err(|e| {
+            Error::internal(format!("unmounted {path}, but the plugin's shutdown failed: {e}"))
+        })
+    }
+
+    /// Unmounts everything, running every shutdown once; returns the failures.
+    pub async fn unmount_all(&self) -> Vec<(String, Error)> {
+        let mut failures = Vec::new();
+        for m in self.mounts() {
+            if let Err(e) = self.unmount(&m.path).await {
+                if e.kind() != ErrorKind::NotFound {
+                    failures.push((m.path.clone(), e));
+                }
+            }
+        }
+        failures
+    }
+
+    /// Every mount, sorted by path.
+    pub fn mounts(&self) -> Vec<Arc<Mount>> {
+        let t = self.table.load();
+        let mut v: Vec<_> = t.by_path.values().cloned().collect();
+        v.sort_by(|a, b| a.path.cmp(&b.path));
+        v
+    }
+
+    /// The mount at exactly `path`, if any.
+    pub fn mount_at(&self, path: &str) -> Option<Arc<Mount>> {
+        self.table.load().by_path.get(path).cloned()
+    }
+
+    /// The capabilities of the filesystem that serves `path` (all false outside every mount).
+    pub fn capabilities_at(&self, path: &str) -> Capabilities {
+        self.table.load().resolve(path).map(|r| r.mount.fs.capabilities()).unwrap_or_default()
+    }
+}
+
+fn mount_exists(path: &str) -> Error {
+    Error::already_exists(path).with_op("mount").with_message("mount point already exists")
+}
+
+/// Gives a plugin error the full path and the operation name.
+fn ctx(e: Error, op: &'static str, mount: &Mount, full: &str) -> Error {
+    let e = if e.path().is_some() { e.map_path(|rel| join(&mount.path, rel)) } else { e.with_path(full) };
+    e.with_op(op)
+}
+
+#[async_trait]
+impl FileSystem for MountableFs {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { live_stream: true, ..Capabilities::READ_WRITE }
+    }
+
+    async fn stat(&self, p: &str) -> Result<FileInfo> {
+        let table = self.table.load_full();
+        if let Some(r) = table.resolve(p) {
+            match r.mount.fs.stat(r.rel).await {
+                Ok(mut info) => {
+                    if r.rel == "/" {
+                        info.name = basename(&r.mount.path).to_string();
+                    }
+                    return Ok(info);
+                }
+                // A path inside a mount that leads to a nested mount is a virtual directory.
+                Err(e) if e.kind() == ErrorKind::NotFound && table.has_mount_below(p) => {}
+                Err(e) => return Err(ctx(e, "stat", &r.mount, p)),
+            }
+        }
+        if p == "/" {
+            return Ok(virtual_dir("/", "root"));
+        }
+        if table.has_mount_below(p) {
+            return Ok(virtual_dir(basename(p), "mount-point"));
+        }
+        Err(Error::not_found(p).with_op("stat"))
+    }
+
+    async fn read_dir(&self, p: &str) -> Result<Vec<FileInfo>> {
+        let table = self.table.load_full();
+        let children = table.child_mount_names(p);
+        let mut entries = match table.resolve(p) {
+            Some(r) => match r.mount.fs.read_dir(r.rel).await {
+                Ok(v) => v,
+                Err(e) if e.kind() == ErrorKind::NotFound && !children.is_empty() => Vec::new(),
+                Err(e) => return Err(ctx(e, "readdir", &r.mount, p)),
+            },
+            None if children.is_empty() => return Err(Error::not_found(p).with_op("readdir")),
+            None => Vec::new(),
+        };
+        if !children.is_empty() {
+            // Mount points shadow whatever the parent plugin has under the same name.
+            entries.retain(|e| !children.contains_key(&e.name));
+            entries.extend(children.keys().map(|name| virtual_dir(name, "mount-point")));
+        }
+        Ok(entries)
+    }
+
+    async fn read(&self, p: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        let r = self.routed(p, "read")?;
+        r.mount.fs.read(r.rel, offset, size).await.map_err(|e| ctx(e, "read", &r.mount, p))
+    }
+
+    async fn read_content(&self, p: &str, offset: u64, size: Option<u64>) -> Result<Content> {
+        let r = self.routed(p, "read")?;
+        r.mount.fs.read_content(r.rel, offset, size).await.map_err(|e| ctx(e, "read", &r.mount, p))
+    }
+
+    async fn write(&self, p: &str, data: Bytes, offset: Option<u64>, flags: WriteFlags) -> Result<u64> {
+        let r = self.routed_create(p, "write")?;
+        r.mount.fs.write(r.rel, data, offset, flags).await.map_err(|e| ctx(e, "write", &r.mount, p))
+    }
+
+    async fn write_stream(
+        &self,
+        p: &str,
+        data: ByteStream,
+        limit: u64,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let r = self.routed_create(p, "write")?;
+        r.mount
+            .fs
+            .write_stream(r.rel, data, limit, offset, flags)
+            .await
+            .map_err(|e| ctx(e, "write", &r.mount, p))
+    }
+
+    async fn create(&self, p: &str) -> Result<()> {
+        let r = self.routed_create(p, "create")?;
+        r.mount.fs.create(r.rel).await.map_err(|e| ctx(e, "create", &r.mount, p))
+    }
+
+    async fn mkdir(&self, p: &str, mode: u32) -> Result<()> {
+        let table = self.table.load_full();
+        match table.resolve(p) {
+            Some(r) if r.rel == "/" => Err(Error::already_exists(p).with_op("mkdir")),
+            Some(r) => r.mount.fs.mkdir(r.rel, mode).await.map_err(|e| ctx(e, "mkdir", &r.mount, p)),
+            None if p == "/" || table.has_mount_below(p) => Err(Error::already_exists(p).with_op("mkdir")),
+            None => Err(outside("mkdir", p, "not allowed to create a directory in rootfs, use mount instead")),
+        }
+    }
+
+    async fn remove(&self, p: &str) -> Result<()> {
+        let r = self.routed_remove(p, "remove")?;
+        r.mount.fs.remove(r.rel).await.map_err(|e| ctx(e, "remove", &r.mount, p))
+    }
+
+    async fn remove_all(&self, p: &str) -> Result<()> {
+        let r = self.routed_remove(p, "remove")?;
+        r.mount.fs.remove_all(r.rel).await.map_err(|e| ctx(e, "remove", &r.mount, p))
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let table = self.table.load_full();
+        let (Some(a), Some(b)) = (table.resolve(from), table.resolve(to)) else {
+            return Err(Error::invalid_argument(
+                "cannot rename: paths not in the same mounted filesystem",
+            )
+            .with_op("rename")
+            .with_path(from));
+        };
+        if !Arc::ptr_eq(&a.mount, &b.mount) {
+            return Err(Error::invalid_argument(format!(
+                "cannot rename across different mounts ({} is on {}, {} is on {})",
+                from, a.mount.path, to, b.mount.path
+            ))
+            .with_op("rename"));
+        }
+        if a.rel == "/" || b.rel == "/" {
+            return Err(Error::invalid_argument("cannot rename a mount point; use unmount and mount")
+                .with_op("rename")
+                .with_path(from));
+        }
+        a.mount.fs.rename(a.rel, b.rel).await.map_err(|e| ctx(e, "rename", &a.mount, from))
+    }
+
+    async fn chmod(&self, p: &str, mode: u32) -> Result<()> {
+        let r = self.routed(p, "chmod")?;
+        r.mount.fs.chmod(r.rel, mode).await.map_err(|e| ctx(e, "chmod", &r.mount, p))
+    }
+
+    async fn truncate(&self, p: &str, size: u64) -> Result<()> {
+        let r = self.routed(p, "truncate")?;
+        r.mount.fs.truncate(r.rel, size).await.map_err(|e| ctx(e, "truncate", &r.mount, p))
+    }
+
+    async fn touch(&self, p: &str) -> Result<()> {
+        let r = self.routed_create(p, "touch")?;
+        r.mount.fs.touch(r.rel).await.map_err(|e| ctx(e, "touch", &r.mount, p))
+    }
+
+    async fn open_stream(&self, p: &str) -> Result<ByteStream> {
+        let r = self.routed(p, "stream")?;
+        r.mount.fs.open_stream(r.rel).await.map_err(|e| ctx(e, "stream", &r.mount, p))
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        match self.unmount_all().await.into_iter().next() {
+            None => Ok(()),
+            Some((_, e)) => Err(e),
+        }
+    }
+}
+
+impl MountableFs {
+    /// Resolves a path for an operation on existing data: outside every mount is `NotFound`
+    /// (or `IsADirectory` for a virtual directory).
+    fn routed<'a>(&self, p: &'a str, op: &'static str) -> Result<Resolved<'a>> {
+        let table = self.table.load();
+        table.resolve(p).ok_or_else(|| {
+            if p == "/" || table.has_mount_below(p) {
+                Error::is_a_directory(p).with_op(op)
+            } else {
+                Error::not_found(p).with_op(op)
+            }
+        })
+    }
+
+    /// Resolves a path for an operation that may create it: outside every mount is
+    /// `PermissionDenied`.
+    fn routed_create<'a>(&self, p: &'a str, op: &'static str) -> Result<Resolved<'a>> {
+        let table = self.table.load();
+        table.resolve(p).ok_or_else(|| {
+            if p == "/" || table.has_mount_below(p) {
+                Error::is_a_directory(p).with_op(op)
+            } else {
+                outside(op, p, "not allowed to create file in rootfs, use mount instead")
+            }
+        })
+    }
+
+    /// Resolves a path for removal: virtual directories cannot be removed (unmount instead).
+    fn routed_remove<'a>(&self, p: &'a str, op: &'static str) -> Result<Resolved<'a>> {
+        let table = self.table.load();
+        table.resolve(p).ok_or_else(|| {
+            if p == "/" || table.has_mount_below(p) {
+                outside(op, p, "a virtual directory of mount points; use unmount")
+            } else {
+                Error::not_found(p).with_op(op)
+            }
+        })
+    }
+}
