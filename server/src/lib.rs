@@ -1,1 +1,80 @@
-//! placeholder
+//! The pfs HTTP server: `/api/v1` over the mount router.
+//!
+//! - [`app`] builds the router (testable with `oneshot`, no socket);
+//! - [`run`] serves it on a bound listener until a shutdown future resolves, then unmounts every
+//!   filesystem (each plugin's shutdown runs once);
+//! - [`cli`] is the `pfs-server` command line.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+
+use axum::serve::ListenerExt;
+pub use app::app;
+pub use config::Config;
+pub use state::AppState;
+use tokio::net::TcpListener;
+
+/// Mounts `/dev` and every mount the config declares. `/dev` is mounted before this returns; the
+/// config mounts proceed in the background, in file order, tracked by `/health` and `/ready`.
+///
+/// # Errors
+/// `InvalidArgument` when the config names an unknown plugin, an unknown key or a bad path.
+pub async fn start_mounts(state: &AppState) -> fs_core::Result<tokio::task::JoinHandle<()>> {
+    let mut plan = state.config.plan(&state.registry)?;
+    if !plan.iter().any(|m| m.path == "/dev") {
+        plan.insert(
+            0,
+            config::PlannedMount {
+                plugin: "devfs".into(),
+                instance: None,
+                path: "/dev".into(),
+                config: serde_json::json!({}),
+            },
+        );
+    }
+    // /dev first and synchronously: it is always there.
+    let dev = plan.iter().position(|m| m.path == "/dev").expect("planned above");
+    let dev = plan.remove(dev);
+    state.mount_planned(&dev).await;
+    for m in &plan {
+        state.tracker.set(m, state::MountStatus::Pending, None);
+    }
+    let st = state.clone();
+    Ok(tokio::spawn(async move {
+        for m in &plan {
+            st.mount_planned(m).await;
+        }
+    }))
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves; in-flight requests finish, then every
+/// mount is unmounted and its plugin's shutdown runs once.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Without TCP_NODELAY, headers and body leave as separate segments and streamed bodies stall
+        // on delayed ACKs (~90 requests/s per connection).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("TCP_NODELAY failed: {e}");
+        }
+    });
+    let fs = state.fs.clone();
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    for (path, e) in fs.unmount_all().await {
+        tracing::error!(path = %path, "shutdown failed: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! The `pfs-server` command line: flags (Go-style single-dash spellings kept), logging, config
+//! loading, and the serve loop with graceful shutdown on SIGINT/SIGTERM.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, SAMPLE_CONFIG, parse_addr};
+use crate::state::{AppState, BUILD_TIME, GIT_COMMIT, VERSION};
+
+/// pfs-server: a plugin-based virtual filesystem over one HTTP file API.
+#[derive(Debug, Parser)]
+#[command(name = "pfs-server", disable_version_flag = true)]
+pub struct Args {
+    /// Config file (YAML). Without it, the embedded default config runs.
+    #[arg(short = 'c', long = "config")]
+    pub config: Option<PathBuf>,
+    /// Listen address: host:port, :port (all interfaces) or port. Overrides server.address.
+    #[arg(long = "addr")]
+    pub addr: Option<String>,
+    /// Print the sample config (every plugin and key) and exit.
+    #[arg(long = "print-sample-config")]
+    pub print_sample_config: bool,
+    /// Print the version and exit.
+    #[arg(long = "version", short = 'V')]
+    pub version: bool,
+}
+
+/// Rewrites Go-style long flags (`-addr`, `-config`, `-version`, `-print-sample-config`) to clap's
+/// `--` form, so AGFS command lines keep working.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    const LONG: [&str; 4] = ["addr", "config", "version", "print-sample-config"];
+    args.into_iter()
+        .map(|a| {
+            let Some(s) = a.to_str() else { return a };
+            if let Some(rest) = s.strip_prefix('-').filter(|r| !r.starts_with('-')) {
+                let name = rest.split('=').next().unwrap_or(rest);
+                if LONG.contains(&name) {
+                    return OsString::from(format!("-{s}"));
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+/// Runs the server from command-line arguments; returns the process exit code.
+pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args = match Args::try_parse_from(normalize_args(args)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    if args.version {
+        println!("pfs-server version: {VERSION}\ngit commit: {GIT_COMMIT}\nbuild time: {BUILD_TIME}");
+        return 0;
+    }
+    if args.print_sample_config {
+        print!("{SAMPLE_CONFIG}");
+        return 0;
+    }
+    let config = match &args.config {
+        None => Config::embedded_default(),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => match Config::parse(&text) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("pfs-server: {}: {e}", path.display());
+                    return 1;
+                }
+            },
+            Err(e) => {
+                eprintln!("pfs-server: cannot read config {}: {e}", path.display());
+                return 1;
+            }
+        },
+    };
+    init_logging(&config.server.log_level);
+    let addr = match parse_addr(args.addr.as_deref().unwrap_or(&config.server.address)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pfs-server: {e}");
+            return 1;
+        }
+    };
+    let state = AppState::new(config);
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("pfs-server: cannot listen on {addr}: {e}");
+            return 1;
+        }
+    };
+    let source = args.config.as_ref().map_or("embedded default config".to_string(), |p| p.display().to_string());
+    tracing::info!("pfs-server {VERSION} listening on http://{} ({source})", listener.local_addr().map_or(addr, |a| a));
+    if let Err(e) = crate::start_mounts(&state).await {
+        eprintln!("pfs-server: {e}");
+        return 1;
+    }
+    match crate::run(listener, state, shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            0
+        }
+        Err(e) => {
+            eprintln!("pfs-server: {e}");
+            1
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = match level.to_ascii_lowercase().as_str() {
+            l @ ("error" | "warn" | "info" | "debug" | "trace") => l.to_string(),
+            "warning" => "warn".to_string(),
+            _ => "info".to_string(),
+        };
+        EnvFilter::new(level)
+    });
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_style_flags_are_accepted() {
+        let args = normalize_args(["pfs-server", "-addr", ":9000", "-c", "x.yaml"].map(OsString::from));
+        let parsed = Args::try_parse_from(args).unwrap();
+        assert_eq!(parsed.addr.as_deref(), Some(":9000"));
+        assert_eq!(parsed.config.unwrap().to_str(), Some("x.yaml"));
+        let parsed = Args::try_parse_from(normalize_args(["pfs-server", "-version"].map(OsString::from))).unwrap();
+        assert!(parsed.version);
+        let parsed = Args::try_parse_from(normalize_args(["pfs-server", "--addr=:1"].map(OsString::from))).unwrap();
+        assert_eq!(parsed.addr.as_deref(), Some(":1"));
+    }
+}

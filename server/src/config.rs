@@ -1,0 +1,311 @@
+//! The YAML config: AGFS's schema (`server`, `external_plugins`, `plugins` in single and list form),
+//! the embedded default, and the startup checks that name what is allowed.
+
+use std::net::SocketAddr;
+
+use fs_core::{Error, PluginRegistry, Result};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The config the server runs on when no `-c` is given: the seed README's mount paths.
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
+
+/// The documented sample config (`--print-sample-config`).
+pub const SAMPLE_CONFIG: &str = include_str!("../../config.example.yaml");
+
+/// Default request body limit: 64 MiB, as AGFS.
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener and limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// External (shared-library) plugins; kept for the C-ABI loader.
+    #[serde(default)]
+    pub external_plugins: ExternalPluginsConfig,
+    /// Mounts, keyed by plugin name, in file order.
+    #[serde(default)]
+    pub plugins: IndexMap<String, PluginEntry>,
+}
+
+/// The `server` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address: `host:port`, or `:port` for all interfaces (default `127.0.0.1:8080`).
+    pub address: String,
+    /// Log level: `error`, `warn`, `info`, `debug`, `trace` (default `info`; `RUST_LOG` wins).
+    pub log_level: String,
+    /// Largest accepted request body in bytes (default 64 MiB; 0 or less means the default).
+    pub max_request_body_bytes: i64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            address: "127.0.0.1:8080".into(),
+            log_level: "info".into(),
+            max_request_body_bytes: DEFAULT_MAX_BODY as i64,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The effective body limit.
+    pub fn max_body(&self) -> u64 {
+        if self.max_request_body_bytes <= 0 { DEFAULT_MAX_BODY } else { self.max_request_body_bytes as u64 }
+    }
+}
+
+/// The `external_plugins` section (AGFS's keys; the loader arrives with the C-ABI issue).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExternalPluginsConfig {
+    /// Whether external plugins are loaded at all.
+    pub enabled: bool,
+    /// A directory scanned for plugins when `auto_load` is set.
+    pub plugin_dir: Option<String>,
+    /// Whether to load every plugin found in `plugin_dir` at start.
+    pub auto_load: bool,
+    /// Libraries to load at start.
+    pub plugin_paths: Vec<String>,
+    /// Allow `POST /plugins/load` of files outside the plugin directories.
+    pub allow_any_path: bool,
+    /// Accepted for AGFS compatibility; unused.
+    pub wasi_mount_path: Option<String>,
+    /// Accepted for AGFS compatibility (WASM pool settings); unused.
+    pub wasm: Option<Value>,
+}
+
+/// One plugin key of `plugins`: a single instance or a list of named instances.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PluginEntry {
+    /// `memfs: {path: /memfs, config: {...}}`
+    Single(Instance),
+    /// `sqlfs: [{name: local, path: /sqlfs, ...}, ...]`
+    List(Vec<Instance>),
+}
+
+/// One mount declared in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    /// Instance name (multi-instance form), shown in `/mounts` as `instance`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether to mount it; omitted means enabled (AGFS defaulted to disabled).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Mount path.
+    pub path: String,
+    /// Plugin config.
+    #[serde(default)]
+    pub config: Value,
+}
+
+/// A mount to perform at start.
+#[derive(Debug, Clone)]
+pub struct PlannedMount {
+    /// Plugin name.
+    pub plugin: String,
+    /// Instance name, if any.
+    pub instance: Option<String>,
+    /// Normalized mount path.
+    pub path: String,
+    /// Plugin config.
+    pub config: Value,
+}
+
+impl Config {
+    /// Parses YAML text.
+    ///
+    /// # Errors
+    /// `InvalidArgument` with the parser's message (which names unknown keys and the allowed ones).
+    pub fn parse(text: &str) -> Result<Config> {
+        let mut cfg: Config = serde_saphyr::from_str(text)
+            .map_err(|e| Error::invalid_argument(format!("invalid config: {e}")))?;
+        for entry in cfg.plugins.values_mut() {
+            for inst in entry.instances_mut() {
+                if inst.config.is_null() {
+                    inst.config = Value::Object(Default::default());
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The embedded default config.
+    pub fn embedded_default() -> Config {
+        Config::parse(DEFAULT_CONFIG).expect("the embedded default config parses")
+    }
+
+    /// Checks every enabled mount against the registry and returns them in file order.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an unknown plugin name (naming the registered ones), a config key the
+    /// plugin does not accept (naming the accepted ones), a value of the wrong type, a bad or
+    /// duplicate path.
+    pub fn plan(&self, registry: &PluginRegistry) -> Result<Vec<PlannedMount>> {
+        let mut out: Vec<PlannedMount> = Vec::new();
+        for (plugin_name, entry) in &self.plugins {
+            let plugin = registry.get(plugin_name).map_err(|_| {
+                Error::invalid_argument(format!(
+                    "config: unknown plugin '{plugin_name}' (available: {})",
+                    registry.names().join(", ")
+                ))
+            })?;
+            for inst in entry.instances() {
+                if inst.enabled == Some(false) {
+                    continue;
+                }
+                let path = fs_core::path::normalize(&inst.path)
+                    .map_err(|e| Error::invalid_argument(format!("config: plugin '{plugin_name}': {e}")))?;
+                fs_core::plugin::check_config(&plugin.config_params(), &inst.config).map_err(|e| {
+                    Error::invalid_argument(format!("config: plugin '{plugin_name}' at {path}: {e}"))
+                })?;
+                if out.iter().any(|m| m.path == path) {
+                    return Err(Error::invalid_argument(format!("config: two mounts at {path}")));
+                }
+                out.push(PlannedMount {
+                    plugin: plugin_name.clone(),
+                    instance: inst.name.clone(),
+                    path,
+                    config: inst.config.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl PluginEntry {
+    fn instances(&self) -> &[Instance] {
+        match self {
+            PluginEntry::Single(i) => std::slice::from_ref(i),
+            PluginEntry::List(v) => v,
+        }
+    }
+
+    fn instances_mut(&mut self) -> &mut [Instance] {
+        match self {
+            PluginEntry::Single(i) => std::slice::from_mut(i),
+            PluginEntry::List(v) => v,
+        }
+    }
+}
+
+/// Parses a listen address: `host:port`, `:port` (all interfaces, as in Go), or a bare port
+/// (loopback).
+///
+/// # Errors
+/// `InvalidArgument` naming the address.
+pub fn parse_addr(s: &str) -> Result<SocketAddr> {
+    let s = s.trim();
+    let candidate = if let Some(port) = s.strip_prefix(':') {
+        format!("0.0.0.0:{port}")
+    } else if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+        format!("127.0.0.1:{s}")
+    } else if let Some(port) = s.strip_prefix("localhost:") {
+        format!("127.0.0.1:{port}")
+    } else {
+        s.to_string()
+    };
+    candidate.parse().map_err(|_| {
+        Error::invalid_argument(format!("invalid address '{s}': expected host:port, :port or port"))
+    })
+}
+
+/// Replaces secret-looking config values (keys containing password, secret, key, token, dsn or
+/// credential) with `"***"`, recursively.
+pub fn redact(config: &Value) -> Value {
+    const SECRET_WORDS: [&str; 6] = ["password", "secret", "key", "token", "dsn", "credential"];
+    match config {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    let secret = SECRET_WORDS.iter().any(|w| lower.contains(w));
+                    let v = if secret && !v.is_null() { Value::String("***".into()) } else { redact(v) };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn registry() -> PluginRegistry {
+        let r = PluginRegistry::new();
+        builtin_plugins::register_builtin(&r).unwrap();
+        r
+    }
+
+    #[test]
+    fn parse_accepts_single_and_list_forms() {
+        let cfg = Config::parse(
+            "server: {address: ':9000'}\nplugins:\n  memfs:\n    path: /m\n    config: {init_dirs: [/a]}\n  kvfs:\n    - name: one\n      path: /k1\n    - name: two\n      enabled: false\n      path: /k2\n",
+        )
+        .unwrap();
+        let plan = cfg.plan(&registry()).unwrap();
+        let paths: Vec<_> = plan.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["/m", "/k1"]);
+        assert_eq!(plan[0].config, json!({"init_dirs": ["/a"]}));
+        assert_eq!(plan[1].instance.as_deref(), Some("one"));
+        assert_eq!(cfg.server.address, ":9000");
+    }
+
+    #[test]
+    fn plan_rejects_unknown_plugin_naming_the_known_ones() {
+        let cfg = Config::parse("plugins:\n  nosuchfs:\n    path: /x\n").unwrap();
+        let e = cfg.plan(&registry()).unwrap_err().to_string();
+        assert!(e.contains("unknown plugin 'nosuchfs'") && e.contains("memfs"), "{e}");
+    }
+
+    #[test]
+    fn plan_rejects_unknown_config_key_naming_the_allowed_ones() {
+        let cfg = Config::parse("plugins:\n  memfs:\n    path: /m\n    config: {init_dir: [/a]}\n").unwrap();
+        let e = cfg.plan(&registry()).unwrap_err().to_string();
+        assert!(e.contains("'init_dir'") && e.contains("'init_dirs'"), "{e}");
+    }
+
+    #[test]
+    fn parse_rejects_unknown_server_key() {
+        let e = Config::parse("server: {adress: ':1'}\n").unwrap_err().to_string();
+        assert!(e.contains("adress"), "{e}");
+    }
+
+    #[test]
+    fn embedded_default_plans_the_seed_paths() {
+        let plan = Config::embedded_default().plan(&registry()).unwrap();
+        let paths: Vec<_> = plan.iter().map(|m| m.path.as_str()).collect();
+        for p in ["/memfs", "/kvfs", "/hellofs", "/serverinfofs", "/dev"] {
+            assert!(paths.contains(&p), "{p} missing from {paths:?}");
+        }
+    }
+
+    #[test]
+    fn parse_addr_accepts_go_forms() {
+        assert_eq!(parse_addr(":9000").unwrap().to_string(), "0.0.0.0:9000");
+        assert_eq!(parse_addr("127.0.0.1:1").unwrap().to_string(), "127.0.0.1:1");
+        assert_eq!(parse_addr("8081").unwrap().to_string(), "127.0.0.1:8081");
+        assert_eq!(parse_addr("localhost:80").unwrap().to_string(), "127.0.0.1:80");
+        assert!(parse_addr("nowhere").is_err());
+    }
+
+    #[test]
+    fn redact_hides_secret_looking_values() {
+        let v = redact(&json!({"dsn": "u:p@x", "access_key_id": "A", "bucket": "b", "nested": {"password": "p"}}));
+        assert_eq!(v, json!({"dsn": "***", "access_key_id": "***", "bucket": "b", "nested": {"password": "***"}}));
+    }
+}

@@ -1,0 +1,213 @@
+//! `/files` (read, write, create, delete) and the `/write` alias.
+
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fs_core::{ByteStream, Content, ContentBody, Error, ErrorKind, FileSystem, WriteFlags};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Params, body_stream, check_content_length, json_body};
+use crate::state::AppState;
+
+/// `GET /files?path=&offset=&size=&stream=`: the file's bytes, honouring `Range`.
+pub async fn read(State(st): State<AppState>, params: Params, headers: HeaderMap) -> ApiResult<Response> {
+    let path = params.path()?;
+    let offset = params.u64("offset")?.unwrap_or(0);
+    let size = params.read_size()?;
+    if params.flag("stream") {
+        match st.fs.open_stream(&path).await {
+            Ok(stream) => return Ok(live_stream(stream)),
+            // Not a live stream: stream the file's current content instead.
+            Err(e) if e.kind() == ErrorKind::Unsupported => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        let info = st.fs.stat(&path).await?;
+        if info.is_dir {
+            return Err(Error::is_a_directory(&path).with_op("read").into());
+        }
+        match parse_range(range, info.size) {
+            Some(Ok((start, end))) => {
+                let content = st.fs.read_content(&path, start, Some(end + 1 - start)).await?;
+                let mut resp = content_response(content);
+                *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+                let cr = format!("bytes {start}-{end}/{}", info.size);
+                resp.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).expect("ascii"));
+                return Ok(resp);
+            }
+            Some(Err(())) => return Err(ApiError::RangeNotSatisfiable(info.size)),
+            // A Range we do not serve (several ranges, another unit): answer with the whole file.
+            None => {}
+        }
+    }
+    let content = st.fs.read_content(&path, offset, size).await?;
+    Ok(content_response(content))
+}
+
+/// Parses a single `bytes=` range against a file of `size` bytes into inclusive `(start, end)`.
+/// `None`: not a single byte range (ignored, per RFC 9110). `Some(Err)`: unsatisfiable.
+fn parse_range(header: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        let suffix: u64 = b.parse().ok()?;
+        if suffix == 0 || size == 0 {
+            return Some(Err(()));
+        }
+        (size.saturating_sub(suffix), size - 1)
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end: u64 = if b.is_empty() { u64::MAX } else { b.parse().ok()? };
+        if end < start {
+            return None;
+        }
+        if start >= size {
+            return Some(Err(()));
+        }
+        (start, end.min(size - 1))
+    };
+    Some(Ok(range))
+}
+
+fn content_response(content: Content) -> Response {
+    let mut resp = match content.body {
+        ContentBody::Bytes(bytes) => Response::new(Body::from(bytes)),
+        ContentBody::Stream { len, stream } => {
+            let mut resp = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
+            if let Some(len) = len {
+                resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+            resp
+        }
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(etag) = content.etag.and_then(|e| HeaderValue::from_str(&format!("\"{e}\"")).ok()) {
+        h.insert(header::ETAG, etag);
+    }
+    if let Some(t) = content.modified.filter(|t| *t >= SystemTime::UNIX_EPOCH) {
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(t)) {
+            h.insert(header::LAST_MODIFIED, v);
+        }
+    }
+    resp
+}
+
+fn live_stream(stream: ByteStream) -> Response {
+    let mut resp = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+/// Parses `flags`: comma-separated names (`append,create,exclusive,truncate,sync`) or the numeric bits.
+fn parse_flags(params: &Params) -> fs_core::Result<WriteFlags> {
+    match params.get("flags") {
+        None => Ok(WriteFlags::NONE),
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(bits) if bits < 32 => Ok(WriteFlags::from_bits_truncate(bits)),
+            Ok(_) => Err(Error::invalid_argument(format!("invalid flags parameter: unknown bits in {v}"))),
+            Err(_) => WriteFlags::parse(v),
+        },
+    }
+}
+
+fn written(n: u64) -> Json<Value> {
+    Json(json!({ "message": format!("Written {n} bytes"), "written": n }))
+}
+
+/// `PUT /files?path=&offset=&flags=`: writes the body, streaming it to the plugin.
+pub async fn write(
+    State(st): State<AppState>,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    check_content_length(&headers, st.max_body)?;
+    let path = params.path()?;
+    let offset = params.u64("offset")?;
+    let flags = parse_flags(&params)?;
+    let n = st.fs.write_stream(&path, body_stream(body, st.max_body), st.max_body, offset, flags).await?;
+    Ok(written(n))
+}
+
+#[derive(Deserialize)]
+struct WriteJson {
+    data: String,
+}
+
+/// `POST /write?path=`: the JSON form `{"data": "..."}` when the content type says JSON, otherwise
+/// the same as `PUT /files`.
+pub async fn write_alias(
+    State(st): State<AppState>,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("application/json"));
+    if !is_json {
+        return write(State(st), params, headers, body).await;
+    }
+    // AGFS words this one `invalid JSON body`.
+    let WriteJson { data } = json_body(&headers, body, st.max_body).await.map_err(|e| match e.kind() {
+        ErrorKind::InvalidArgument => e.with_message("invalid JSON body: expected {\"data\": \"...\"}"),
+        _ => e,
+    })?;
+    let path = params.path()?;
+    let n = st.fs.write(&path, data.into(), None, WriteFlags::NONE).await?;
+    Ok(written(n))
+}
+
+/// `POST /files?path=`: creates an empty file.
+pub async fn create(State(st): State<AppState>, params: Params) -> ApiResult<impl IntoResponse> {
+    let path = params.path()?;
+    st.fs.create(&path).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "message": "file created" }))))
+}
+
+/// `DELETE /files?path=&recursive=` (also `DELETE /directories`).
+pub async fn delete(State(st): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let path = params.path()?;
+    if params.flag("recursive") {
+        st.fs.remove_all(&path).await?;
+    } else {
+        st.fs.remove(&path).await?;
+    }
+    Ok(Json(json!({ "message": "deleted" })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_parse_like_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-4", 10), Some(Ok((0, 4))));
+        assert_eq!(parse_range("bytes=5-", 10), Some(Ok((5, 9))));
+        assert_eq!(parse_range("bytes=-3", 10), Some(Ok((7, 9))));
+        assert_eq!(parse_range("bytes=-30", 10), Some(Ok((0, 9))));
+        assert_eq!(parse_range("bytes=8-100", 10), Some(Ok((8, 9))));
+        assert_eq!(parse_range("bytes=10-", 10), Some(Err(())));
+        assert_eq!(parse_range("bytes=-0", 10), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
+        assert_eq!(parse_range("items=0-1", 10), None);
+        assert_eq!(parse_range("bytes=5-2", 10), None);
+    }
+}

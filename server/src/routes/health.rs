@@ -1,0 +1,69 @@
+//! `/`, `/health`, `/ready`, `/version`, `/capabilities`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use crate::extract::Params;
+use crate::state::{AppState, BUILD_TIME, GIT_COMMIT, VERSION};
+
+/// `GET /`: what this server is.
+pub async fn root() -> Json<Value> {
+    Json(json!({ "service": "pfs", "version": VERSION, "status": "running" }))
+}
+
+fn health_body(st: &AppState) -> (bool, Value) {
+    let s = st.tracker.summary();
+    let degraded = s.failed > 0;
+    let ready = s.failed == 0 && s.pending == 0;
+    let status = if degraded {
+        "degraded"
+    } else if !ready {
+        "starting"
+    } else {
+        "healthy"
+    };
+    let body = json!({
+        "status": status,
+        "version": VERSION,
+        "gitCommit": GIT_COMMIT,
+        "buildTime": BUILD_TIME,
+        "ready": ready,
+        "degraded": degraded,
+        "mounts": s,
+    });
+    (ready, body)
+}
+
+/// `/health` (any method): always 200; `status` is `healthy`, `starting` or `degraded`.
+pub async fn health(State(st): State<AppState>) -> Json<Value> {
+    Json(health_body(&st).1)
+}
+
+/// `GET /ready`: 200 when every config mount is mounted, else 503 with the same body.
+pub async fn ready(State(st): State<AppState>) -> impl IntoResponse {
+    let (ready, body) = health_body(&st);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}
+
+/// `GET /version`.
+pub async fn version() -> Json<Value> {
+    Json(json!({ "version": VERSION, "gitCommit": GIT_COMMIT, "buildTime": BUILD_TIME }))
+}
+
+/// The server-wide features this build has (AGFS lists `handlefs`, `grep`, `digest`, `stream`,
+/// `touch`; the first three arrive with a later issue).
+pub const FEATURES: [&str; 5] = ["stream", "touch", "truncate", "range", "write_flags"];
+
+/// `GET /capabilities[?path=]`: the feature list, plus what the filesystem at `path` supports.
+pub async fn capabilities(State(st): State<AppState>, params: Params) -> Json<Value> {
+    let mut body = json!({ "version": VERSION, "features": FEATURES });
+    if let Some(p) = params.get("path").and_then(|p| fs_core::path::normalize(p).ok()) {
+        body["path"] = json!(p);
+        body["capabilities"] = json!(st.fs.capabilities_at(&p));
+    }
+    Json(body)
+}

@@ -1,0 +1,160 @@
+//! The shared state of the HTTP layer: the mount router, the plugin registry, the status of config
+//! mounts, and the limits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use fs_core::{MountableFs, PluginRegistry, ServerInfo};
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{Config, PlannedMount};
+
+/// The server's version (`/version`, `/health`, serverinfofs).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit the binary was built from, when the build provided it.
+pub const GIT_COMMIT: &str = match option_env!("PFS_GIT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+/// When the binary was built, when the build provided it.
+pub const BUILD_TIME: &str = match option_env!("PFS_BUILD_TIME") {
+    Some(t) => t,
+    None => "unknown",
+};
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The mount router: the whole tree.
+    pub fs: Arc<MountableFs>,
+    /// Every plugin that can be mounted.
+    pub registry: Arc<PluginRegistry>,
+    /// The status of mounts declared in the config.
+    pub tracker: Arc<MountTracker>,
+    /// Largest accepted request body.
+    pub max_body: u64,
+    /// The config the server started with.
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// State for `config`, with every built-in plugin registered and nothing mounted yet.
+    pub fn new(config: Config) -> Self {
+        let registry = PluginRegistry::new();
+        builtin_plugins::register_builtin(&registry).expect("built-in plugin names are unique");
+        let server = ServerInfo { version: VERSION.to_string(), started: SystemTime::now() };
+        AppState {
+            fs: MountableFs::new(server),
+            registry: Arc::new(registry),
+            tracker: Arc::new(MountTracker::default()),
+            max_body: config.server.max_body(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// Mounts one planned mount, recording its progress in the tracker.
+    pub async fn mount_planned(&self, m: &PlannedMount) {
+        self.tracker.set(m, MountStatus::Pending, None);
+        let result =
+            self.fs.mount_plugin(&self.registry, &m.plugin, &m.path, m.instance.clone(), m.config.clone()).await;
+        match result {
+            Ok(()) => {
+                tracing::info!(path = %m.path, plugin = %m.plugin, "mounted");
+                self.tracker.set(m, MountStatus::Mounted, None);
+            }
+            Err(e) => {
+                tracing::error!(path = %m.path, plugin = %m.plugin, "mount failed: {e}");
+                self.tracker.set(m, MountStatus::Failed, Some(e.to_string()));
+            }
+        }
+    }
+}
+
+/// Where a config mount is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountStatus {
+    /// Declared, not mounted yet.
+    Pending,
+    /// Serving.
+    Mounted,
+    /// Validate or initialize failed; `error` says why.
+    Failed,
+}
+
+/// One config mount's record.
+#[derive(Debug, Clone)]
+pub struct MountRecord {
+    /// Plugin name.
+    pub plugin: String,
+    /// Instance name.
+    pub instance: Option<String>,
+    /// Config as declared.
+    pub config: Value,
+    /// Status.
+    pub status: MountStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The status of every mount declared in the config (AGFS's readiness tracker).
+#[derive(Debug, Default)]
+pub struct MountTracker {
+    records: Mutex<BTreeMap<String, MountRecord>>,
+}
+
+/// Counts of config mounts by status (`mounts` in `/health`).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct MountSummary {
+    /// All config mounts.
+    pub total: usize,
+    /// Not mounted yet.
+    pub pending: usize,
+    /// Serving.
+    pub mounted: usize,
+    /// Failed.
+    pub failed: usize,
+}
+
+impl MountTracker {
+    /// Records the status of a planned mount.
+    pub fn set(&self, m: &PlannedMount, status: MountStatus, error: Option<String>) {
+        self.records.lock().insert(
+            m.path.clone(),
+            MountRecord {
+                plugin: m.plugin.clone(),
+                instance: m.instance.clone(),
+                config: m.config.clone(),
+                status,
+                error,
+            },
+        );
+    }
+
+    /// Forgets the record at `path` (after an unmount through the API).
+    pub fn forget(&self, path: &str) {
+        self.records.lock().remove(path);
+    }
+
+    /// A copy of every record, by path.
+    pub fn records(&self) -> BTreeMap<String, MountRecord> {
+        self.records.lock().clone()
+    }
+
+    /// Counts by status.
+    pub fn summary(&self) -> MountSummary {
+        let records = self.records.lock();
+        let mut s = MountSummary { total: records.len(), ..Default::default() };
+        for r in records.values() {
+            match r.status {
+                MountStatus::Pending => s.pending += 1,
+                MountStatus::Mounted => s.mounted += 1,
+                MountStatus::Failed => s.failed += 1,
+            }
+        }
+        s
+    }
+}
