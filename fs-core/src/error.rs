@@ -108,12 +108,24 @@ pub struct Error {
 impl Error {
     /// Creates an error of `kind` with a message that replaces the kind's default words.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, op: None, path: None, message: Some(message.into()), source: None }
+        Error {
+            kind,
+            op: None,
+            path: None,
+            message: Some(message.into()),
+            source: None,
+        }
     }
 
     /// Creates an error of `kind` about `path`, with the kind's default words as message.
     pub fn with_kind(kind: ErrorKind, path: impl Into<String>) -> Self {
-        Error { kind, op: None, path: Some(path.into()), message: None, source: None }
+        Error {
+            kind,
+            op: None,
+            path: Some(path.into()),
+            message: None,
+            source: None,
+        }
     }
 
     /// `path` does not exist.
@@ -153,7 +165,13 @@ impl Error {
 
     /// The plugin does not implement `op`.
     pub fn unsupported(op: &'static str) -> Self {
-        Error { kind: ErrorKind::Unsupported, op: Some(op), path: None, message: None, source: None }
+        Error {
+            kind: ErrorKind::Unsupported,
+            op: Some(op),
+            path: None,
+            message: None,
+            source: None,
+        }
     }
 
     /// An unexpected failure; `message` says what failed.
@@ -230,7 +248,9 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("op", &self.op).field("path", &self.path);
+        d.field("kind", &self.kind)
+            .field("op", &self.op)
+            .field("path", &self.path);
         d.field("message", &self.message);
         if let Some(s) = &self.source {
             d.field("source", &s.to_string());
@@ -241,7 +261,9 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+        self.source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -259,12 +281,17 @@ impl From<std::io::Error> for Error {
             Io::DirectoryNotEmpty => ErrorKind::DirectoryNotEmpty,
             Io::Unsupported => ErrorKind::Unsupported,
             Io::TimedOut => ErrorKind::Timeout,
-            Io::ConnectionRefused | Io::ConnectionReset | Io::ConnectionAborted | Io::NotConnected => {
-                ErrorKind::Unavailable
-            }
+            Io::ConnectionRefused
+            | Io::ConnectionReset
+            | Io::ConnectionAborted
+            | Io::NotConnected => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         };
-        let msg = if kind == ErrorKind::Internal { e.to_string() } else { kind.as_str().to_string() };
+        let msg = if kind == ErrorKind::Internal {
+            e.to_string()
+        } else {
+            kind.as_str().to_string()
+        };
         Error::new(kind, msg).with_source(e)
     }
 }
@@ -298,7 +325,8 @@ mod tests {
 
     #[test]
     fn every_kind_has_distinct_words() {
-        let words: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        let words: std::collections::HashSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(words.len(), ErrorKind::ALL.len());
     }
 }

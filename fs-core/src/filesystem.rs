@@ -49,19 +49,42 @@ pub struct Meta {
 impl Meta {
     /// Metadata with a plugin name and a type word.
     pub fn new(name: impl Into<String>, kind: impl Into<String>) -> Self {
-        Meta { name: name.into(), kind: kind.into(), content: None }
+        Meta {
+            name: name.into(),
+            kind: kind.into(),
+            content: None,
+        }
     }
 }
 
 impl FileInfo {
     /// A regular file.
-    pub fn file(name: impl Into<String>, size: u64, mode: u32, mod_time: Option<SystemTime>) -> Self {
-        FileInfo { name: name.into(), size, mode, mod_time, is_dir: false, meta: Meta::default() }
+    pub fn file(
+        name: impl Into<String>,
+        size: u64,
+        mode: u32,
+        mod_time: Option<SystemTime>,
+    ) -> Self {
+        FileInfo {
+            name: name.into(),
+            size,
+            mode,
+            mod_time,
+            is_dir: false,
+            meta: Meta::default(),
+        }
     }
 
     /// A directory.
     pub fn dir(name: impl Into<String>, mode: u32, mod_time: Option<SystemTime>) -> Self {
-        FileInfo { name: name.into(), size: 0, mode, mod_time, is_dir: true, meta: Meta::default() }
+        FileInfo {
+            name: name.into(),
+            size: 0,
+            mode,
+            mod_time,
+            is_dir: true,
+            meta: Meta::default(),
+        }
     }
 
     /// Replaces the metadata.
@@ -194,8 +217,11 @@ impl std::ops::BitOr for WriteFlags {
 
 impl fmt::Debug for WriteFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> =
-            Self::NAMES.iter().filter(|(_, fl)| self.contains(*fl)).map(|(n, _)| *n).collect();
+        let names: Vec<&str> = Self::NAMES
+            .iter()
+            .filter(|(_, fl)| self.contains(*fl))
+            .map(|(n, _)| *n)
+            .collect();
         write!(f, "WriteFlags({})", names.join(","))
     }
 }
@@ -273,7 +299,11 @@ pub enum ContentBody {
 
 impl From<Bytes> for Content {
     fn from(b: Bytes) -> Self {
-        Content { body: ContentBody::Bytes(b), modified: None, etag: None }
+        Content {
+            body: ContentBody::Bytes(b),
+            modified: None,
+            etag: None,
+        }
     }
 }
 
@@ -405,7 +435,13 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     ///
     /// # Errors
     /// `NotFound` (file or parent), `AlreadyExists` (exclusive), `IsADirectory`, `NotADirectory`.
-    async fn write(&self, path: &str, data: Bytes, offset: Option<u64>, flags: WriteFlags) -> Result<u64>;
+    async fn write(
+        &self,
+        path: &str,
+        data: Bytes,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64>;
 
     /// Writes a stream of chunks, with the semantics of [`FileSystem::write`].
     ///
@@ -424,6 +460,10 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
         offset: Option<u64>,
         flags: WriteFlags,
     ) -> Result<u64> {
+        if !self.capabilities().write {
+            // Refuse before reading a body that could never be stored.
+            return Err(Error::unsupported("write"));
+        }
         let data = collect_stream(data, limit).await?;
         self.write(path, data, offset, flags).await
     }
@@ -492,10 +532,14 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     async fn touch(&self, path: &str) -> Result<()> {
         match self.stat(path).await {
             Ok(info) if info.is_dir => Ok(()),
-            Ok(info) => self.write(path, Bytes::new(), Some(info.size), WriteFlags::NONE).await.map(|_| ()),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                self.write(path, Bytes::new(), None, WriteFlags::CREATE).await.map(|_| ())
-            }
+            Ok(info) => self
+                .write(path, Bytes::new(), Some(info.size), WriteFlags::NONE)
+                .await
+                .map(|_| ()),
+            Err(e) if e.kind() == ErrorKind::NotFound => self
+                .write(path, Bytes::new(), None, WriteFlags::CREATE)
+                .await
+                .map(|_| ()),
             Err(e) => Err(e),
         }
     }

@@ -19,7 +19,8 @@ pub mod conformance;
 
 pub use error::{Error, ErrorKind, Result};
 pub use filesystem::{
-    ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Meta, WriteFlags, collect_stream,
+    ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Meta, WriteFlags,
+    collect_stream,
 };
 pub use mountable::{Mount, MountableFs};
 pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};

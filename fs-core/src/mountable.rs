@@ -17,7 +17,8 @@ use serde_json::Value;
 use crate::path::{self, basename, is_within, join, strip};
 use crate::plugin::{MountContext, PluginRegistry, ServerInfo};
 use crate::{
-    ByteStream, Capabilities, Content, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags,
+    ByteStream, Capabilities, Content, Error, ErrorKind, FileInfo, FileSystem, Meta, Result,
+    WriteFlags,
 };
 
 /// Permission bits of virtual directories (the root and mount-point parents).
@@ -40,7 +41,10 @@ pub struct Mount {
 
 impl fmt::Debug for Mount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mount").field("path", &self.path).field("plugin", &self.plugin).finish()
+        f.debug_struct("Mount")
+            .field("path", &self.path)
+            .field("plugin", &self.plugin)
+            .finish()
     }
 }
 
@@ -74,7 +78,10 @@ impl MountTable {
         let mut candidate = path;
         loop {
             if let Some(m) = self.by_path.get(candidate) {
-                return Some(Resolved { mount: m.clone(), rel: strip(path, candidate) });
+                return Some(Resolved {
+                    mount: m.clone(),
+                    rel: strip(path, candidate),
+                });
             }
             if candidate == "/" {
                 return None;
@@ -102,7 +109,9 @@ impl MountTable {
     }
 
     fn has_mount_below(&self, dir: &str) -> bool {
-        self.by_path.keys().any(|mp| mp != dir && is_within(mp, dir))
+        self.by_path
+            .keys()
+            .any(|mp| mp != dir && is_within(mp, dir))
     }
 }
 
@@ -119,7 +128,9 @@ impl fmt::Debug for MountableFs {
         let table = self.table.load();
         let mut paths: Vec<_> = table.by_path.keys().collect();
         paths.sort();
-        f.debug_struct("MountableFs").field("mounts", &paths).finish()
+        f.debug_struct("MountableFs")
+            .field("mounts", &paths)
+            .finish()
     }
 }
 
@@ -128,7 +139,9 @@ fn virtual_dir(name: &str, kind: &str) -> FileInfo {
 }
 
 fn outside(op: &'static str, path: &str, why: &str) -> Error {
-    Error::permission_denied(path).with_op(op).with_message(format!("permission denied ({why})"))
+    Error::permission_denied(path)
+        .with_op(op)
+        .with_message(format!("permission denied ({why})"))
 }
 
 impl MountableFs {
@@ -172,7 +185,10 @@ impl MountableFs {
             server: self.server.clone(),
         };
         let fs = factory.initialize(ctx).await?;
-        if let Err(e) = self.mount(&path, plugin, instance, config, fs.clone()).await {
+        if let Err(e) = self
+            .mount(&path, plugin, instance, config, fs.clone())
+            .await
+        {
             // Lost a race for the path: release what we built.
             let _ = fs.shutdown().await;
             return Err(e);
@@ -223,7 +239,9 @@ impl MountableFs {
             let _w = self.writer.lock().await;
             let cur = self.table.load();
             let Some(m) = cur.by_path.get(&path).cloned() else {
-                return Err(Error::not_found(&path).with_op("unmount").with_message("no mount at path"));
+                return Err(Error::not_found(&path)
+                    .with_op("unmount")
+                    .with_message("no mount at path"));
             };
             let mut by_path = cur.by_path.clone();
             by_path.remove(&path);
@@ -231,7 +249,9 @@ impl MountableFs {
             m
         };
         removed.shutdown_once().await.map_err(|e| {
-            Error::internal(format!("unmounted {path}, but the plugin's shutdown failed: {e}"))
+            Error::internal(format!(
+                "unmounted {path}, but the plugin's shutdown failed: {e}"
+            ))
         })
     }
 
@@ -239,10 +259,9 @@ impl MountableFs {
     pub async fn unmount_all(&self) -> Vec<(String, Error)> {
         let mut failures = Vec::new();
         for m in self.mounts() {
-            if let Err(e) = self.unmount(&m.path).await {
-                if e.kind() != ErrorKind::NotFound {
-                    failures.push((m.path.clone(), e));
-                }
+            match self.unmount(&m.path).await {
+                Err(e) if e.kind() != ErrorKind::NotFound => failures.push((m.path.clone(), e)),
+                _ => {}
             }
         }
         failures
@@ -263,24 +282,37 @@ impl MountableFs {
 
     /// The capabilities of the filesystem that serves `path` (all false outside every mount).
     pub fn capabilities_at(&self, path: &str) -> Capabilities {
-        self.table.load().resolve(path).map(|r| r.mount.fs.capabilities()).unwrap_or_default()
+        self.table
+            .load()
+            .resolve(path)
+            .map(|r| r.mount.fs.capabilities())
+            .unwrap_or_default()
     }
 }
 
 fn mount_exists(path: &str) -> Error {
-    Error::already_exists(path).with_op("mount").with_message("mount point already exists")
+    Error::already_exists(path)
+        .with_op("mount")
+        .with_message("mount point already exists")
 }
 
 /// Gives a plugin error the full path and the operation name.
 fn ctx(e: Error, op: &'static str, mount: &Mount, full: &str) -> Error {
-    let e = if e.path().is_some() { e.map_path(|rel| join(&mount.path, rel)) } else { e.with_path(full) };
+    let e = if e.path().is_some() {
+        e.map_path(|rel| join(&mount.path, rel))
+    } else {
+        e.with_path(full)
+    };
     e.with_op(op)
 }
 
 #[async_trait]
 impl FileSystem for MountableFs {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { live_stream: true, ..Capabilities::READ_WRITE }
+        Capabilities {
+            live_stream: true,
+            ..Capabilities::READ_WRITE
+        }
     }
 
     async fn stat(&self, p: &str) -> Result<FileInfo> {
@@ -329,17 +361,35 @@ impl FileSystem for MountableFs {
 
     async fn read(&self, p: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
         let r = self.routed(p, "read")?;
-        r.mount.fs.read(r.rel, offset, size).await.map_err(|e| ctx(e, "read", &r.mount, p))
+        r.mount
+            .fs
+            .read(r.rel, offset, size)
+            .await
+            .map_err(|e| ctx(e, "read", &r.mount, p))
     }
 
     async fn read_content(&self, p: &str, offset: u64, size: Option<u64>) -> Result<Content> {
         let r = self.routed(p, "read")?;
-        r.mount.fs.read_content(r.rel, offset, size).await.map_err(|e| ctx(e, "read", &r.mount, p))
+        r.mount
+            .fs
+            .read_content(r.rel, offset, size)
+            .await
+            .map_err(|e| ctx(e, "read", &r.mount, p))
     }
 
-    async fn write(&self, p: &str, data: Bytes, offset: Option<u64>, flags: WriteFlags) -> Result<u64> {
+    async fn write(
+        &self,
+        p: &str,
+        data: Bytes,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
         let r = self.routed_create(p, "write")?;
-        r.mount.fs.write(r.rel, data, offset, flags).await.map_err(|e| ctx(e, "write", &r.mount, p))
+        r.mount
+            .fs
+            .write(r.rel, data, offset, flags)
+            .await
+            .map_err(|e| ctx(e, "write", &r.mount, p))
     }
 
     async fn write_stream(
@@ -360,27 +410,50 @@ impl FileSystem for MountableFs {
 
     async fn create(&self, p: &str) -> Result<()> {
         let r = self.routed_create(p, "create")?;
-        r.mount.fs.create(r.rel).await.map_err(|e| ctx(e, "create", &r.mount, p))
+        r.mount
+            .fs
+            .create(r.rel)
+            .await
+            .map_err(|e| ctx(e, "create", &r.mount, p))
     }
 
     async fn mkdir(&self, p: &str, mode: u32) -> Result<()> {
         let table = self.table.load_full();
         match table.resolve(p) {
             Some(r) if r.rel == "/" => Err(Error::already_exists(p).with_op("mkdir")),
-            Some(r) => r.mount.fs.mkdir(r.rel, mode).await.map_err(|e| ctx(e, "mkdir", &r.mount, p)),
-            None if p == "/" || table.has_mount_below(p) => Err(Error::already_exists(p).with_op("mkdir")),
-            None => Err(outside("mkdir", p, "not allowed to create a directory in rootfs, use mount instead")),
+            Some(r) => r
+                .mount
+                .fs
+                .mkdir(r.rel, mode)
+                .await
+                .map_err(|e| ctx(e, "mkdir", &r.mount, p)),
+            None if p == "/" || table.has_mount_below(p) => {
+                Err(Error::already_exists(p).with_op("mkdir"))
+            }
+            None => Err(outside(
+                "mkdir",
+                p,
+                "not allowed to create a directory in rootfs, use mount instead",
+            )),
         }
     }
 
     async fn remove(&self, p: &str) -> Result<()> {
         let r = self.routed_remove(p, "remove")?;
-        r.mount.fs.remove(r.rel).await.map_err(|e| ctx(e, "remove", &r.mount, p))
+        r.mount
+            .fs
+            .remove(r.rel)
+            .await
+            .map_err(|e| ctx(e, "remove", &r.mount, p))
     }
 
     async fn remove_all(&self, p: &str) -> Result<()> {
         let r = self.routed_remove(p, "remove")?;
-        r.mount.fs.remove_all(r.rel).await.map_err(|e| ctx(e, "remove", &r.mount, p))
+        r.mount
+            .fs
+            .remove_all(r.rel)
+            .await
+            .map_err(|e| ctx(e, "remove", &r.mount, p))
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
@@ -400,31 +473,53 @@ impl FileSystem for MountableFs {
             .with_op("rename"));
         }
         if a.rel == "/" || b.rel == "/" {
-            return Err(Error::invalid_argument("cannot rename a mount point; use unmount and mount")
-                .with_op("rename")
-                .with_path(from));
+            return Err(Error::invalid_argument(
+                "cannot rename a mount point; use unmount and mount",
+            )
+            .with_op("rename")
+            .with_path(from));
         }
-        a.mount.fs.rename(a.rel, b.rel).await.map_err(|e| ctx(e, "rename", &a.mount, from))
+        a.mount
+            .fs
+            .rename(a.rel, b.rel)
+            .await
+            .map_err(|e| ctx(e, "rename", &a.mount, from))
     }
 
     async fn chmod(&self, p: &str, mode: u32) -> Result<()> {
         let r = self.routed(p, "chmod")?;
-        r.mount.fs.chmod(r.rel, mode).await.map_err(|e| ctx(e, "chmod", &r.mount, p))
+        r.mount
+            .fs
+            .chmod(r.rel, mode)
+            .await
+            .map_err(|e| ctx(e, "chmod", &r.mount, p))
     }
 
     async fn truncate(&self, p: &str, size: u64) -> Result<()> {
         let r = self.routed(p, "truncate")?;
-        r.mount.fs.truncate(r.rel, size).await.map_err(|e| ctx(e, "truncate", &r.mount, p))
+        r.mount
+            .fs
+            .truncate(r.rel, size)
+            .await
+            .map_err(|e| ctx(e, "truncate", &r.mount, p))
     }
 
     async fn touch(&self, p: &str) -> Result<()> {
         let r = self.routed_create(p, "touch")?;
-        r.mount.fs.touch(r.rel).await.map_err(|e| ctx(e, "touch", &r.mount, p))
+        r.mount
+            .fs
+            .touch(r.rel)
+            .await
+            .map_err(|e| ctx(e, "touch", &r.mount, p))
     }
 
     async fn open_stream(&self, p: &str) -> Result<ByteStream> {
         let r = self.routed(p, "stream")?;
-        r.mount.fs.open_stream(r.rel).await.map_err(|e| ctx(e, "stream", &r.mount, p))
+        r.mount
+            .fs
+            .open_stream(r.rel)
+            .await
+            .map_err(|e| ctx(e, "stream", &r.mount, p))
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -457,7 +552,11 @@ impl MountableFs {
             if p == "/" || table.has_mount_below(p) {
                 Error::is_a_directory(p).with_op(op)
             } else {
-                outside(op, p, "not allowed to create file in rootfs, use mount instead")
+                outside(
+                    op,
+                    p,
+                    "not allowed to create file in rootfs, use mount instead",
+                )
             }
         })
     }

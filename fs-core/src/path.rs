@@ -93,9 +93,9 @@ pub fn is_normalized(path: &str) -> bool {
     if !path.starts_with('/') || path.ends_with('/') || path.len() > MAX_PATH_LEN {
         return false;
     }
-    path[1..]
-        .split('/')
-        .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= MAX_NAME_LEN && !c.contains('\0'))
+    path[1..].split('/').all(|c| {
+        !c.is_empty() && c != "." && c != ".." && c.len() <= MAX_NAME_LEN && !c.contains('\0')
+    })
 }
 
 /// Joins a normalized `base` and a normalized `rel` (mount-relative) path.
@@ -122,7 +122,11 @@ pub fn join(base: &str, rel: &str) -> String {
 /// assert_eq!(child("/a", "b"), "/a/b");
 /// ```
 pub fn child(dir: &str, name: &str) -> String {
-    if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") }
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// The parent of a normalized path; the root is its own parent.
@@ -177,7 +181,9 @@ pub fn components(path: &str) -> impl Iterator<Item = &str> {
 pub fn is_within(path: &str, prefix: &str) -> bool {
     prefix == "/"
         || path == prefix
-        || (path.len() > prefix.len() && path.starts_with(prefix) && path.as_bytes()[prefix.len()] == b'/')
+        || (path.len() > prefix.len()
+            && path.starts_with(prefix)
+            && path.as_bytes()[prefix.len()] == b'/')
 }
 
 /// The part of normalized `path` below `prefix`, as a normalized path (`/` when equal).
@@ -205,7 +211,17 @@ mod tests {
 
     #[test]
     fn normalize_is_idempotent() {
-        for p in ["", "/", "a", "/a/b/", "//a//b", "/a/./../b", "/..", "/a b/c#d", "/ü/ß"] {
+        for p in [
+            "",
+            "/",
+            "a",
+            "/a/b/",
+            "//a//b",
+            "/a/./../b",
+            "/..",
+            "/a b/c#d",
+            "/ü/ß",
+        ] {
             let once = normalize(p).unwrap();
             assert!(is_normalized(&once), "{once}");
             assert_eq!(normalize(&once).unwrap(), once);

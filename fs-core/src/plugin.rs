@@ -61,17 +61,32 @@ impl ConfigParam {
         default: &'static str,
         description: &'static str,
     ) -> Self {
-        ConfigParam { name, kind, required: false, default, description }
+        ConfigParam {
+            name,
+            kind,
+            required: false,
+            default,
+            description,
+        }
     }
 
     /// A required parameter.
     pub const fn required(name: &'static str, kind: ParamType, description: &'static str) -> Self {
-        ConfigParam { name, kind, required: true, default: "", description }
+        ConfigParam {
+            name,
+            kind,
+            required: true,
+            default: "",
+            description,
+        }
     }
 }
 
-/// Checks `config` against `params`: it must be an object (or null), with no unknown key, every
-/// required key present, and every value of the declared type.
+/// The synthetic key AGFS injects into every plugin config; always accepted, never required.
+pub const MOUNT_PATH_KEY: &str = "mount_path";
+
+/// Checks `config` against `params`: it must be an object (or null), with no unknown key (other
+/// than [`MOUNT_PATH_KEY`]), every required key present, and every value of the declared type.
 ///
 /// # Errors
 /// `InvalidArgument` naming the offending key and, for unknown keys, the allowed ones.
@@ -96,13 +111,20 @@ pub fn check_config(params: &[ConfigParam], config: &Value) -> Result<()> {
             )));
         }
     };
-    let unknown: Vec<&str> =
-        obj.keys().map(String::as_str).filter(|k| !params.iter().any(|p| p.name == *k)).collect();
+    let unknown: Vec<&str> = obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != MOUNT_PATH_KEY && !params.iter().any(|p| p.name == *k))
+        .collect();
     if !unknown.is_empty() {
         let allowed = if params.is_empty() {
             "none".to_string()
         } else {
-            params.iter().map(|p| format!("'{}'", p.name)).collect::<Vec<_>>().join(", ")
+            params
+                .iter()
+                .map(|p| format!("'{}'", p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         return Err(Error::invalid_argument(format!(
             "unknown configuration parameter(s) '{}' - allowed parameters are: {allowed}",
@@ -128,9 +150,9 @@ fn check_type(p: &ConfigParam, v: &Value) -> Result<()> {
         ParamType::Float => v.is_number(),
         ParamType::Bool => v.is_boolean(),
         ParamType::StringList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
-        ParamType::StringMap => {
-            v.as_object().is_some_and(|m| m.values().all(|x| !x.is_array() && !x.is_object()))
-        }
+        ParamType::StringMap => v
+            .as_object()
+            .is_some_and(|m| m.values().all(|x| !x.is_array() && !x.is_object())),
         ParamType::Size => v.is_number() || v.as_str().is_some_and(|s| parse_size(s).is_ok()),
         ParamType::Duration => {
             v.is_number() || v.as_str().is_some_and(|s| parse_duration(s).is_ok())
@@ -142,7 +164,10 @@ fn check_type(p: &ConfigParam, v: &Value) -> Result<()> {
         Err(Error::invalid_argument(format!(
             "invalid value for '{}': expected {}, got {}",
             p.name,
-            serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            serde_json::to_value(p.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             json_type(v)
         )))
     }
@@ -170,15 +195,23 @@ fn json_type(v: &Value) -> &'static str {
 /// ```
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| Error::invalid_argument(format!("invalid size '{s}'")))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| Error::invalid_argument(format!("invalid size '{s}'")))?;
     let mul: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(Error::invalid_argument(format!("invalid size '{s}': unknown unit"))),
+        _ => {
+            return Err(Error::invalid_argument(format!(
+                "invalid size '{s}': unknown unit"
+            )));
+        }
     };
     Ok((n * mul as f64) as u64)
 }
@@ -194,12 +227,17 @@ pub fn parse_size(s: &str) -> Result<u64> {
 /// ```
 pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs >= 0.0 && secs.is_finite() {
-            return Ok(std::time::Duration::from_secs_f64(secs));
+    if let Ok(secs) = t.parse::<f64>().map_err(drop).and_then(|s| {
+        if s >= 0.0 && s.is_finite() {
+            Ok(s)
+        } else {
+            Err(())
         }
+    }) {
+        return Ok(std::time::Duration::from_secs_f64(secs));
     }
-    humantime::parse_duration(t).map_err(|e| Error::invalid_argument(format!("invalid duration '{s}': {e}")))
+    humantime::parse_duration(t)
+        .map_err(|e| Error::invalid_argument(format!("invalid duration '{s}': {e}")))
 }
 
 /// Process-wide facts a plugin may show (serverinfofs) or need.
@@ -281,7 +319,10 @@ impl PluginRegistry {
         let mut map = self.plugins.write();
         let name = plugin.name().to_string();
         if map.contains_key(&name) {
-            return Err(Error::new(crate::ErrorKind::AlreadyExists, format!("plugin already registered: {name}")));
+            return Err(Error::new(
+                crate::ErrorKind::AlreadyExists,
+                format!("plugin already registered: {name}"),
+            ));
         }
         map.insert(name, plugin);
         Ok(())
@@ -339,8 +380,17 @@ mod tests {
     #[test]
     fn check_config_checks_types() {
         let e = check_config(&params(), &json!({"local_dir": "/x", "port": "eighty"})).unwrap_err();
-        assert!(e.to_string().contains("'port': expected int, got a string"), "{e}");
-        assert!(check_config(&params(), &json!({"local_dir": "/x", "port": 80.0, "buf": "1MB"})).is_ok());
+        assert!(
+            e.to_string().contains("'port': expected int, got a string"),
+            "{e}"
+        );
+        assert!(
+            check_config(
+                &params(),
+                &json!({"local_dir": "/x", "port": 80.0, "buf": "1MB"})
+            )
+            .is_ok()
+        );
         assert!(check_config(&params(), &json!({"local_dir": "/x", "buf": "lots"})).is_err());
     }
 

@@ -19,9 +19,20 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/version", get(health::version))
         .route("/capabilities", get(health::capabilities))
-        .route("/files", get(files::read).put(files::write).post(files::create).delete(files::delete))
+        .route(
+            "/files",
+            get(files::read)
+                .put(files::write)
+                .post(files::create)
+                .delete(files::delete),
+        )
         .route("/write", post(files::write_alias))
-        .route("/directories", get(directories::list).post(directories::mkdir).delete(files::delete))
+        .route(
+            "/directories",
+            get(directories::list)
+                .post(directories::mkdir)
+                .delete(files::delete),
+        )
         .route("/list", get(directories::list))
         .route("/mkdir", post(directories::mkdir))
         .route("/stat", get(ops::stat))
@@ -56,16 +67,27 @@ pub fn app(state: AppState) -> Router {
 
 async fn later(method: Method, uri: axum::http::Uri) -> ApiError {
     Error::unsupported("api")
-        .with_message(format!("operation not supported: {method} {} is not available in this build yet", uri.path()))
+        .with_message(format!(
+            "operation not supported: {method} {} is not available in this build yet",
+            uri.path()
+        ))
         .into()
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
-    (StatusCode::NOT_FOUND, error_body(&format!("not found: no route for {method} {}", uri.path()))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        error_body(&format!("not found: no route for {method} {}", uri.path())),
+    )
+        .into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, error_body("method not allowed")).into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        error_body("method not allowed"),
+    )
+        .into_response()
 }
 
 /// Logs each request at debug level (and nothing when debug is off).

@@ -57,7 +57,9 @@ pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     if args.version {
-        println!("pfs-server version: {VERSION}\ngit commit: {GIT_COMMIT}\nbuild time: {BUILD_TIME}");
+        println!(
+            "pfs-server version: {VERSION}\ngit commit: {GIT_COMMIT}\nbuild time: {BUILD_TIME}"
+        );
         return 0;
     }
     if args.print_sample_config {
@@ -96,8 +98,16 @@ pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 1;
         }
     };
-    let source = args.config.as_ref().map_or("embedded default config".to_string(), |p| p.display().to_string());
-    tracing::info!("pfs-server {VERSION} listening on http://{} ({source})", listener.local_addr().map_or(addr, |a| a));
+    let source = args
+        .config
+        .as_ref()
+        .map_or("embedded default config".to_string(), |p| {
+            p.display().to_string()
+        });
+    tracing::info!(
+        "pfs-server {VERSION} listening on http://{} ({source})",
+        listener.local_addr().map_or(addr, |a| a)
+    );
     if let Err(e) = crate::start_mounts(&state).await {
         eprintln!("pfs-server: {e}");
         return 1;
@@ -161,13 +171,20 @@ mod tests {
 
     #[test]
     fn go_style_flags_are_accepted() {
-        let args = normalize_args(["pfs-server", "-addr", ":9000", "-c", "x.yaml"].map(OsString::from));
+        let args =
+            normalize_args(["pfs-server", "-addr", ":9000", "-c", "x.yaml"].map(OsString::from));
         let parsed = Args::try_parse_from(args).unwrap();
         assert_eq!(parsed.addr.as_deref(), Some(":9000"));
         assert_eq!(parsed.config.unwrap().to_str(), Some("x.yaml"));
-        let parsed = Args::try_parse_from(normalize_args(["pfs-server", "-version"].map(OsString::from))).unwrap();
+        let parsed = Args::try_parse_from(normalize_args(
+            ["pfs-server", "-version"].map(OsString::from),
+        ))
+        .unwrap();
         assert!(parsed.version);
-        let parsed = Args::try_parse_from(normalize_args(["pfs-server", "--addr=:1"].map(OsString::from))).unwrap();
+        let parsed = Args::try_parse_from(normalize_args(
+            ["pfs-server", "--addr=:1"].map(OsString::from),
+        ))
+        .unwrap();
         assert_eq!(parsed.addr.as_deref(), Some(":1"));
     }
 }

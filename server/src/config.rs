@@ -57,7 +57,11 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// The effective body limit.
     pub fn max_body(&self) -> u64 {
-        if self.max_request_body_bytes <= 0 { DEFAULT_MAX_BODY } else { self.max_request_body_bytes as u64 }
+        if self.max_request_body_bytes <= 0 {
+            DEFAULT_MAX_BODY
+        } else {
+            self.max_request_body_bytes as u64
+        }
     }
 }
 
@@ -163,13 +167,20 @@ impl Config {
                 if inst.enabled == Some(false) {
                     continue;
                 }
-                let path = fs_core::path::normalize(&inst.path)
-                    .map_err(|e| Error::invalid_argument(format!("config: plugin '{plugin_name}': {e}")))?;
-                fs_core::plugin::check_config(&plugin.config_params(), &inst.config).map_err(|e| {
-                    Error::invalid_argument(format!("config: plugin '{plugin_name}' at {path}: {e}"))
+                let path = fs_core::path::normalize(&inst.path).map_err(|e| {
+                    Error::invalid_argument(format!("config: plugin '{plugin_name}': {e}"))
                 })?;
+                fs_core::plugin::check_config(&plugin.config_params(), &inst.config).map_err(
+                    |e| {
+                        Error::invalid_argument(format!(
+                            "config: plugin '{plugin_name}' at {path}: {e}"
+                        ))
+                    },
+                )?;
                 if out.iter().any(|m| m.path == path) {
-                    return Err(Error::invalid_argument(format!("config: two mounts at {path}")));
+                    return Err(Error::invalid_argument(format!(
+                        "config: two mounts at {path}"
+                    )));
                 }
                 out.push(PlannedMount {
                     plugin: plugin_name.clone(),
@@ -216,7 +227,9 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr> {
         s.to_string()
     };
     candidate.parse().map_err(|_| {
-        Error::invalid_argument(format!("invalid address '{s}': expected host:port, :port or port"))
+        Error::invalid_argument(format!(
+            "invalid address '{s}': expected host:port, :port or port"
+        ))
     })
 }
 
@@ -230,7 +243,11 @@ pub fn redact(config: &Value) -> Value {
                 .map(|(k, v)| {
                     let lower = k.to_ascii_lowercase();
                     let secret = SECRET_WORDS.iter().any(|w| lower.contains(w));
-                    let v = if secret && !v.is_null() { Value::String("***".into()) } else { redact(v) };
+                    let v = if secret && !v.is_null() {
+                        Value::String("***".into())
+                    } else {
+                        redact(v)
+                    };
                     (k.clone(), v)
                 })
                 .collect(),
@@ -269,19 +286,25 @@ mod tests {
     fn plan_rejects_unknown_plugin_naming_the_known_ones() {
         let cfg = Config::parse("plugins:\n  nosuchfs:\n    path: /x\n").unwrap();
         let e = cfg.plan(&registry()).unwrap_err().to_string();
-        assert!(e.contains("unknown plugin 'nosuchfs'") && e.contains("memfs"), "{e}");
+        assert!(
+            e.contains("unknown plugin 'nosuchfs'") && e.contains("memfs"),
+            "{e}"
+        );
     }
 
     #[test]
     fn plan_rejects_unknown_config_key_naming_the_allowed_ones() {
-        let cfg = Config::parse("plugins:\n  memfs:\n    path: /m\n    config: {init_dir: [/a]}\n").unwrap();
+        let cfg = Config::parse("plugins:\n  memfs:\n    path: /m\n    config: {init_dir: [/a]}\n")
+            .unwrap();
         let e = cfg.plan(&registry()).unwrap_err().to_string();
         assert!(e.contains("'init_dir'") && e.contains("'init_dirs'"), "{e}");
     }
 
     #[test]
     fn parse_rejects_unknown_server_key() {
-        let e = Config::parse("server: {adress: ':1'}\n").unwrap_err().to_string();
+        let e = Config::parse("server: {adress: ':1'}\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("adress"), "{e}");
     }
 
@@ -297,15 +320,26 @@ mod tests {
     #[test]
     fn parse_addr_accepts_go_forms() {
         assert_eq!(parse_addr(":9000").unwrap().to_string(), "0.0.0.0:9000");
-        assert_eq!(parse_addr("127.0.0.1:1").unwrap().to_string(), "127.0.0.1:1");
+        assert_eq!(
+            parse_addr("127.0.0.1:1").unwrap().to_string(),
+            "127.0.0.1:1"
+        );
         assert_eq!(parse_addr("8081").unwrap().to_string(), "127.0.0.1:8081");
-        assert_eq!(parse_addr("localhost:80").unwrap().to_string(), "127.0.0.1:80");
+        assert_eq!(
+            parse_addr("localhost:80").unwrap().to_string(),
+            "127.0.0.1:80"
+        );
         assert!(parse_addr("nowhere").is_err());
     }
 
     #[test]
     fn redact_hides_secret_looking_values() {
-        let v = redact(&json!({"dsn": "u:p@x", "access_key_id": "A", "bucket": "b", "nested": {"password": "p"}}));
-        assert_eq!(v, json!({"dsn": "***", "access_key_id": "***", "bucket": "b", "nested": {"password": "***"}}));
+        let v = redact(
+            &json!({"dsn": "u:p@x", "access_key_id": "A", "bucket": "b", "nested": {"password": "p"}}),
+        );
+        assert_eq!(
+            v,
+            json!({"dsn": "***", "access_key_id": "***", "bucket": "b", "nested": {"password": "***"}})
+        );
     }
 }

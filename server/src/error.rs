@@ -54,7 +54,8 @@ impl IntoResponse for ApiError {
                     error_body(&format!("range not satisfiable: the file has {size} bytes")),
                 )
                     .into_response();
-                let value = HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii header");
+                let value =
+                    HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii header");
                 resp.headers_mut().insert(header::CONTENT_RANGE, value);
                 return resp;
             }
@@ -98,7 +99,11 @@ mod tests {
             (ErrorKind::Timeout, 504),
             (ErrorKind::Internal, 500),
         ];
-        assert_eq!(expected.len(), ErrorKind::ALL.len(), "a kind is missing from this test");
+        assert_eq!(
+            expected.len(),
+            ErrorKind::ALL.len(),
+            "a kind is missing from this test"
+        );
         for (kind, code) in expected {
             let resp = ApiError::Fs(Error::with_kind(kind, "/p")).into_response();
             assert_eq!(resp.status().as_u16(), code, "{kind:?}");

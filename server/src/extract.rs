@@ -77,7 +77,9 @@ impl Params {
             Some(v) => match v.trim().parse::<i64>() {
                 Ok(n) if n < 0 => Ok(None),
                 Ok(n) => Ok(Some(n as u64)),
-                Err(_) => Err(Error::invalid_argument(format!("invalid size parameter: '{v}' is not an integer"))),
+                Err(_) => Err(Error::invalid_argument(format!(
+                    "invalid size parameter: '{v}' is not an integer"
+                ))),
             },
         }
     }
@@ -94,10 +96,15 @@ impl Params {
 /// `InvalidArgument` naming `field`.
 pub fn parse_octal_mode(v: &str, field: &str) -> Result<u32> {
     let t = v.trim();
-    let digits = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")).unwrap_or(t);
+    let digits = t
+        .strip_prefix("0o")
+        .or_else(|| t.strip_prefix("0O"))
+        .unwrap_or(t);
     match u32::from_str_radix(digits, 8) {
         Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(Error::invalid_argument(format!("invalid {field} parameter: '{v}' is not an octal mode like 755"))),
+        _ => Err(Error::invalid_argument(format!(
+            "invalid {field} parameter: '{v}' is not an octal mode like 755"
+        ))),
     }
 }
 
@@ -114,9 +121,14 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<By
 ///
 /// # Errors
 /// `PayloadTooLarge`; `InvalidArgument` `invalid request body: ...` for empty or malformed JSON.
-pub async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body, limit: u64) -> Result<T> {
+pub async fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+) -> Result<T> {
     let bytes = read_body(headers, body, limit).await?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::invalid_argument(format!("invalid request body: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid_argument(format!("invalid request body: {e}")))
 }
 
 /// Fails early when the declared `Content-Length` is over the limit.
@@ -135,7 +147,10 @@ pub fn check_content_length(headers: &HeaderMap, limit: u64) -> Result<()> {
 }
 
 fn too_large(limit: u64) -> Error {
-    Error::new(ErrorKind::PayloadTooLarge, format!("request body exceeds maximum size of {limit} bytes"))
+    Error::new(
+        ErrorKind::PayloadTooLarge,
+        format!("request body exceeds maximum size of {limit} bytes"),
+    )
 }
 
 /// The body as a chunk stream that fails with `PayloadTooLarge` once more than `limit` bytes have
@@ -143,9 +158,14 @@ fn too_large(limit: u64) -> Error {
 pub fn body_stream(body: Body, limit: u64) -> ByteStream {
     let mut seen: u64 = 0;
     Box::pin(body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(|e| Error::invalid_argument(format!("failed to read request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| Error::invalid_argument(format!("failed to read request body: {e}")))?;
         seen += chunk.len() as u64;
-        if seen > limit { Err(too_large(limit)) } else { Ok(chunk) }
+        if seen > limit {
+            Err(too_large(limit))
+        } else {
+            Ok(chunk)
+        }
     }))
 }
 

@@ -15,8 +15,8 @@ pub mod state;
 
 use std::future::Future;
 
-use axum::serve::ListenerExt;
 pub use app::app;
+use axum::serve::ListenerExt;
 pub use config::Config;
 pub use state::AppState;
 use tokio::net::TcpListener;
@@ -40,7 +40,10 @@ pub async fn start_mounts(state: &AppState) -> fs_core::Result<tokio::task::Join
         );
     }
     // /dev first and synchronously: it is always there.
-    let dev = plan.iter().position(|m| m.path == "/dev").expect("planned above");
+    let dev = plan
+        .iter()
+        .position(|m| m.path == "/dev")
+        .expect("planned above");
     let dev = plan.remove(dev);
     state.mount_planned(&dev).await;
     for m in &plan {
@@ -72,7 +75,9 @@ pub async fn run(
         }
     });
     let fs = state.fs.clone();
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     for (path, e) in fs.unmount_all().await {
         tracing::error!(path = %path, "shutdown failed: {e}");
     }

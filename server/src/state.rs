@@ -45,7 +45,10 @@ impl AppState {
     pub fn new(config: Config) -> Self {
         let registry = PluginRegistry::new();
         builtin_plugins::register_builtin(&registry).expect("built-in plugin names are unique");
-        let server = ServerInfo { version: VERSION.to_string(), started: SystemTime::now() };
+        let server = ServerInfo {
+            version: VERSION.to_string(),
+            started: SystemTime::now(),
+        };
         AppState {
             fs: MountableFs::new(server),
             registry: Arc::new(registry),
@@ -58,8 +61,16 @@ impl AppState {
     /// Mounts one planned mount, recording its progress in the tracker.
     pub async fn mount_planned(&self, m: &PlannedMount) {
         self.tracker.set(m, MountStatus::Pending, None);
-        let result =
-            self.fs.mount_plugin(&self.registry, &m.plugin, &m.path, m.instance.clone(), m.config.clone()).await;
+        let result = self
+            .fs
+            .mount_plugin(
+                &self.registry,
+                &m.plugin,
+                &m.path,
+                m.instance.clone(),
+                m.config.clone(),
+            )
+            .await;
         match result {
             Ok(()) => {
                 tracing::info!(path = %m.path, plugin = %m.plugin, "mounted");
@@ -67,7 +78,8 @@ impl AppState {
             }
             Err(e) => {
                 tracing::error!(path = %m.path, plugin = %m.plugin, "mount failed: {e}");
-                self.tracker.set(m, MountStatus::Failed, Some(e.to_string()));
+                self.tracker
+                    .set(m, MountStatus::Failed, Some(e.to_string()));
             }
         }
     }
@@ -147,7 +159,10 @@ impl MountTracker {
     /// Counts by status.
     pub fn summary(&self) -> MountSummary {
         let records = self.records.lock();
-        let mut s = MountSummary { total: records.len(), ..Default::default() };
+        let mut s = MountSummary {
+            total: records.len(),
+            ..Default::default()
+        };
         for r in records.values() {
             match r.status {
                 MountStatus::Pending => s.pending += 1,

@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use fs_core::path::{basename, components, is_within, parent};
-use fs_core::{Capabilities, Content, ContentBody, Error, FileInfo, FileSystem, Meta, Result, WriteFlags};
+use fs_core::{
+    Capabilities, Content, ContentBody, Error, FileInfo, FileSystem, Meta, Result, WriteFlags,
+};
 use parking_lot::RwLock;
 
 const PLUGIN: &str = "memfs";
@@ -30,18 +32,32 @@ struct Node {
 
 impl Node {
     fn dir(mode: u32) -> Node {
-        Node { kind: Kind::Dir(BTreeMap::new()), mode, mtime: SystemTime::now(), version: 0 }
+        Node {
+            kind: Kind::Dir(BTreeMap::new()),
+            mode,
+            mtime: SystemTime::now(),
+            version: 0,
+        }
     }
 
     fn file(data: Bytes, mode: u32, version: u64) -> Node {
-        Node { kind: Kind::File(data), mode, mtime: SystemTime::now(), version }
+        Node {
+            kind: Kind::File(data),
+            mode,
+            mtime: SystemTime::now(),
+            version,
+        }
     }
 
     fn info(&self, name: &str) -> FileInfo {
         match &self.kind {
-            Kind::File(data) => FileInfo::file(name, data.len() as u64, self.mode, Some(self.mtime))
-                .with_meta(Meta::new(PLUGIN, "file")),
-            Kind::Dir(_) => FileInfo::dir(name, self.mode, Some(self.mtime)).with_meta(Meta::new(PLUGIN, "dir")),
+            Kind::File(data) => {
+                FileInfo::file(name, data.len() as u64, self.mode, Some(self.mtime))
+                    .with_meta(Meta::new(PLUGIN, "file"))
+            }
+            Kind::Dir(_) => {
+                FileInfo::dir(name, self.mode, Some(self.mtime)).with_meta(Meta::new(PLUGIN, "dir"))
+            }
         }
     }
 }
@@ -65,7 +81,10 @@ impl Default for MemFs {
 impl MemFs {
     /// An empty tree.
     pub fn new() -> Self {
-        MemFs { root: RwLock::new(Node::dir(0o755)), versions: AtomicU64::new(1) }
+        MemFs {
+            root: RwLock::new(Node::dir(0o755)),
+            versions: AtomicU64::new(1),
+        }
     }
 
     /// Adds a read-only file at the root (the plugin's `README`).
@@ -87,7 +106,9 @@ impl MemFs {
             let Kind::Dir(children) = &mut node.kind else {
                 return Err(Error::not_a_directory(path));
             };
-            node = children.entry(comp.to_string()).or_insert_with(|| Node::dir(mode & 0o7777));
+            node = children
+                .entry(comp.to_string())
+                .or_insert_with(|| Node::dir(mode & 0o7777));
         }
         match node.kind {
             Kind::Dir(_) => Ok(()),
@@ -105,7 +126,9 @@ fn lookup<'a>(root: &'a Node, path: &str) -> Result<&'a Node> {
     let mut node = root;
     for comp in components(path) {
         match &node.kind {
-            Kind::Dir(children) => node = children.get(comp).ok_or_else(|| Error::not_found(path))?,
+            Kind::Dir(children) => {
+                node = children.get(comp).ok_or_else(|| Error::not_found(path))?
+            }
             Kind::File(_) => return Err(Error::not_a_directory(path)),
         }
     }
@@ -116,7 +139,11 @@ fn lookup_mut<'a>(root: &'a mut Node, path: &str) -> Result<&'a mut Node> {
     let mut node = root;
     for comp in components(path) {
         match &mut node.kind {
-            Kind::Dir(children) => node = children.get_mut(comp).ok_or_else(|| Error::not_found(path))?,
+            Kind::Dir(children) => {
+                node = children
+                    .get_mut(comp)
+                    .ok_or_else(|| Error::not_found(path))?
+            }
             Kind::File(_) => return Err(Error::not_a_directory(path)),
         }
     }
@@ -124,7 +151,10 @@ fn lookup_mut<'a>(root: &'a mut Node, path: &str) -> Result<&'a mut Node> {
 }
 
 /// The children map of the parent directory of `path`, and the last component.
-fn parent_dir<'a, 'p>(root: &'a mut Node, path: &'p str) -> Result<(&'a mut BTreeMap<String, Node>, &'p str)> {
+fn parent_dir<'a, 'p>(
+    root: &'a mut Node,
+    path: &'p str,
+) -> Result<(&'a mut BTreeMap<String, Node>, &'p str)> {
     let dir = lookup_mut(root, parent(path)).map_err(|e| e.with_path(path))?;
     match &mut dir.kind {
         Kind::Dir(children) => Ok((children, basename(path))),
@@ -134,7 +164,9 @@ fn parent_dir<'a, 'p>(root: &'a mut Node, path: &'p str) -> Result<(&'a mut BTre
 
 /// Applies a positional write to `old`, zero-filling any gap; reuses `old`'s buffer when unshared.
 fn splice(old: Bytes, data: &[u8], at: usize) -> Bytes {
-    let mut buf = old.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+    let mut buf = old
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
     let end = at + data.len();
     if buf.len() < end {
         buf.resize(end, 0);
@@ -147,7 +179,9 @@ fn resized(old: Bytes, size: usize) -> Bytes {
     if size <= old.len() {
         return old.slice(..size);
     }
-    let mut buf = old.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+    let mut buf = old
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
     buf.resize(size, 0);
     buf.freeze()
 }
@@ -160,7 +194,9 @@ fn slice(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
 }
 
 fn no_root(op: &'static str) -> Error {
-    Error::permission_denied("/").with_op(op).with_message("cannot remove the mount root")
+    Error::permission_denied("/")
+        .with_op(op)
+        .with_message("cannot remove the mount root")
 }
 
 #[async_trait]
@@ -203,7 +239,13 @@ impl FileSystem for MemFs {
         }
     }
 
-    async fn write(&self, path: &str, data: Bytes, offset: Option<u64>, flags: WriteFlags) -> Result<u64> {
+    async fn write(
+        &self,
+        path: &str,
+        data: Bytes,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
         let n = data.len() as u64;
         let version = self.next_version();
         let mut root = self.root.write();
@@ -215,15 +257,19 @@ impl FileSystem for MemFs {
                 }
                 node
             }
-            None if flags.is_empty() || flags.contains(WriteFlags::CREATE) => {
-                children.entry(name.to_string()).or_insert_with(|| Node::file(Bytes::new(), 0o644, version))
-            }
+            None if flags.is_empty() || flags.contains(WriteFlags::CREATE) => children
+                .entry(name.to_string())
+                .or_insert_with(|| Node::file(Bytes::new(), 0o644, version)),
             None => return Err(Error::not_found(path)),
         };
         let Kind::File(content) = &mut node.kind else {
             return Err(Error::is_a_directory(path));
         };
-        let old = if flags.contains(WriteFlags::TRUNCATE) { Bytes::new() } else { std::mem::take(content) };
+        let old = if flags.contains(WriteFlags::TRUNCATE) {
+            Bytes::new()
+        } else {
+            std::mem::take(content)
+        };
         *content = match (offset, flags.contains(WriteFlags::APPEND)) {
             (_, true) => {
                 let at = old.len();
@@ -232,7 +278,8 @@ impl FileSystem for MemFs {
             // The AGFS default: the body becomes the content, stored as is (no copy).
             (None, false) => data,
             (Some(at), false) => {
-                let at = usize::try_from(at).map_err(|_| Error::invalid_argument("offset too large"))?;
+                let at =
+                    usize::try_from(at).map_err(|_| Error::invalid_argument("offset too large"))?;
                 splice(old, &data, at)
             }
         };
@@ -273,7 +320,9 @@ impl FileSystem for MemFs {
         let (children, name) = parent_dir(&mut root, path)?;
         match children.get(name) {
             None => Err(Error::not_found(path)),
-            Some(Node { kind: Kind::Dir(c), .. }) if !c.is_empty() => Err(Error::directory_not_empty(path)),
+            Some(Node {
+                kind: Kind::Dir(c), ..
+            }) if !c.is_empty() => Err(Error::directory_not_empty(path)),
             Some(_) => {
                 children.remove(name);
                 Ok(())
@@ -288,7 +337,10 @@ impl FileSystem for MemFs {
             return Ok(());
         }
         let (children, name) = parent_dir(&mut root, path)?;
-        children.remove(name).map(|_| ()).ok_or_else(|| Error::not_found(path))
+        children
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(path))
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
@@ -299,7 +351,9 @@ impl FileSystem for MemFs {
             return self.stat(from).await.map(|_| ());
         }
         if is_within(to, from) {
-            return Err(Error::invalid_argument(format!("cannot move {from} into its own subtree {to}")));
+            return Err(Error::invalid_argument(format!(
+                "cannot move {from} into its own subtree {to}"
+            )));
         }
         let mut root = self.root.write();
         // Check everything before detaching, so a refused rename changes nothing.
@@ -320,7 +374,9 @@ impl FileSystem for MemFs {
             }
         }
         let (children, name) = parent_dir(&mut root, from)?;
-        let mut node = children.remove(name).ok_or_else(|| Error::not_found(from))?;
+        let mut node = children
+            .remove(name)
+            .ok_or_else(|| Error::not_found(from))?;
         node.mtime = SystemTime::now();
         let (children, name) = parent_dir(&mut root, to)?;
         children.insert(name.to_string(), node);

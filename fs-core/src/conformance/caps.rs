@@ -7,11 +7,17 @@ use crate::{ErrorKind, WriteFlags};
 
 /// Each `false` in `capabilities()` matches an `Unsupported` answer from that operation.
 pub async fn unsupported_ops_answer_unsupported(f: Fixture) {
-    let caps = f.fs.capabilities();
-    let p = f.at("caps-probe").unwrap_or_else(|| "/caps-probe".to_string());
+    let caps = f.caps;
+    let p = f
+        .at("caps-probe")
+        .unwrap_or_else(|| "/caps-probe".to_string());
     let u = ErrorKind::Unsupported;
     if !caps.write {
-        assert_kind(f.fs.write(&p, Bytes::from_static(b"x"), None, WriteFlags::NONE).await, u);
+        assert_kind(
+            f.fs.write(&p, Bytes::from_static(b"x"), None, WriteFlags::NONE)
+                .await,
+            u,
+        );
     }
     if !caps.create {
         assert_kind(f.fs.create(&p).await, u);

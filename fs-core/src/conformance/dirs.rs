@@ -21,7 +21,12 @@ pub async fn mkdir_then_list(f: Fixture) {
     let b = listed.iter().find(|i| i.name == "b").unwrap();
     assert_eq!(b.size, 2);
     assert!(!b.is_dir);
-    assert!(names(f.fs.as_ref(), f.root.as_deref().unwrap()).await.unwrap().contains(&"dir".to_string()));
+    assert!(
+        names(f.fs.as_ref(), f.root.as_deref().unwrap())
+            .await
+            .unwrap()
+            .contains(&"dir".to_string())
+    );
 }
 
 /// An empty directory lists as an empty vector.
@@ -79,8 +84,16 @@ pub async fn remove_all_removes_subtree(f: Fixture) {
     f.put(&format!("{d}/top"), b"y").await;
     f.fs.remove_all(&d).await.unwrap();
     assert_kind(f.fs.stat(&d).await, ErrorKind::NotFound);
-    assert_kind(f.fs.stat(&format!("{d}/sub/deep")).await, ErrorKind::NotFound);
-    assert!(!names(f.fs.as_ref(), &root).await.unwrap().contains(&"tree".to_string()));
+    assert_kind(
+        f.fs.stat(&format!("{d}/sub/deep")).await,
+        ErrorKind::NotFound,
+    );
+    assert!(
+        !names(f.fs.as_ref(), &root)
+            .await
+            .unwrap()
+            .contains(&"tree".to_string())
+    );
 }
 
 /// `remove` of a missing path is `NotFound`.
@@ -104,7 +117,11 @@ pub async fn read_of_directory_is_a_directory(f: Fixture) {
     let d = f.at("adir").unwrap();
     f.fs.mkdir(&d, 0o755).await.unwrap();
     assert_kind(f.fs.read(&d, 0, None).await, ErrorKind::IsADirectory);
-    assert_kind(f.fs.write(&d, "x".into(), None, crate::WriteFlags::NONE).await, ErrorKind::IsADirectory);
+    assert_kind(
+        f.fs.write(&d, "x".into(), None, crate::WriteFlags::NONE)
+            .await,
+        ErrorKind::IsADirectory,
+    );
 }
 
 /// A file used as a parent directory is rejected with `NotADirectory` (or `NotFound`).
@@ -116,7 +133,11 @@ pub async fn file_as_parent_is_rejected(f: Fixture) {
     f.put(&p, b"x").await;
     let below = format!("{p}/child");
     let kinds = [ErrorKind::NotADirectory, ErrorKind::NotFound];
-    assert_kind_in(f.fs.write(&below, "x".into(), None, crate::WriteFlags::NONE).await, &kinds);
+    assert_kind_in(
+        f.fs.write(&below, "x".into(), None, crate::WriteFlags::NONE)
+            .await,
+        &kinds,
+    );
     assert_kind_in(f.fs.mkdir(&below, 0o755).await, &kinds);
     assert_kind_in(f.fs.stat(&below).await, &kinds);
 }

@@ -19,8 +19,12 @@ pub async fn overwrite_replaces_content(f: Fixture) {
 pub async fn append_flag_appends(f: Fixture) {
     let Some(p) = f.at("append.txt") else { return };
     f.put(&p, b"one").await;
-    f.fs.write(&p, Bytes::from_static(b"two"), None, WriteFlags::APPEND).await.unwrap();
-    f.fs.write(&p, Bytes::from_static(b"3"), Some(0), WriteFlags::APPEND).await.unwrap();
+    f.fs.write(&p, Bytes::from_static(b"two"), None, WriteFlags::APPEND)
+        .await
+        .unwrap();
+    f.fs.write(&p, Bytes::from_static(b"3"), Some(0), WriteFlags::APPEND)
+        .await
+        .unwrap();
     assert_eq!(f.get(&p).await, "onetwo3");
 }
 
@@ -28,9 +32,14 @@ pub async fn append_flag_appends(f: Fixture) {
 pub async fn pwrite_inside_keeps_the_rest(f: Fixture) {
     let Some(p) = f.at("pwrite.txt") else { return };
     f.put(&p, b"hello world").await;
-    let n = f.fs.write(&p, Bytes::from_static(b"J"), Some(0), WriteFlags::NONE).await.unwrap();
+    let n =
+        f.fs.write(&p, Bytes::from_static(b"J"), Some(0), WriteFlags::NONE)
+            .await
+            .unwrap();
     assert_eq!(n, 1);
-    f.fs.write(&p, Bytes::from_static(b"W"), Some(6), WriteFlags::NONE).await.unwrap();
+    f.fs.write(&p, Bytes::from_static(b"W"), Some(6), WriteFlags::NONE)
+        .await
+        .unwrap();
     assert_eq!(f.get(&p).await, "Jello World");
 }
 
@@ -38,7 +47,9 @@ pub async fn pwrite_inside_keeps_the_rest(f: Fixture) {
 pub async fn pwrite_past_eof_zero_fills(f: Fixture) {
     let Some(p) = f.at("sparse.bin") else { return };
     f.put(&p, b"abc").await;
-    f.fs.write(&p, Bytes::from_static(b"xy"), Some(5), WriteFlags::NONE).await.unwrap();
+    f.fs.write(&p, Bytes::from_static(b"xy"), Some(5), WriteFlags::NONE)
+        .await
+        .unwrap();
     assert_eq!(f.get(&p).await, &b"abc\0\0xy"[..]);
     assert_eq!(f.fs.stat(&p).await.unwrap().size, 7);
 }
@@ -64,7 +75,7 @@ pub async fn read_ranges_slice_content(f: Fixture) {
 /// `create` of an existing file is `AlreadyExists` and leaves its content alone.
 pub async fn create_existing_is_already_exists(f: Fixture) {
     let Some(p) = f.at("created.txt") else { return };
-    if !f.fs.capabilities().create {
+    if !f.caps.create {
         return;
     }
     f.fs.create(&p).await.unwrap();
@@ -78,30 +89,51 @@ pub async fn create_existing_is_already_exists(f: Fixture) {
 pub async fn exclusive_create_on_existing_fails(f: Fixture) {
     let Some(p) = f.at("excl.txt") else { return };
     let excl = WriteFlags::CREATE | WriteFlags::EXCLUSIVE;
-    f.fs.write(&p, Bytes::from_static(b"first"), None, excl).await.unwrap();
-    assert_kind(f.fs.write(&p, Bytes::from_static(b"second"), None, excl).await, ErrorKind::AlreadyExists);
+    f.fs.write(&p, Bytes::from_static(b"first"), None, excl)
+        .await
+        .unwrap();
+    assert_kind(
+        f.fs.write(&p, Bytes::from_static(b"second"), None, excl)
+            .await,
+        ErrorKind::AlreadyExists,
+    );
     assert_eq!(f.get(&p).await, "first");
 }
 
 /// With flags but without `CREATE`, writing a missing file is `NotFound` and creates nothing.
 pub async fn write_missing_without_create_is_not_found(f: Fixture) {
     let Some(p) = f.at("absent.txt") else { return };
-    assert_kind(f.fs.write(&p, Bytes::from_static(b"x"), None, WriteFlags::TRUNCATE).await, ErrorKind::NotFound);
+    assert_kind(
+        f.fs.write(&p, Bytes::from_static(b"x"), None, WriteFlags::TRUNCATE)
+            .await,
+        ErrorKind::NotFound,
+    );
     assert_kind(f.fs.stat(&p).await, ErrorKind::NotFound);
 }
 
 /// `TRUNCATE` with an offset empties the file, then writes at that offset.
 pub async fn truncate_flag_empties_first(f: Fixture) {
-    let Some(p) = f.at("trunc-flag.txt") else { return };
+    let Some(p) = f.at("trunc-flag.txt") else {
+        return;
+    };
     f.put(&p, b"long old content").await;
-    f.fs.write(&p, Bytes::from_static(b"new"), Some(0), WriteFlags::TRUNCATE).await.unwrap();
+    f.fs.write(
+        &p,
+        Bytes::from_static(b"new"),
+        Some(0),
+        WriteFlags::TRUNCATE,
+    )
+    .await
+    .unwrap();
     assert_eq!(f.get(&p).await, "new");
 }
 
 /// `truncate` cuts a file and zero-extends it.
 pub async fn truncate_shrinks_and_extends(f: Fixture) {
-    let Some(p) = f.at("truncate.txt") else { return };
-    if !f.fs.capabilities().truncate {
+    let Some(p) = f.at("truncate.txt") else {
+        return;
+    };
+    if !f.caps.truncate {
         return;
     }
     f.put(&p, b"abcdef").await;
@@ -109,7 +141,10 @@ pub async fn truncate_shrinks_and_extends(f: Fixture) {
     assert_eq!(f.get(&p).await, "ab");
     f.fs.truncate(&p, 4).await.unwrap();
     assert_eq!(f.get(&p).await, &b"ab\0\0"[..]);
-    assert_kind(f.fs.truncate(&f.at("nope").unwrap(), 1).await, ErrorKind::NotFound);
+    assert_kind(
+        f.fs.truncate(&f.at("nope").unwrap(), 1).await,
+        ErrorKind::NotFound,
+    );
 }
 
 /// `touch` creates a missing file and leaves an existing file's content unchanged.
@@ -127,23 +162,38 @@ pub async fn touch_creates_then_keeps_content(f: Fixture) {
 
 /// A streamed write of several chunks stores what a single write would.
 pub async fn write_stream_matches_write(f: Fixture) {
-    let Some(p) = f.at("streamed.bin") else { return };
-    let chunks: Vec<crate::Result<Bytes>> =
-        vec![Ok(Bytes::from_static(b"chunk-1|")), Ok(Bytes::from_static(b"chunk-2|")), Ok(Bytes::from_static(b"3"))];
+    let Some(p) = f.at("streamed.bin") else {
+        return;
+    };
+    let chunks: Vec<crate::Result<Bytes>> = vec![
+        Ok(Bytes::from_static(b"chunk-1|")),
+        Ok(Bytes::from_static(b"chunk-2|")),
+        Ok(Bytes::from_static(b"3")),
+    ];
     let s: ByteStream = Box::pin(stream::iter(chunks));
-    let n = f.fs.write_stream(&p, s, 1 << 20, None, WriteFlags::NONE).await.unwrap();
+    let n =
+        f.fs.write_stream(&p, s, 1 << 20, None, WriteFlags::NONE)
+            .await
+            .unwrap();
     assert_eq!(n, 17);
     assert_eq!(f.get(&p).await, "chunk-1|chunk-2|3");
     // A stream over the limit fails and leaves the old content.
     let big: ByteStream = Box::pin(stream::iter(vec![Ok(Bytes::from(vec![b'x'; 64]))]));
-    assert_kind(f.fs.write_stream(&p, big, 10, None, WriteFlags::NONE).await, ErrorKind::PayloadTooLarge);
+    assert_kind(
+        f.fs.write_stream(&p, big, 10, None, WriteFlags::NONE).await,
+        ErrorKind::PayloadTooLarge,
+    );
     assert_eq!(f.get(&p).await, "chunk-1|chunk-2|3");
     // A stream that errors midway also leaves the old content.
     let broken: ByteStream = Box::pin(stream::iter(vec![
         Ok(Bytes::from_static(b"partial")),
         Err(crate::Error::internal("client went away")),
     ]));
-    assert!(f.fs.write_stream(&p, broken, 1 << 20, None, WriteFlags::NONE).await.is_err());
+    assert!(
+        f.fs.write_stream(&p, broken, 1 << 20, None, WriteFlags::NONE)
+            .await
+            .is_err()
+    );
     assert_eq!(f.get(&p).await, "chunk-1|chunk-2|3");
 }
 
@@ -163,30 +213,47 @@ pub async fn stat_reports_size_and_mode_bits(f: Fixture) {
     assert_eq!(info.size, 8);
     assert!(!info.is_dir);
     assert_eq!(info.name, "stat.txt");
-    assert!(info.mode <= 0o7777, "mode {:o} carries type bits", info.mode);
+    assert!(
+        info.mode <= 0o7777,
+        "mode {:o} carries type bits",
+        info.mode
+    );
 }
 
 /// `chmod` sets the permission bits stat reports.
 pub async fn chmod_sets_permission_bits(f: Fixture) {
     let Some(p) = f.at("chmod.txt") else { return };
-    if !f.fs.capabilities().chmod {
+    if !f.caps.chmod {
         return;
     }
     f.put(&p, b"x").await;
     f.fs.chmod(&p, 0o600).await.unwrap();
     assert_eq!(f.fs.stat(&p).await.unwrap().mode, 0o600);
-    assert_kind(f.fs.chmod(&f.at("nope").unwrap(), 0o600).await, ErrorKind::NotFound);
+    assert_kind(
+        f.fs.chmod(&f.at("nope").unwrap(), 0o600).await,
+        ErrorKind::NotFound,
+    );
 }
 
 /// A read-only filesystem's known file reads back exactly, with ranges and EOF rules.
 pub async fn existing_file_reads(f: Fixture) {
-    let Some((p, content)) = f.existing.clone() else { return };
+    let Some((p, content)) = f.existing.clone() else {
+        return;
+    };
     assert_eq!(f.get(&p).await, content);
     let info = f.fs.stat(&p).await.unwrap();
     assert!(!info.is_dir);
     assert_eq!(info.size, content.len() as u64);
-    assert!(f.fs.read(&p, content.len() as u64 + 10, None).await.unwrap().is_empty());
+    assert!(
+        f.fs.read(&p, content.len() as u64 + 10, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     if content.len() > 2 {
-        assert_eq!(f.fs.read(&p, 1, Some(1)).await.unwrap(), content.slice(1..2));
+        assert_eq!(
+            f.fs.read(&p, 1, Some(1)).await.unwrap(),
+            content.slice(1..2)
+        );
     }
 }

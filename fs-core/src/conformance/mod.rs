@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::{ErrorKind, FileSystem, Result, WriteFlags};
+use crate::{Capabilities, ErrorKind, FileSystem, Result, WriteFlags};
 
 pub mod caps;
 pub mod dirs;
@@ -27,21 +27,38 @@ pub struct Fixture {
     pub root: Option<String>,
     /// An existing file and its exact content, for read cases on read-only filesystems.
     pub existing: Option<(String, Bytes)>,
+    /// What the filesystem under test supports; for a router, the capabilities of the mount that
+    /// serves `root` (see [`Fixture::with_caps`]).
+    pub caps: Capabilities,
 }
 
 impl Fixture {
     /// A fixture whose cases write below `root`.
     pub fn writable(fs: Arc<dyn FileSystem>, root: &str) -> Self {
-        Fixture { fs, root: Some(root.to_string()), existing: None }
+        let caps = fs.capabilities();
+        Fixture {
+            fs,
+            root: Some(root.to_string()),
+            existing: None,
+            caps,
+        }
     }
 
     /// A fixture for a filesystem that cannot store files; `existing` names a file it serves.
     pub fn read_only(fs: Arc<dyn FileSystem>, existing: Option<(&str, &[u8])>) -> Self {
+        let caps = fs.capabilities();
         Fixture {
             fs,
             root: None,
             existing: existing.map(|(p, b)| (p.to_string(), Bytes::copy_from_slice(b))),
+            caps,
         }
+    }
+
+    /// Replaces the capabilities the cases consult (for a router, those of the mount under test).
+    pub fn with_caps(mut self, caps: Capabilities) -> Self {
+        self.caps = caps;
+        self
     }
 
     /// The full path of `name` below the writable root, or `None` when there is no root.
@@ -51,7 +68,7 @@ impl Fixture {
 
     /// Whether directories can be created below the root.
     pub fn has_dirs(&self) -> bool {
-        self.root.is_some() && self.fs.capabilities().mkdir
+        self.root.is_some() && self.caps.mkdir
     }
 
     /// Writes `data` as the whole content of `path` (the `PUT /files` default), panicking on error.
@@ -66,7 +83,10 @@ impl Fixture {
 
     /// Reads the whole content of `path`, panicking on error.
     pub async fn get(&self, path: &str) -> Bytes {
-        self.fs.read(path, 0, None).await.unwrap_or_else(|e| panic!("read {path}: {e}"))
+        self.fs
+            .read(path, 0, None)
+            .await
+            .unwrap_or_else(|e| panic!("read {path}: {e}"))
     }
 }
 
@@ -92,7 +112,12 @@ pub fn assert_kind_in<T: std::fmt::Debug>(r: Result<T>, kinds: &[ErrorKind]) {
 
 /// Names of the entries of `dir`, sorted.
 pub async fn names(fs: &dyn FileSystem, dir: &str) -> Result<Vec<String>> {
-    let mut v: Vec<String> = fs.read_dir(dir).await?.into_iter().map(|i| i.name).collect();
+    let mut v: Vec<String> = fs
+        .read_dir(dir)
+        .await?
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     v.sort();
     Ok(v)
 }
@@ -100,7 +125,7 @@ pub async fn names(fs: &dyn FileSystem, dir: &str) -> Result<Vec<String>> {
 /// Expands to one `#[tokio::test]` per conformance case. `$fixture` is a closure returning a
 /// future of a fresh [`Fixture`]:
 ///
-/// ```ignore
+/// ```text
 /// fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(MemFs::new()), "/") });
 /// ```
 #[macro_export]

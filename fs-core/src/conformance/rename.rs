@@ -5,8 +5,10 @@ use crate::ErrorKind;
 
 /// Renaming a file moves its content; the old name is gone.
 pub async fn rename_file_moves_content(f: Fixture) {
-    let (Some(a), Some(b)) = (f.at("from.txt"), f.at("to.txt")) else { return };
-    if !f.fs.capabilities().rename {
+    let (Some(a), Some(b)) = (f.at("from.txt"), f.at("to.txt")) else {
+        return;
+    };
+    if !f.caps.rename {
         return;
     }
     f.put(&a, b"moving").await;
@@ -17,8 +19,10 @@ pub async fn rename_file_moves_content(f: Fixture) {
 
 /// Renaming onto an existing file replaces it.
 pub async fn rename_onto_existing_file_replaces_it(f: Fixture) {
-    let (Some(a), Some(b)) = (f.at("new.txt"), f.at("old.txt")) else { return };
-    if !f.fs.capabilities().rename {
+    let (Some(a), Some(b)) = (f.at("new.txt"), f.at("old.txt")) else {
+        return;
+    };
+    if !f.caps.rename {
         return;
     }
     f.put(&a, b"new").await;
@@ -30,7 +34,7 @@ pub async fn rename_onto_existing_file_replaces_it(f: Fixture) {
 
 /// Renaming a directory moves its whole subtree (fs9 left the children behind).
 pub async fn rename_directory_moves_subtree(f: Fixture) {
-    if !f.has_dirs() || !f.fs.capabilities().rename {
+    if !f.has_dirs() || !f.caps.rename {
         return;
     }
     let d1 = f.at("d1").unwrap();
@@ -49,20 +53,25 @@ pub async fn rename_directory_moves_subtree(f: Fixture) {
 
 /// Moving a directory into its own subtree is refused and changes nothing.
 pub async fn rename_into_own_subtree_fails(f: Fixture) {
-    if !f.has_dirs() || !f.fs.capabilities().rename {
+    if !f.has_dirs() || !f.caps.rename {
         return;
     }
     let d = f.at("loop").unwrap();
     f.fs.mkdir(&d, 0o755).await.unwrap();
     f.fs.mkdir(&format!("{d}/inner"), 0o755).await.unwrap();
-    assert_kind(f.fs.rename(&d, &format!("{d}/inner/moved")).await, ErrorKind::InvalidArgument);
+    assert_kind(
+        f.fs.rename(&d, &format!("{d}/inner/moved")).await,
+        ErrorKind::InvalidArgument,
+    );
     assert!(f.fs.stat(&format!("{d}/inner")).await.unwrap().is_dir);
 }
 
 /// Renaming a missing path is `NotFound`.
 pub async fn rename_missing_is_not_found(f: Fixture) {
-    let (Some(a), Some(b)) = (f.at("nothing"), f.at("something")) else { return };
-    if !f.fs.capabilities().rename {
+    let (Some(a), Some(b)) = (f.at("nothing"), f.at("something")) else {
+        return;
+    };
+    if !f.caps.rename {
         return;
     }
     assert_kind_in(f.fs.rename(&a, &b).await, &[ErrorKind::NotFound]);

@@ -27,5 +27,8 @@ pub async fn mkdir(State(st): State<AppState>, params: Params) -> ApiResult<impl
         _ => 0o755,
     };
     st.fs.mkdir(&path, mode).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "message": "directory created" }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "message": "directory created" })),
+    ))
 }

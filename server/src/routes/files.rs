@@ -17,7 +17,11 @@ use crate::extract::{Params, body_stream, check_content_length, json_body};
 use crate::state::AppState;
 
 /// `GET /files?path=&offset=&size=&stream=`: the file's bytes, honouring `Range`.
-pub async fn read(State(st): State<AppState>, params: Params, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn read(
+    State(st): State<AppState>,
+    params: Params,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let path = params.path()?;
     let offset = params.u64("offset")?.unwrap_or(0);
     let size = params.read_size()?;
@@ -36,11 +40,17 @@ pub async fn read(State(st): State<AppState>, params: Params, headers: HeaderMap
         }
         match parse_range(range, info.size) {
             Some(Ok((start, end))) => {
-                let content = st.fs.read_content(&path, start, Some(end + 1 - start)).await?;
+                let content = st
+                    .fs
+                    .read_content(&path, start, Some(end + 1 - start))
+                    .await?;
                 let mut resp = content_response(content);
                 *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
                 let cr = format!("bytes {start}-{end}/{}", info.size);
-                resp.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).expect("ascii"));
+                resp.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&cr).expect("ascii"),
+                );
                 return Ok(resp);
             }
             Some(Err(())) => return Err(ApiError::RangeNotSatisfiable(info.size)),
@@ -69,7 +79,11 @@ fn parse_range(header: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
         (size.saturating_sub(suffix), size - 1)
     } else {
         let start: u64 = a.parse().ok()?;
-        let end: u64 = if b.is_empty() { u64::MAX } else { b.parse().ok()? };
+        let end: u64 = if b.is_empty() {
+            u64::MAX
+        } else {
+            b.parse().ok()?
+        };
         if end < start {
             return None;
         }
@@ -87,15 +101,22 @@ fn content_response(content: Content) -> Response {
         ContentBody::Stream { len, stream } => {
             let mut resp = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
             if let Some(len) = len {
-                resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                resp.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             }
             resp
         }
     };
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(etag) = content.etag.and_then(|e| HeaderValue::from_str(&format!("\"{e}\"")).ok()) {
+    if let Some(etag) = content
+        .etag
+        .and_then(|e| HeaderValue::from_str(&format!("\"{e}\"")).ok())
+    {
         h.insert(header::ETAG, etag);
     }
     if let Some(t) = content.modified.filter(|t| *t >= SystemTime::UNIX_EPOCH) {
@@ -109,8 +130,14 @@ fn content_response(content: Content) -> Response {
 fn live_stream(stream: ByteStream) -> Response {
     let mut resp = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
@@ -120,7 +147,9 @@ fn parse_flags(params: &Params) -> fs_core::Result<WriteFlags> {
         None => Ok(WriteFlags::NONE),
         Some(v) => match v.trim().parse::<u32>() {
             Ok(bits) if bits < 32 => Ok(WriteFlags::from_bits_truncate(bits)),
-            Ok(_) => Err(Error::invalid_argument(format!("invalid flags parameter: unknown bits in {v}"))),
+            Ok(_) => Err(Error::invalid_argument(format!(
+                "invalid flags parameter: unknown bits in {v}"
+            ))),
             Err(_) => WriteFlags::parse(v),
         },
     }
@@ -141,7 +170,16 @@ pub async fn write(
     let path = params.path()?;
     let offset = params.u64("offset")?;
     let flags = parse_flags(&params)?;
-    let n = st.fs.write_stream(&path, body_stream(body, st.max_body), st.max_body, offset, flags).await?;
+    let n = st
+        .fs
+        .write_stream(
+            &path,
+            body_stream(body, st.max_body),
+            st.max_body,
+            offset,
+            flags,
+        )
+        .await?;
     Ok(written(n))
 }
 
@@ -166,12 +204,20 @@ pub async fn write_alias(
         return write(State(st), params, headers, body).await;
     }
     // AGFS words this one `invalid JSON body`.
-    let WriteJson { data } = json_body(&headers, body, st.max_body).await.map_err(|e| match e.kind() {
-        ErrorKind::InvalidArgument => e.with_message("invalid JSON body: expected {\"data\": \"...\"}"),
-        _ => e,
-    })?;
+    let WriteJson { data } =
+        json_body(&headers, body, st.max_body)
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidArgument => {
+                    e.with_message("invalid JSON body: expected {\"data\": \"...\"}")
+                }
+                _ => e,
+            })?;
     let path = params.path()?;
-    let n = st.fs.write(&path, data.into(), None, WriteFlags::NONE).await?;
+    let n = st
+        .fs
+        .write(&path, data.into(), None, WriteFlags::NONE)
+        .await?;
     Ok(written(n))
 }
 
@@ -179,7 +225,10 @@ pub async fn write_alias(
 pub async fn create(State(st): State<AppState>, params: Params) -> ApiResult<impl IntoResponse> {
     let path = params.path()?;
     st.fs.create(&path).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "message": "file created" }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "message": "file created" })),
+    ))
 }
 
 /// `DELETE /files?path=&recursive=` (also `DELETE /directories`).

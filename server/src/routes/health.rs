@@ -45,7 +45,11 @@ pub async fn health(State(st): State<AppState>) -> Json<Value> {
 /// `GET /ready`: 200 when every config mount is mounted, else 503 with the same body.
 pub async fn ready(State(st): State<AppState>) -> impl IntoResponse {
     let (ready, body) = health_body(&st);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 
@@ -61,7 +65,10 @@ pub const FEATURES: [&str; 5] = ["stream", "touch", "truncate", "range", "write_
 /// `GET /capabilities[?path=]`: the feature list, plus what the filesystem at `path` supports.
 pub async fn capabilities(State(st): State<AppState>, params: Params) -> Json<Value> {
     let mut body = json!({ "version": VERSION, "features": FEATURES });
-    if let Some(p) = params.get("path").and_then(|p| fs_core::path::normalize(p).ok()) {
+    if let Some(p) = params
+        .get("path")
+        .and_then(|p| fs_core::path::normalize(p).ok())
+    {
         body["path"] = json!(p);
         body["capabilities"] = json!(st.fs.capabilities_at(&p));
     }

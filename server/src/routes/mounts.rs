@@ -62,7 +62,11 @@ struct MountBody {
 }
 
 /// `POST /mount` with `{"fstype", "path", "config"}`.
-pub async fn mount(State(st): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
+pub async fn mount(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
     let req: MountBody = json_body(&headers, body, st.max_body).await?;
     if req.fstype.is_empty() {
         return Err(Error::invalid_argument("fstype is required").into());
@@ -70,8 +74,14 @@ pub async fn mount(State(st): State<AppState>, headers: HeaderMap, body: Body) -
     if req.path.is_empty() {
         return Err(Error::invalid_argument("path is required").into());
     }
-    let config = if req.config.is_null() { Value::Object(Map::new()) } else { req.config };
-    st.fs.mount_plugin(&st.registry, &req.fstype, &req.path, None, config).await?;
+    let config = if req.config.is_null() {
+        Value::Object(Map::new())
+    } else {
+        req.config
+    };
+    st.fs
+        .mount_plugin(&st.registry, &req.fstype, &req.path, None, config)
+        .await?;
     tracing::info!(path = %req.path, plugin = %req.fstype, "mounted through the API");
     Ok(Json(json!({ "message": "plugin mounted" })))
 }
@@ -83,14 +93,21 @@ struct UnmountBody {
 }
 
 /// `POST /unmount` with `{"path"}`: removes the mount and runs the plugin's shutdown once.
-pub async fn unmount(State(st): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
+pub async fn unmount(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
     let req: UnmountBody = json_body(&headers, body, st.max_body).await?;
     if req.path.is_empty() {
         return Err(Error::invalid_argument("path is required").into());
     }
     let path = fs_core::path::normalize(&req.path)?;
     let result = st.fs.unmount(&path).await;
-    if result.as_ref().map_or_else(|e| e.kind() != fs_core::ErrorKind::NotFound, |_| true) {
+    if result
+        .as_ref()
+        .map_or_else(|e| e.kind() != fs_core::ErrorKind::NotFound, |_| true)
+    {
         st.tracker.forget(&path);
         tracing::info!(path = %path, "unmounted");
     }

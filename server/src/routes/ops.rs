@@ -57,13 +57,15 @@ pub async fn chmod(
     let req: ChmodBody = json_body(&headers, body, st.max_body).await?;
     let path = params.path()?;
     let mode = match req.mode {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .filter(|m| *m <= 0o7777)
-            .ok_or_else(|| Error::invalid_argument(format!("invalid mode: {n} is not a permission mode")))?
-            as u32,
+        Some(Value::Number(n)) => n.as_u64().filter(|m| *m <= 0o7777).ok_or_else(|| {
+            Error::invalid_argument(format!("invalid mode: {n} is not a permission mode"))
+        })? as u32,
         Some(Value::String(s)) => parse_octal_mode(&s, "mode")?,
-        _ => return Err(Error::invalid_argument("mode is required (a number, e.g. 420 for 0644)").into()),
+        _ => {
+            return Err(
+                Error::invalid_argument("mode is required (a number, e.g. 420 for 0644)").into(),
+            );
+        }
     };
     st.fs.chmod(&path, mode).await?;
     Ok(Json(json!({ "message": "permissions changed" })))
@@ -75,9 +77,15 @@ pub async fn truncate(State(st): State<AppState>, params: Params) -> ApiResult<J
     let size = match params.get("size") {
         None | Some("") => return Err(Error::invalid_argument("size parameter is required").into()),
         Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n < 0 => return Err(Error::invalid_argument("size must be non-negative").into()),
+            Ok(n) if n < 0 => {
+                return Err(Error::invalid_argument("size must be non-negative").into());
+            }
             Ok(n) => n as u64,
-            Err(_) => return Err(Error::invalid_argument(format!("invalid size parameter: '{v}'")).into()),
+            Err(_) => {
+                return Err(
+                    Error::invalid_argument(format!("invalid size parameter: '{v}'")).into(),
+                );
+            }
         },
     };
     st.fs.truncate(&path, size).await?;

@@ -42,6 +42,8 @@ pub async fn list(State(st): State<AppState>) -> Json<Value> {
 /// then these answer 501.
 pub async fn not_yet() -> ApiResult<Json<Value>> {
     Err(Error::unsupported("plugins")
-        .with_message("operation not supported: loading external plugins is not available in this build yet")
+        .with_message(
+            "operation not supported: loading external plugins is not available in this build yet",
+        )
         .into())
 }
