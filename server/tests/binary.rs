@@ -1,0 +1,179 @@
+//! The `pfs-server` binary itself: the embedded default config, Go-style flags, `--version`,
+//! `--print-sample-config`, startup errors, and a clean exit on SIGTERM.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pfs-server");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("curl runs")
+}
+
+/// Polls `/api/v1/ready` until it answers 200 (bounded).
+fn wait_ready(base: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = curl(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{base}/api/v1/ready"),
+        ]);
+        if out.stdout == b"200" {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("server exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "server not ready after 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Server {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Server(child)
+}
+
+#[test]
+fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = start(&["--addr", &addr]);
+    let base = format!("http://{addr}");
+    wait_ready(&base, &mut server.0);
+    let out = curl(&[&format!("{base}/api/v1/files?path=/hellofs/hello")]);
+    assert_eq!(out.stdout, b"Hello, World!\n");
+    let out = curl(&[&format!("{base}/api/v1/directories?path=/")]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dev", "hellofs", "kvfs", "memfs", "serverinfofs"]);
+
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit 10 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(
+        log.contains("shutdown signal received") && log.contains("stopped"),
+        "{log}"
+    );
+}
+
+#[test]
+fn go_style_addr_flag_is_accepted() {
+    let port = free_port();
+    let mut server = start(&["-addr", &format!("127.0.0.1:{port}")]);
+    wait_ready(&format!("http://127.0.0.1:{port}"), &mut server.0);
+}
+
+#[test]
+fn version_flag_prints_the_version() {
+    for flag in ["--version", "-version"] {
+        let out = Command::new(BIN).arg(flag).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "pfs-server version: {}",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn print_sample_config_prints_a_config_that_parses() {
+    let out = Command::new(BIN)
+        .arg("--print-sample-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("plugins:"), "{text}");
+    pfs_server::Config::parse(&text).unwrap();
+}
+
+#[test]
+fn unknown_plugin_in_config_is_a_startup_error_naming_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "server: {{address: '127.0.0.1:{}'}}\nplugins:\n  memfz: {{path: /m}}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg("-c").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("unknown plugin 'memfz'") && err.contains("memfs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_config_file_is_a_clear_error() {
+    let out = Command::new(BIN)
+        .args(["-c", "/nonexistent/pfs.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("cannot read config /nonexistent/pfs.yaml")
+    );
+}

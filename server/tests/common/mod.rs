@@ -1,0 +1,113 @@
+//! Helpers for the HTTP tests: build `app()` over fresh state and send requests with `oneshot`.
+
+#![allow(dead_code, unreachable_pub)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use pfs_server::{AppState, Config};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// An app on the given YAML config, with every config mount mounted.
+pub async fn app_with(yaml: &str) -> (Router, AppState) {
+    let state = AppState::new(Config::parse(yaml).expect("test config parses"));
+    pfs_server::start_mounts(&state)
+        .await
+        .expect("mounts planned")
+        .await
+        .expect("mount task");
+    (pfs_server::app(state.clone()), state)
+}
+
+/// An app with memfs at /memfs, kvfs at /kvfs, hellofs at /hellofs (and /dev).
+pub async fn app() -> (Router, AppState) {
+    app_with(
+        "plugins:\n  memfs: {path: /memfs}\n  kvfs: {path: /kvfs}\n  hellofs: {path: /hellofs}\n",
+    )
+    .await
+}
+
+/// Sends a request, returning status, headers and body.
+pub async fn send_full(
+    app: &Router,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Bytes) {
+    let resp = app.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, headers, body)
+}
+
+/// Sends a request, returning status and body.
+pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Bytes) {
+    let (s, _, b) = send_full(app, req).await;
+    (s, b)
+}
+
+/// Sends a request whose answer must be JSON.
+pub async fn send_json(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let (s, h, b) = send_full(app, req).await;
+    let ct = h
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/json"),
+        "{s}: content-type {ct:?}, body {b:?}"
+    );
+    (
+        s,
+        serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{s}: not JSON ({e}): {b:?}")),
+    )
+}
+
+pub fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+pub fn put(uri: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::put(uri).body(body.into()).unwrap()
+}
+
+pub fn post(uri: &str) -> Request<Body> {
+    Request::post(uri).body(Body::empty()).unwrap()
+}
+
+pub fn post_json(uri: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+pub fn delete(uri: &str) -> Request<Body> {
+    Request::delete(uri).body(Body::empty()).unwrap()
+}
+
+/// Percent-encodes a path for the `path` query parameter.
+pub fn enc(p: &str) -> String {
+    let mut out = String::new();
+    for b in p.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Asserts an error response: status, JSON body, message containing `words`.
+#[track_caller]
+pub fn assert_error(got: (StatusCode, Value), status: u16, words: &str) {
+    assert_eq!(got.0.as_u16(), status, "body: {}", got.1);
+    let msg = got.1["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {}", got.1));
+    assert!(msg.contains(words), "error {msg:?} lacks {words:?}");
+}
