@@ -321,7 +321,15 @@ impl ServicePlugin for Counting {
         "counts shutdowns"
     }
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![ConfigParam::optional("x", ParamType::Int, "0", "unused")]
+        vec![
+            ConfigParam::optional("x", ParamType::Int, "0", "unused"),
+            ConfigParam::optional(
+                "password",
+                ParamType::String,
+                "",
+                "a secret, to test redaction",
+            ),
+        ]
     }
     async fn initialize(&self, _ctx: MountContext) -> fs_core::Result<Arc<dyn FileSystem>> {
         Ok(Arc::new(CountingFs(
@@ -406,11 +414,31 @@ async fn unmount_runs_shutdown_exactly_once() {
         404
     );
     assert_eq!(count.load(Ordering::SeqCst), 1);
+    // Secrets never leave through /mounts or /plugins.
+    send(
+        &app,
+        post_json(
+            "/api/v1/mount",
+            r#"{"fstype":"countfs","path":"/c3","config":{"password":"hunter2","x":1}}"#,
+        ),
+    )
+    .await;
+    let (_, v) = send_json(&app, get("/api/v1/mounts")).await;
+    let c3 = v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "/c3")
+        .unwrap()
+        .clone();
+    assert_eq!(c3["config"], serde_json::json!({"password": "***", "x": 1}));
+    let (_, body) = send(&app, get("/api/v1/plugins")).await;
+    assert!(!String::from_utf8_lossy(&body).contains("hunter2"));
     // The other instance is independent and still serves.
     assert_eq!(
         send(&app, put("/api/v1/files?path=/c2/f", "x")).await.0,
         200
     );
     st.fs.unmount_all().await;
-    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert_eq!(count.load(Ordering::SeqCst), 3);
 }

@@ -119,10 +119,10 @@ fn content_response(content: Content) -> Response {
     {
         h.insert(header::ETAG, etag);
     }
-    if let Some(t) = content.modified.filter(|t| *t >= SystemTime::UNIX_EPOCH) {
-        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(t)) {
-            h.insert(header::LAST_MODIFIED, v);
-        }
+    let modified = content.modified.filter(|t| *t >= SystemTime::UNIX_EPOCH);
+    if let Some(v) = modified.and_then(|t| HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok())
+    {
+        h.insert(header::LAST_MODIFIED, v);
     }
     resp
 }
