@@ -1,1 +1,156 @@
-//! placeholder
+//! Helpers of the end-to-end tests: start a real `pfs-server` on a free loopback port (the binary's
+//! own code path, `pfs_server::cli::main_with_args`) and talk to it with `curl`.
+
+use std::ffi::OsString;
+use std::process::Command;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer `GET /api/v1/ready` with 200.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The pause between two readiness polls.
+const READY_POLL: Duration = Duration::from_millis(20);
+/// How often a server whose thread exited before it was ready is started again on a new port (the
+/// port picked may have been taken between the probe and the bind).
+const START_ATTEMPTS: usize = 3;
+
+/// A running server. It serves until the test process exits.
+#[derive(Debug)]
+pub struct Server {
+    /// The loopback port it listens on.
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub base_url: String,
+}
+
+impl Server {
+    /// The full URL of `path_and_query` (which starts with `/`).
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base_url)
+    }
+
+    /// Sends `GET path_and_query` with curl; returns the status code and the body.
+    ///
+    /// # Panics
+    /// When curl cannot be run or fails at the transport level.
+    pub fn get(&self, path_and_query: &str) -> (u16, String) {
+        curl_status_and_body(&self.url(path_and_query))
+    }
+}
+
+/// Starts `pfs-server` with `args` (after `--addr 127.0.0.1:<free port>`) on a background thread
+/// with its own tokio runtime, and returns once `GET /api/v1/ready` answers 200.
+///
+/// Without `-c` in `args`, the server runs on its embedded default config.
+///
+/// # Panics
+/// When the server exits before it is ready (bad config, port taken `START_ATTEMPTS` times in a
+/// row) or is not ready within 10 s.
+pub fn start_server(args: &[&str]) -> Server {
+    let mut last_exit = 0;
+    for _ in 0..START_ATTEMPTS {
+        let port = free_port();
+        match wait_ready(port, spawn_server(port, args)) {
+            // Dropping the handle detaches the thread: the server serves until the process exits.
+            Ok(()) => {
+                return Server {
+                    port,
+                    base_url: format!("http://127.0.0.1:{port}"),
+                };
+            }
+            Err(code) => last_exit = code,
+        }
+    }
+    panic!(
+        "pfs-server {args:?} exited before it was ready ({START_ATTEMPTS} attempts; last exit code {last_exit}); \
+         its error is on stderr above"
+    );
+}
+
+/// Returns a loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener
+        .local_addr()
+        .expect("local address of the probe listener")
+        .port()
+}
+
+/// Runs the server's `main` on its own thread and runtime; the thread ends with its exit code.
+fn spawn_server(port: u16, args: &[&str]) -> JoinHandle<i32> {
+    let mut argv: Vec<OsString> = vec![
+        "pfs-server".into(),
+        "--addr".into(),
+        format!("127.0.0.1:{port}").into(),
+    ];
+    argv.extend(args.iter().map(OsString::from));
+    std::thread::Builder::new()
+        .name(format!("pfs-server-{port}"))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime for the test server");
+            runtime.block_on(pfs_server::cli::main_with_args(argv))
+        })
+        .expect("spawn the server thread")
+}
+
+/// Polls `GET /api/v1/ready` until it answers 200; `Err` carries the exit code of a server that
+/// stopped first (`-1` if its thread panicked).
+fn wait_ready(port: u16, handle: JoinHandle<i32>) -> Result<(), i32> {
+    let url = format!("http://127.0.0.1:{port}/api/v1/ready");
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if handle.is_finished() {
+            return Err(handle.join().unwrap_or(-1));
+        }
+        if curl_status(&url) == Some(200) {
+            return Ok(());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pfs-server on port {port} was not ready within {READY_TIMEOUT:?}"
+        );
+        std::thread::sleep(READY_POLL);
+    }
+}
+
+/// A curl command that ignores the user's `.curlrc` and proxies, with a time limit.
+fn curl() -> Command {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-q", "--noproxy", "*", "--max-time", "10", "-s"]);
+    cmd
+}
+
+/// The status code of `GET url`, or `None` when nothing answered.
+fn curl_status(url: &str) -> Option<u16> {
+    let out = curl()
+        .args(["-o", "/dev/null", "-w", "%{http_code}", url])
+        .output()
+        .expect("run curl (is it installed? scripts/test installs it)");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .ok()
+        .filter(|c| *c != 0)
+}
+
+/// The status code and body of `GET url`.
+fn curl_status_and_body(url: &str) -> (u16, String) {
+    let out = curl()
+        .args(["-w", "\n%{http_code}", url])
+        .output()
+        .expect("run curl (is it installed? scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "curl {url} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("a UTF-8 answer");
+    let (body, code) = text
+        .rsplit_once('\n')
+        .expect("the status line curl appends");
+    (code.parse().expect("a status code"), body.to_string())
+}

@@ -1,1 +1,213 @@
+//! Runs the curl examples of the repository's `README.md`, in order, against one fresh server on
+//! the embedded default config, and checks their output.
+//!
+//! The convention (the README's "Testing" section states it too): inside a ```` ```bash ```` fence,
+//! a line starting with `curl ` is a command (a line ending in `\` continues on the next line). The
+//! `# ` comment lines right after it are its expected stdout, one per line; an expected line ending
+//! in `...` matches as a prefix, any other exactly. Without such comments only the exit status is
+//! checked. Every command must exit 0. `http://localhost:8080` becomes the test server's URL.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Fewer commands than this means the extraction is broken, not that the README is short.
+const MIN_COMMANDS: usize = 15;
+/// The URL the README's examples use.
+const README_URL: &str = "http://localhost:8080";
+/// The longest a single example may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One curl example of the README.
+#[derive(Debug)]
+struct Example {
+    /// 1-based line of the README where the command starts.
+    line: usize,
+    /// The command as written (continuation lines joined).
+    command: String,
+    /// The expected stdout lines; empty: only the exit status is checked.
+    expected: Vec<String>,
+}
+
+fn readme_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")
+}
+
+/// Extracts the examples from Markdown text.
+fn extract(markdown: &str) -> Vec<Example> {
+    let lines: Vec<&str> = markdown.lines().collect();
+    let mut out = Vec::new();
+    let mut in_bash = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            in_bash = !in_bash && trimmed.trim_end() == "```bash";
+            i += 1;
+            continue;
+        }
+        if !in_bash || !line.starts_with("curl ") {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut command = line.to_string();
+        // Kept as written: `sh` reads backslash-newline as a continuation.
+        while command.ends_with('\\') && i + 1 < lines.len() {
+            i += 1;
+            command.push('\n');
+            command.push_str(lines[i]);
+        }
+        i += 1;
+        let mut expected = Vec::new();
+        while i < lines.len() {
+            let l = lines[i];
+            if l == "#" {
+                expected.push(String::new());
+            } else if let Some(rest) = l.strip_prefix("# ") {
+                expected.push(rest.to_string());
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        out.push(Example {
+            line: start + 1,
+            command,
+            expected,
+        });
+    }
+    out
+}
+
+/// Whether `actual` is what `expected` describes.
+fn matches(expected: &[String], actual: &str) -> bool {
+    let actual: Vec<&str> = actual.lines().collect();
+    expected.len() == actual.len()
+        && expected
+            .iter()
+            .zip(&actual)
+            .all(|(e, a)| match e.strip_suffix("...") {
+                Some(prefix) => a.starts_with(prefix),
+                None => e == a,
+            })
+}
+
+/// Runs `command` with `sh -c`, with curl's user config and proxies out of the way.
+fn run(command: &str, curl_home: &Path) -> Output {
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("CURL_HOME", curl_home)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sh");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(COMMAND_TIMEOUT) {
+        Ok(out) => out.expect("wait for sh"),
+        Err(_) => panic!("timed out after {COMMAND_TIMEOUT:?} (sh pid {pid}):\n{command}"),
+    }
+}
+
+fn tool_available(name: &str) -> bool {
+    Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn extraction_follows_the_convention() {
+    let md = "text\n```bash\n# a comment\ncurl -s a \\\n  -d b\n# out 1\n# out...\n#\n\ncurl -s c\necho no\n```\n\
+              ```yaml\ncurl -s not-a-command\n# no\n```\n```bash\ncurl -s d\n# x\nplain\n# not expected\n```\n";
+    let ex = extract(md);
+    let got: Vec<(usize, &str, Vec<&str>)> = ex
+        .iter()
+        .map(|e| {
+            (
+                e.line,
+                e.command.as_str(),
+                e.expected.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (4, "curl -s a \\\n  -d b", vec!["out 1", "out...", ""]),
+            (10, "curl -s c", vec![]),
+            (18, "curl -s d", vec!["x"]),
+        ]
+    );
+    let expected = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(matches(&expected(&["a", "b..."]), "a\nbcd\n"));
+    assert!(matches(&expected(&["a", "b..."]), "a\nbcd"));
+    assert!(!matches(&expected(&["a"]), "a\nb"));
+    assert!(!matches(&expected(&["a"]), "ab"));
+    assert!(matches(&expected(&["..."]), "anything"));
+}
+
+#[test]
+fn readme_curl_examples_pass_against_a_fresh_server() {
+    let path = readme_path();
+    let readme =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let examples = extract(&readme);
+    assert!(
+        examples.len() >= MIN_COMMANDS,
+        "found only {} curl examples in {} (at least {MIN_COMMANDS} expected): is the convention still followed?",
+        examples.len(),
+        path.display()
+    );
+    assert!(
+        tool_available("curl"),
+        "curl is not installed (scripts/test installs it)"
+    );
+    if examples.iter().any(|e| e.command.contains("jq ")) {
+        assert!(
+            tool_available("jq"),
+            "the README's examples use jq, which is not installed (scripts/test installs it)"
+        );
+    }
+
+    // An empty curl config: a user's ~/.curlrc must not change what the examples print.
+    let curl_home = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(curl_home.path().join(".curlrc"), "max-time = 30\n").expect("write .curlrc");
+
+    let server = tests::start_server(&[]);
+    for (n, ex) in examples.iter().enumerate() {
+        let command = ex.command.replace(README_URL, &server.base_url);
+        let out = run(&command, curl_home.path());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let ok = out.status.success() && (ex.expected.is_empty() || matches(&ex.expected, &stdout));
+        assert!(
+            ok,
+            "README.md line {} (example {} of {}) failed\n--- command\n{}\n--- expected stdout\n{}\n--- actual stdout\n{}\n--- {}\n--- stderr\n{}",
+            ex.line,
+            n + 1,
+            examples.len(),
+            ex.command,
+            if ex.expected.is_empty() {
+                "(not checked)".to_string()
+            } else {
+                ex.expected.join("\n")
+            },
+            stdout,
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+        );
+    }
+    println!("{} README examples passed", examples.len());
+}
