@@ -241,7 +241,7 @@ impl MountableFs {
             let Some(m) = cur.by_path.get(&path).cloned() else {
                 return Err(Error::not_found(&path)
                     .with_op("unmount")
-                    .with_message("no mount at path"));
+                    .with_message("not found (no mount at path)"));
             };
             let mut by_path = cur.by_path.clone();
             by_path.remove(&path);

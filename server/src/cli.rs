@@ -91,6 +91,11 @@ pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let state = AppState::new(config);
+    // Config errors (unknown plugins or keys) stop the server before it claims an address.
+    if let Err(e) = state.config.plan(&state.registry) {
+        eprintln!("pfs-server: {e}");
+        return 1;
+    }
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {

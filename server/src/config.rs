@@ -233,16 +233,31 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr> {
     })
 }
 
-/// Replaces secret-looking config values (keys containing password, secret, key, token, dsn or
-/// credential) with `"***"`, recursively.
+/// Whether a config key names a secret: it contains password, passwd, secret, token, dsn or
+/// credential, or it is `key` or ends in `_key`/`-key`/`apikey` (`access_key_id` too), but not
+/// words that merely contain "key" (`monkey`).
+pub fn is_secret_key(key: &str) -> bool {
+    const WORDS: [&str; 8] = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "dsn",
+        "credential",
+        "access_key",
+        "apikey",
+    ];
+    let k = key.to_ascii_lowercase();
+    WORDS.iter().any(|w| k.contains(w)) || k == "key" || k.ends_with("_key") || k.ends_with("-key")
+}
+
+/// Replaces the values of secret-looking keys ([`is_secret_key`]) with `"***"`, recursively.
 pub fn redact(config: &Value) -> Value {
-    const SECRET_WORDS: [&str; 6] = ["password", "secret", "key", "token", "dsn", "credential"];
     match config {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let lower = k.to_ascii_lowercase();
-                    let secret = SECRET_WORDS.iter().any(|w| lower.contains(w));
+                    let secret = is_secret_key(k);
                     let v = if secret && !v.is_null() {
                         Value::String("***".into())
                     } else {

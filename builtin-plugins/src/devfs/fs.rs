@@ -61,7 +61,7 @@ impl DevFs {
 fn read_only(op: &'static str, path: &str) -> Error {
     Error::new(
         ErrorKind::Unsupported,
-        "read-only filesystem: operation not supported",
+        "operation not supported: devfs has a fixed set of device files",
     )
     .with_op(op)
     .with_path(path)

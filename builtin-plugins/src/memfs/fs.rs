@@ -196,7 +196,7 @@ fn slice(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
 fn no_root(op: &'static str) -> Error {
     Error::permission_denied("/")
         .with_op(op)
-        .with_message("cannot remove the mount root")
+        .with_message("permission denied (cannot remove the mount root)")
 }
 
 #[async_trait]
@@ -351,9 +351,10 @@ impl FileSystem for MemFs {
             return self.stat(from).await.map(|_| ());
         }
         if is_within(to, from) {
-            return Err(Error::invalid_argument(format!(
-                "cannot move {from} into its own subtree {to}"
-            )));
+            return Err(
+                Error::invalid_argument("cannot move a directory into its own subtree")
+                    .with_path(from),
+            );
         }
         let mut root = self.root.write();
         // Check everything before detaching, so a refused rename changes nothing.

@@ -4,19 +4,26 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use fs_core::FileSystem;
-use serde_json::{Value, json};
+use fs_core::{FileInfo, FileSystem};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::error::ApiResult;
 use crate::extract::{Params, parse_octal_mode};
 use crate::state::AppState;
 
+/// A directory listing, serialized straight from the entries (key order as AGFS).
+#[derive(Serialize)]
+pub struct Listing {
+    files: Vec<FileInfo>,
+}
+
 /// `GET /directories?path=` (default `/`): `{"files": [FileInfo...]}`, sorted by name; `[]` when empty.
-pub async fn list(State(st): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+pub async fn list(State(st): State<AppState>, params: Params) -> ApiResult<Json<Listing>> {
     let path = params.path_or_root()?;
     let mut files = st.fs.read_dir(&path).await?;
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(json!({ "files": files })))
+    Ok(Json(Listing { files }))
 }
 
 /// `POST /directories?path=&mode=` (mode octal, default `755`).
