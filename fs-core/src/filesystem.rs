@@ -336,6 +336,24 @@ impl Content {
     }
 }
 
+/// The `offset`/`size` window of `data` (to the end when `size` is `None`), empty at or past the
+/// end; a slice of the same buffer, never a copy.
+///
+/// ```
+/// use bytes::Bytes;
+/// use fs_core::read_window;
+/// let data = Bytes::from_static(b"0123456789");
+/// assert_eq!(read_window(&data, 2, Some(3)), "234");
+/// assert_eq!(read_window(&data, 8, None), "89");
+/// assert_eq!(read_window(&data, 20, Some(5)), "");
+/// ```
+pub fn read_window(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
+    let len = data.len() as u64;
+    let start = offset.min(len);
+    let end = size.map_or(len, |s| start.saturating_add(s).min(len));
+    data.slice(start as usize..end as usize)
+}
+
 /// Collects a stream into one buffer, failing with `PayloadTooLarge` past `limit` bytes.
 pub async fn collect_stream(mut stream: ByteStream, limit: u64) -> Result<Bytes> {
     let first = match stream.next().await {

@@ -4,6 +4,7 @@
 //! - [`Error`] / [`ErrorKind`]: typed errors; the server maps each kind to one HTTP status.
 //! - [`path`]: the path rules, applied once at the edge.
 //! - [`MountableFs`]: the mount router, itself a `FileSystem`.
+//! - [`readonly`]: [`ReadOnly`] turns a read-only source into a full `FileSystem`.
 //! - [`plugin`]: the [`ServicePlugin`] factory trait and the [`PluginRegistry`].
 //! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
 #![deny(missing_docs)]
@@ -13,6 +14,7 @@ pub mod filesystem;
 pub mod mountable;
 pub mod path;
 pub mod plugin;
+pub mod readonly;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -20,7 +22,8 @@ pub mod conformance;
 pub use error::{Error, ErrorKind, Result};
 pub use filesystem::{
     ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Meta, WriteFlags,
-    collect_stream,
+    collect_stream, read_window,
 };
 pub use mountable::{Mount, MountableFs};
 pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};
+pub use readonly::{ReadOnly, ReadOnlyFs};

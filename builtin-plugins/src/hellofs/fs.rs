@@ -1,13 +1,10 @@
-//! [`HelloFs`]: a read-only root holding the single file `/hello`.
+//! [`HelloFs`]: a read-only root holding the single file `/hello` (mounted as `ReadOnly(HelloFs)`).
 
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{
-    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta,
-    Result, WriteFlags,
-};
+use fs_core::{Content, ContentBody, Error, FileInfo, Meta, ReadOnlyFs, Result, read_window};
 
 /// The content of `/hello`.
 pub(crate) const HELLO: &[u8] = b"Hello, World!\n";
@@ -65,30 +62,8 @@ impl HelloFs {
     }
 }
 
-/// The answer to every mutating operation.
-fn read_only(op: &'static str, path: &str) -> Error {
-    Error::new(
-        ErrorKind::Unsupported,
-        "read-only filesystem: operation not supported",
-    )
-    .with_op(op)
-    .with_path(path)
-}
-
-/// The `offset`/`size` window of `data`, empty at or past the end.
-fn window(data: &'static [u8], offset: u64, size: Option<u64>) -> Bytes {
-    let len = data.len() as u64;
-    let start = offset.min(len);
-    let end = size.map_or(len, |s| start.saturating_add(s).min(len));
-    Bytes::from_static(&data[start as usize..end as usize])
-}
-
 #[async_trait]
-impl FileSystem for HelloFs {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::READ_ONLY
-    }
-
+impl ReadOnlyFs for HelloFs {
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         Ok(self.info(&Self::node(path)?))
     }
@@ -103,7 +78,7 @@ impl FileSystem for HelloFs {
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
         match Self::node(path)? {
             Node::Root => Err(Error::is_a_directory(path)),
-            Node::Hello => Ok(window(HELLO, offset, size)),
+            Node::Hello => Ok(read_window(&Bytes::from_static(HELLO), offset, size)),
         }
     }
 
@@ -114,59 +89,5 @@ impl FileSystem for HelloFs {
             modified: Some(self.mounted),
             etag: None,
         })
-    }
-
-    async fn write(
-        &self,
-        path: &str,
-        _data: Bytes,
-        _offset: Option<u64>,
-        _flags: WriteFlags,
-    ) -> Result<u64> {
-        Err(read_only("write", path))
-    }
-
-    // Overridden so a refused upload is not read (and size-checked) first.
-    async fn write_stream(
-        &self,
-        path: &str,
-        _data: ByteStream,
-        _limit: u64,
-        _offset: Option<u64>,
-        _flags: WriteFlags,
-    ) -> Result<u64> {
-        Err(read_only("write", path))
-    }
-
-    async fn create(&self, path: &str) -> Result<()> {
-        Err(read_only("create", path))
-    }
-
-    async fn mkdir(&self, path: &str, _mode: u32) -> Result<()> {
-        Err(read_only("mkdir", path))
-    }
-
-    async fn remove(&self, path: &str) -> Result<()> {
-        Err(read_only("remove", path))
-    }
-
-    async fn remove_all(&self, path: &str) -> Result<()> {
-        Err(read_only("remove_all", path))
-    }
-
-    async fn rename(&self, from: &str, _to: &str) -> Result<()> {
-        Err(read_only("rename", from))
-    }
-
-    async fn chmod(&self, path: &str, _mode: u32) -> Result<()> {
-        Err(read_only("chmod", path))
-    }
-
-    async fn truncate(&self, path: &str, _size: u64) -> Result<()> {
-        Err(read_only("truncate", path))
-    }
-
-    async fn touch(&self, path: &str) -> Result<()> {
-        Err(read_only("touch", path))
     }
 }

@@ -96,14 +96,6 @@ fn fixed(path: &str) -> Error {
     Error::permission_denied(path).with_message("permission denied: /, /README and /keys are fixed")
 }
 
-/// The `offset`/`size` window of `data`, as a slice of the same buffer (no copy).
-fn window(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
-    let len = data.len() as u64;
-    let start = offset.min(len);
-    let end = size.map_or(len, |s| start.saturating_add(s).min(len));
-    data.slice(start as usize..end as usize)
-}
-
 /// `base` with `data` written at `offset`, zero-filling any gap past the end.
 fn pwrite(base: &[u8], data: &[u8], offset: u64) -> Result<Bytes> {
     let offset =
@@ -214,10 +206,13 @@ impl KvFs {
         let state = self.state.read();
         match node(&state, path)? {
             Node::Root | Node::Keys => Err(Error::is_a_directory(path)),
-            Node::Readme => Ok((window(&self.readme, offset, size), self.mounted)),
+            Node::Readme => Ok((
+                fs_core::read_window(&self.readme, offset, size),
+                self.mounted,
+            )),
             Node::Key(k) => {
                 let e = state.keys.get(k).ok_or_else(|| Error::not_found(path))?;
-                Ok((window(&e.value, offset, size), e.modified))
+                Ok((fs_core::read_window(&e.value, offset, size), e.modified))
             }
             Node::Other => Err(Error::not_found(path)),
         }

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use fs_core::path::{basename, components, is_within, parent};
 use fs_core::{
     Capabilities, Content, ContentBody, Error, FileInfo, FileSystem, Meta, Result, WriteFlags,
+    read_window,
 };
 use parking_lot::RwLock;
 
@@ -186,13 +187,6 @@ fn resized(old: Bytes, size: usize) -> Bytes {
     buf.freeze()
 }
 
-fn slice(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
-    let len = data.len() as u64;
-    let start = offset.min(len);
-    let end = size.map_or(len, |s| start.saturating_add(s).min(len));
-    data.slice(start as usize..end as usize)
-}
-
 fn no_root(op: &'static str) -> Error {
     Error::permission_denied("/")
         .with_op(op)
@@ -221,7 +215,7 @@ impl FileSystem for MemFs {
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
         let root = self.root.read();
         match &lookup(&root, path)?.kind {
-            Kind::File(data) => Ok(slice(data, offset, size)),
+            Kind::File(data) => Ok(read_window(data, offset, size)),
             Kind::Dir(_) => Err(Error::is_a_directory(path)),
         }
     }
@@ -231,7 +225,7 @@ impl FileSystem for MemFs {
         let node = lookup(&root, path)?;
         match &node.kind {
             Kind::File(data) => Ok(Content {
-                body: ContentBody::Bytes(slice(data, offset, size)),
+                body: ContentBody::Bytes(read_window(data, offset, size)),
                 modified: Some(node.mtime),
                 etag: Some(format!("{:x}-{:x}", node.version, data.len())),
             }),

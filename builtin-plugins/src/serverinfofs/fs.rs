@@ -5,10 +5,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::filesystem::format_time;
-use fs_core::{
-    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta,
-    Result, WriteFlags,
-};
+use fs_core::{Content, ContentBody, Error, FileInfo, Meta, ReadOnlyFs, Result, read_window};
 use serde::Serialize;
 
 const PLUGIN: &str = "serverinfofs";
@@ -132,24 +129,6 @@ fn pretty_json(value: &impl Serialize) -> Result<Bytes> {
     Ok(Bytes::from(text))
 }
 
-/// The `offset`/`size` window of `data`, empty at or past the end.
-fn window(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
-    let len = data.len() as u64;
-    let start = offset.min(len);
-    let end = size.map_or(len, |s| start.saturating_add(s).min(len));
-    data.slice(start as usize..end as usize)
-}
-
-/// The answer to every mutating operation.
-fn read_only(op: &'static str, path: &str) -> Error {
-    Error::new(
-        ErrorKind::Unsupported,
-        "read-only filesystem: operation not supported",
-    )
-    .with_op(op)
-    .with_path(path)
-}
-
 impl ServerInfoFs {
     /// Creates the filesystem: `version` is what `/version` shows, `started` when the server started,
     /// `readme` the text of `/README`.
@@ -240,11 +219,7 @@ impl ServerInfoFs {
 }
 
 #[async_trait]
-impl FileSystem for ServerInfoFs {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::READ_ONLY
-    }
-
+impl ReadOnlyFs for ServerInfoFs {
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         if path == "/" {
             return Ok(FileInfo::dir("/", ROOT_MODE, Some(self.mounted))
@@ -275,69 +250,15 @@ impl FileSystem for ServerInfoFs {
 
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
         let (content, _) = self.file(path)?;
-        Ok(window(&content, offset, size))
+        Ok(read_window(&content, offset, size))
     }
 
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
         let (content, modified) = self.file(path)?;
         Ok(Content {
-            body: ContentBody::Bytes(window(&content, offset, size)),
+            body: ContentBody::Bytes(read_window(&content, offset, size)),
             modified: Some(modified),
             etag: None,
         })
-    }
-
-    async fn write(
-        &self,
-        path: &str,
-        _data: Bytes,
-        _offset: Option<u64>,
-        _flags: WriteFlags,
-    ) -> Result<u64> {
-        Err(read_only("write", path))
-    }
-
-    // Overridden so a refused upload is not read (and size-checked) first.
-    async fn write_stream(
-        &self,
-        path: &str,
-        _data: ByteStream,
-        _limit: u64,
-        _offset: Option<u64>,
-        _flags: WriteFlags,
-    ) -> Result<u64> {
-        Err(read_only("write", path))
-    }
-
-    async fn create(&self, path: &str) -> Result<()> {
-        Err(read_only("create", path))
-    }
-
-    async fn mkdir(&self, path: &str, _mode: u32) -> Result<()> {
-        Err(read_only("mkdir", path))
-    }
-
-    async fn remove(&self, path: &str) -> Result<()> {
-        Err(read_only("remove", path))
-    }
-
-    async fn remove_all(&self, path: &str) -> Result<()> {
-        Err(read_only("remove_all", path))
-    }
-
-    async fn rename(&self, from: &str, _to: &str) -> Result<()> {
-        Err(read_only("rename", from))
-    }
-
-    async fn chmod(&self, path: &str, _mode: u32) -> Result<()> {
-        Err(read_only("chmod", path))
-    }
-
-    async fn truncate(&self, path: &str, _size: u64) -> Result<()> {
-        Err(read_only("truncate", path))
-    }
-
-    async fn touch(&self, path: &str) -> Result<()> {
-        Err(read_only("touch", path))
     }
 }

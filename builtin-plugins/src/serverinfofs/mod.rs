@@ -7,7 +7,7 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fs_core::{ConfigParam, FileSystem, MountContext, ParamType, Result, ServicePlugin};
+use fs_core::{ConfigParam, FileSystem, MountContext, ParamType, ReadOnly, Result, ServicePlugin};
 
 pub use fs::ServerInfoFs;
 
@@ -41,10 +41,10 @@ impl ServicePlugin for ServerInfoFsPlugin {
             Some(serde_json::Value::String(v)) => v.clone(),
             _ => ctx.server.version.clone(),
         };
-        Ok(Arc::new(ServerInfoFs::new(
+        Ok(Arc::new(ReadOnly(ServerInfoFs::new(
             version,
             ctx.server.started,
             README,
-        )))
+        ))))
     }
 }

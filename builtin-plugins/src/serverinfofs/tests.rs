@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{ErrorKind, FileSystem, MountContext, ServerInfo, ServicePlugin, WriteFlags};
+use fs_core::{
+    ErrorKind, FileSystem, MountContext, ReadOnly, ServerInfo, ServicePlugin, WriteFlags,
+};
 use serde_json::{Value, json};
 
 use super::fs::{ProcStatus, format_uptime};
@@ -154,7 +156,7 @@ async fn stat_unknown_and_nested_paths_fail() {
 
 #[tokio::test]
 async fn write_version_unsupported() {
-    let fs = ServerInfoFs::new("1.0", SystemTime::now(), "readme\n");
+    let fs = ReadOnly(ServerInfoFs::new("1.0", SystemTime::now(), "readme\n"));
     let e = fs
         .write(
             "/version",

@@ -1,0 +1,104 @@
+//! Read-only filesystems: implement [`ReadOnlyFs`] (stat, list, read) and mount [`ReadOnly`]`(fs)`;
+//! every mutation then answers `Unsupported`, in agreement with `Capabilities::READ_ONLY`.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::{ByteStream, Capabilities, Content, Error, FileInfo, FileSystem, Result, WriteFlags};
+
+/// The read side of a filesystem that cannot change.
+#[async_trait]
+pub trait ReadOnlyFs: Send + Sync + std::fmt::Debug + 'static {
+    /// As [`FileSystem::stat`].
+    async fn stat(&self, path: &str) -> Result<FileInfo>;
+    /// As [`FileSystem::read_dir`].
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>>;
+    /// As [`FileSystem::read`].
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes>;
+    /// As [`FileSystem::read_content`].
+    async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
+        Ok(Content::from(self.read(path, offset, size).await?))
+    }
+}
+
+/// A [`FileSystem`] over a [`ReadOnlyFs`]: reads pass through, mutations answer `Unsupported`
+/// (`read-only filesystem: operation not supported`, HTTP 501).
+#[derive(Debug)]
+pub struct ReadOnly<T>(pub T);
+
+fn refuse(op: &'static str, path: &str) -> Error {
+    Error::unsupported(op)
+        .with_path(path)
+        .with_message("read-only filesystem: operation not supported")
+}
+
+#[async_trait]
+impl<T: ReadOnlyFs> FileSystem for ReadOnly<T> {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::READ_ONLY
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        self.0.stat(path).await
+    }
+
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
+        self.0.read_dir(path).await
+    }
+
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        self.0.read(path, offset, size).await
+    }
+
+    async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
+        self.0.read_content(path, offset, size).await
+    }
+
+    async fn write(&self, path: &str, _: Bytes, _: Option<u64>, _: WriteFlags) -> Result<u64> {
+        Err(refuse("write", path))
+    }
+
+    async fn write_stream(
+        &self,
+        path: &str,
+        _: ByteStream,
+        _: u64,
+        _: Option<u64>,
+        _: WriteFlags,
+    ) -> Result<u64> {
+        // Refused before a byte of the body is read.
+        Err(refuse("write", path))
+    }
+
+    async fn create(&self, path: &str) -> Result<()> {
+        Err(refuse("create", path))
+    }
+
+    async fn mkdir(&self, path: &str, _: u32) -> Result<()> {
+        Err(refuse("mkdir", path))
+    }
+
+    async fn remove(&self, path: &str) -> Result<()> {
+        Err(refuse("remove", path))
+    }
+
+    async fn remove_all(&self, path: &str) -> Result<()> {
+        Err(refuse("remove", path))
+    }
+
+    async fn rename(&self, from: &str, _: &str) -> Result<()> {
+        Err(refuse("rename", from))
+    }
+
+    async fn chmod(&self, path: &str, _: u32) -> Result<()> {
+        Err(refuse("chmod", path))
+    }
+
+    async fn truncate(&self, path: &str, _: u64) -> Result<()> {
+        Err(refuse("truncate", path))
+    }
+
+    async fn touch(&self, path: &str) -> Result<()> {
+        Err(refuse("touch", path))
+    }
+}
