@@ -1,8 +1,6 @@
 //! Request parsing that answers in the API's JSON error shape: query parameters (named in every
 //! error), JSON bodies under the body limit, and raw bodies as streams that enforce the limit.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::HeaderMap;
@@ -14,25 +12,29 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// The query string as a map; a malformed query is a JSON 400.
+/// The query string's parameters, decoded; a malformed query is a JSON 400. A short list, not a
+/// map: requests carry a handful of parameters and this sits on every request's path.
 #[derive(Debug, Default)]
-pub struct Params(pub HashMap<String, String>);
+pub struct Params(pub Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|e| Error::invalid_argument(format!("invalid query string: {e}")))?;
-        Ok(Params(map))
+        Ok(Params(pairs))
     }
 }
 
 impl Params {
-    /// The raw value of `name`.
+    /// The value of `name` (the first one, when repeated).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The normalized `path` parameter.

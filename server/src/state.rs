@@ -25,9 +25,20 @@ pub const BUILD_TIME: &str = match option_env!("PFS_BUILD_TIME") {
     None => "unknown",
 };
 
-/// Everything a handler needs. Cheap to clone.
+/// Everything a handler needs: one `Arc`, so the per-request clone is one reference count.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state behind [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// The mount router: the whole tree.
     pub fs: Arc<MountableFs>,
     /// Every plugin that can be mounted.
@@ -49,13 +60,13 @@ impl AppState {
             version: VERSION.to_string(),
             started: SystemTime::now(),
         };
-        AppState {
+        AppState(Arc::new(Shared {
             fs: MountableFs::new(server),
             registry: Arc::new(registry),
             tracker: Arc::new(MountTracker::default()),
             max_body: config.server.max_body(),
             config: Arc::new(config),
-        }
+        }))
     }
 
     /// Mounts one planned mount, recording its progress in the tracker.

@@ -13,7 +13,7 @@ use crate::extract::{Params, parse_octal_mode};
 use crate::state::AppState;
 
 /// A directory listing, serialized straight from the entries (key order as AGFS).
-#[derive(Serialize)]
+#[derive(Serialize, Debug)]
 pub struct Listing {
     files: Vec<FileInfo>,
 }
