@@ -34,8 +34,39 @@ impl Server {
     /// # Panics
     /// When curl cannot be run or fails at the transport level.
     pub fn get(&self, path_and_query: &str) -> (u16, String) {
-        curl_status_and_body(&self.url(path_and_query))
+        curl_status_and_body(&self.url(path_and_query), &[])
     }
+
+    /// Sends `method path_and_query` with `body` (JSON when it starts with `{`); returns the status
+    /// code and the body.
+    ///
+    /// # Panics
+    /// When curl cannot be run or fails at the transport level.
+    pub fn send(&self, method: &str, path_and_query: &str, body: &str) -> (u16, String) {
+        let mut args = vec!["-X", method, "--data-binary", body];
+        if body.starts_with('{') {
+            args.extend(["-H", "Content-Type: application/json"]);
+        }
+        curl_status_and_body(&self.url(path_and_query), &args)
+    }
+}
+
+/// Builds `examples/<dir>` with its Makefile into `out` (`make OUT=...`) and returns `out/<lib>`.
+///
+/// # Panics
+/// When make fails.
+pub fn build_example(dir: &str, lib: &str, out: &std::path::Path) -> std::path::PathBuf {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root");
+    let status = Command::new("make")
+        .args(["-s", "-C"])
+        .arg(repo.join("examples").join(dir))
+        .arg(format!("OUT={}", out.display()))
+        .status()
+        .expect("run make");
+    assert!(status.success(), "make -C examples/{dir} failed");
+    out.join(lib)
 }
 
 /// Starts `pfs-server` with `args` (after `--addr 127.0.0.1:<free port>`) on a background thread
@@ -137,9 +168,10 @@ fn curl_status(url: &str) -> Option<u16> {
         .filter(|c| *c != 0)
 }
 
-/// The status code and body of `GET url`.
-fn curl_status_and_body(url: &str) -> (u16, String) {
+/// The status code and body of a request to `url` (GET unless `extra` says otherwise).
+fn curl_status_and_body(url: &str, extra: &[&str]) -> (u16, String) {
     let out = curl()
+        .args(extra)
         .args(["-w", "\n%{http_code}", url])
         .output()
         .expect("run curl (is it installed? scripts/test installs it)");

@@ -39,10 +39,19 @@ fn extract(markdown: &str) -> Vec<Example> {
     let lines: Vec<&str> = markdown.lines().collect();
     let mut out = Vec::new();
     let mut in_bash = false;
+    // The plugin walkthrough needs its own server and is run by `scripts/readme-plugins`.
+    let mut in_walkthrough = false;
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
         let trimmed = line.trim_start();
+        if trimmed.starts_with("<!-- plugin-walkthrough:") {
+            in_walkthrough = trimmed.starts_with("<!-- plugin-walkthrough:begin");
+        }
+        if in_walkthrough {
+            i += 1;
+            continue;
+        }
         if trimmed.starts_with("```") {
             in_bash = !in_bash && trimmed.trim_end() == "```bash";
             i += 1;

@@ -1,3 +1,27 @@
-//! The pfs C plugin ABI. This crate is a placeholder: the external-plugins issue fills it with
-//! `include/pfs_plugin.h`, the `#[repr(C)]` mirrors, the libloading-based loader and the adapter that
-//! turns a loaded library into a `fs_core::FileSystem`. See `README.md`.
+//! The pfs C plugin ABI: external plugins as shared libraries.
+//!
+//! - `include/pfs_plugin.h` is the contract (v1 = AGFS's ABI, plus optional `PFS*` extensions);
+//! - [`ffi`] mirrors its structs and function types, with layout tests;
+//! - [`loader`] opens a library, checks its ABI version and resolves its symbols;
+//! - [`adapter`] makes a loaded library a `ServicePlugin` (one instance per mount) and each
+//!   instance a `FileSystem`, with every C call off the async threads;
+//! - [`host`] tracks what is loaded and from where loading is allowed.
+//!
+//! Everything but [`ffi`] sits behind the default `host` feature; plugin-side code uses the crate
+//! without it.
+#![deny(missing_docs)]
+
+#[cfg(feature = "host")]
+pub mod adapter;
+pub mod ffi;
+#[cfg(feature = "host")]
+pub mod host;
+#[cfg(feature = "host")]
+pub mod loader;
+
+#[cfg(feature = "host")]
+pub use adapter::{CPluginFs, ExternalPlugin, map_error_text};
+#[cfg(feature = "host")]
+pub use host::{HostConfig, Loaded, PluginHost};
+#[cfg(feature = "host")]
+pub use loader::LoadedLibrary;

@@ -278,13 +278,23 @@ pub trait ServicePlugin: Send + Sync + fmt::Debug + 'static {
     /// The config keys the plugin accepts.
     fn config_params(&self) -> Vec<ConfigParam>;
 
-    /// Checks a config without side effects.
+    /// Checks a config's shape only: unknown keys, missing required keys, wrong types. The server
+    /// runs it at startup on every config mount, so a typo stops the server before it serves.
     ///
     /// # Errors
-    /// `InvalidArgument` naming the problem. The default runs [`check_config`] against
-    /// [`ServicePlugin::config_params`]; plugins add their own checks.
-    fn validate(&self, config: &Value) -> Result<()> {
+    /// `InvalidArgument` naming the key. The default runs [`check_config`] against
+    /// [`ServicePlugin::config_params`].
+    fn check_keys(&self, config: &Value) -> Result<()> {
         check_config(&self.config_params(), config)
+    }
+
+    /// Checks a config without side effects, before `initialize`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the problem. The default is [`ServicePlugin::check_keys`]; plugins
+    /// add their own checks. A failure here (at mount time) leaves the mount `failed`.
+    fn validate(&self, config: &Value) -> Result<()> {
+        self.check_keys(config)
     }
 
     /// Creates a filesystem instance for one mount.

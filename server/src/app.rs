@@ -46,8 +46,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/mount", post(mounts::mount))
         .route("/api/v1/unmount", post(mounts::unmount))
         .route("/api/v1/plugins", get(plugins::list))
-        .route("/api/v1/plugins/load", post(plugins::not_yet))
-        .route("/api/v1/plugins/unload", post(plugins::not_yet))
+        .route("/api/v1/plugins/load", post(plugins::load))
+        .route("/api/v1/plugins/unload", post(plugins::unload))
         // Routes of a later issue: a JSON 501 tells clients (the FUSE client included) to fall back.
         .route("/api/v1/symlink", post(later))
         .route("/api/v1/readlink", get(later))

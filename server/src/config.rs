@@ -85,6 +85,23 @@ pub struct ExternalPluginsConfig {
     pub wasm: Option<Value>,
 }
 
+impl ExternalPluginsConfig {
+    /// The plugin host's settings (paths as given, relative to the working directory).
+    pub fn host_config(&self) -> c_abi::HostConfig {
+        c_abi::HostConfig {
+            enabled: self.enabled,
+            plugin_dir: self
+                .plugin_dir
+                .as_ref()
+                .filter(|d| !d.is_empty())
+                .map(Into::into),
+            auto_load: self.auto_load,
+            plugin_paths: self.plugin_paths.iter().map(Into::into).collect(),
+            allow_any_path: self.allow_any_path,
+        }
+    }
+}
+
 /// One plugin key of `plugins`: a single instance or a list of named instances.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -170,13 +187,11 @@ impl Config {
                 let path = fs_core::path::normalize(&inst.path).map_err(|e| {
                     Error::invalid_argument(format!("config: plugin '{plugin_name}': {e}"))
                 })?;
-                fs_core::plugin::check_config(&plugin.config_params(), &inst.config).map_err(
-                    |e| {
-                        Error::invalid_argument(format!(
-                            "config: plugin '{plugin_name}' at {path}: {e}"
-                        ))
-                    },
-                )?;
+                plugin.check_keys(&inst.config).map_err(|e| {
+                    Error::invalid_argument(format!(
+                        "config: plugin '{plugin_name}' at {path}: {e}"
+                    ))
+                })?;
                 if out.iter().any(|m| m.path == path) {
                     return Err(Error::invalid_argument(format!(
                         "config: two mounts at {path}"

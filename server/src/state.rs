@@ -49,13 +49,18 @@ pub struct Shared {
     pub max_body: u64,
     /// The config the server started with.
     pub config: Arc<Config>,
+    /// The external (shared-library) plugins.
+    pub host: c_abi::PluginHost,
 }
 
 impl AppState {
-    /// State for `config`, with every built-in plugin registered and nothing mounted yet.
+    /// State for `config`, with every built-in plugin registered, the configured external plugins
+    /// loaded (failures are logged), and nothing mounted yet.
     pub fn new(config: Config) -> Self {
         let registry = PluginRegistry::new();
         builtin_plugins::register_builtin(&registry).expect("built-in plugin names are unique");
+        let host = c_abi::PluginHost::new(config.external_plugins.host_config());
+        host.load_configured(&registry);
         let server = ServerInfo {
             version: VERSION.to_string(),
             started: SystemTime::now(),
@@ -66,6 +71,7 @@ impl AppState {
             tracker: Arc::new(MountTracker::default()),
             max_body: config.server.max_body(),
             config: Arc::new(config),
+            host,
         }))
     }
 

@@ -1,12 +1,16 @@
 //! `/plugins`: what can be mounted, with config parameters, README and mounted paths.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use fs_core::Error;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::redact;
 use crate::error::ApiResult;
+use crate::extract::json_body;
 use crate::state::AppState;
 
 /// `GET /plugins`: every registered plugin, sorted by name.
@@ -38,12 +42,56 @@ pub async fn list(State(st): State<AppState>) -> Json<Value> {
     Json(json!({ "plugins": plugins }))
 }
 
-/// `POST /plugins/load` and `/plugins/unload`: external plugins arrive with the C-ABI work; until
-/// then these answer 501.
-pub async fn not_yet() -> ApiResult<Json<Value>> {
-    Err(Error::unsupported("plugins")
-        .with_message(
-            "operation not supported: loading external plugins is not available in this build yet",
-        )
-        .into())
+#[derive(Deserialize)]
+struct LibraryBody {
+    #[serde(default)]
+    library_path: String,
+    #[serde(default)]
+    force: bool,
+}
+
+async fn library_body(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<LibraryBody> {
+    let req: LibraryBody = json_body(headers, body, st.max_body).await?;
+    if req.library_path.is_empty() {
+        return Err(Error::invalid_argument("library_path is required").into());
+    }
+    Ok(req)
+}
+
+/// `POST /plugins/load` with `{"library_path"}`: loads a library from the plugin directory (or
+/// anywhere, with `allow_any_path`) and registers it under its name (`name-1` on a clash).
+pub async fn load(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let req = library_body(&st, &headers, body).await?;
+    let path = st.host.check_api_path(&req.library_path)?;
+    let loaded = st.host.load(&st.registry, &path)?;
+    let mut resp = json!({
+        "message": "plugin loaded successfully",
+        "plugin_name": loaded.name,
+        "renamed": loaded.original_name.is_some(),
+    });
+    if let Some(original) = loaded.original_name {
+        resp["original_name"] = json!(original);
+    }
+    Ok(Json(resp))
+}
+
+/// `POST /plugins/unload` with `{"library_path", "force"?}`: refused with 409 while mounted, unless
+/// `force`, which unmounts first.
+pub async fn unload(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let req = library_body(&st, &headers, body).await?;
+    let name = st
+        .host
+        .unload(&st.registry, &st.fs, &req.library_path, req.force)
+        .await?;
+    Ok(Json(
+        json!({ "message": "plugin unloaded successfully", "plugin_name": name }),
+    ))
 }

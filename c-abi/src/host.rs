@@ -1,0 +1,233 @@
+//! [`PluginHost`]: which libraries are loaded, where loading is allowed from, and load/unload with
+//! the registry and the mount table kept consistent.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fs_core::{Error, ErrorKind, MountableFs, PluginRegistry, Result, ServicePlugin};
+use parking_lot::Mutex;
+
+use crate::adapter::{ExternalPlugin, is_library};
+use crate::loader::LoadedLibrary;
+
+/// Where plugins may come from (the `external_plugins` config section).
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// Whether external plugins are enabled at all.
+    pub enabled: bool,
+    /// The plugin directory: scanned at start when `auto_load`, and the only place
+    /// `POST /plugins/load` accepts files from unless `allow_any_path`.
+    pub plugin_dir: Option<PathBuf>,
+    /// Scan `plugin_dir` at start.
+    pub auto_load: bool,
+    /// Libraries loaded at start.
+    pub plugin_paths: Vec<PathBuf>,
+    /// Let `POST /plugins/load` load any file (loading a library runs its code).
+    pub allow_any_path: bool,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The name the plugin is registered under.
+    pub name: String,
+    /// The plugin's own name, when it had to be renamed because of a clash.
+    pub original_name: Option<String>,
+}
+
+/// The loaded external plugins.
+#[derive(Debug, Default)]
+pub struct PluginHost {
+    config: HostConfig,
+    loaded: Mutex<BTreeMap<PathBuf, Arc<ExternalPlugin>>>,
+}
+
+impl PluginHost {
+    /// A host with nothing loaded.
+    pub fn new(config: HostConfig) -> Self {
+        PluginHost {
+            config,
+            loaded: Mutex::default(),
+        }
+    }
+
+    /// Loads every configured library (`plugin_paths`, and every library below `plugin_dir` when
+    /// `auto_load`), logging `load [<name>] plugin from <path>` for each; returns the failures.
+    pub fn load_configured(&self, registry: &PluginRegistry) -> Vec<(PathBuf, Error)> {
+        if !self.config.enabled {
+            return Vec::new();
+        }
+        let mut paths = self.config.plugin_paths.clone();
+        if let (true, Some(dir)) = (self.config.auto_load, &self.config.plugin_dir) {
+            scan(dir, &mut paths);
+        }
+        let mut failures = Vec::new();
+        for p in paths {
+            if let Err(e) = self.load(registry, &p) {
+                tracing::error!("cannot load plugin {}: {e}", p.display());
+                failures.push((p, e));
+            }
+        }
+        failures
+    }
+
+    /// Checks that the API may load `path`: plugins enabled, and inside the plugin directory
+    /// unless `allow_any_path`.
+    ///
+    /// # Errors
+    /// `PermissionDenied` saying which setting forbids it; `InvalidArgument` for URLs.
+    pub fn check_api_path(&self, path: &str) -> Result<PathBuf> {
+        if path.contains("://") {
+            return Err(Error::invalid_argument(format!(
+                "cannot load {path}: only local files can be loaded (no URLs)"
+            )));
+        }
+        if !self.config.enabled {
+            return Err(Error::permission_denied(path)
+                .with_message("permission denied: external plugins are disabled (external_plugins.enabled: false)"));
+        }
+        let canonical = Path::new(path).canonicalize().map_err(|e| {
+            Error::not_found(path).with_message(format!("not found: cannot open the library: {e}"))
+        })?;
+        if self.config.allow_any_path {
+            return Ok(canonical);
+        }
+        let inside = self
+            .config
+            .plugin_dir
+            .as_ref()
+            .and_then(|d| d.canonicalize().ok())
+            .is_some_and(|d| canonical.starts_with(d));
+        if inside {
+            Ok(canonical)
+        } else {
+            Err(Error::permission_denied(path).with_message(format!(
+                "permission denied: {} is outside the plugin directory {} \
+                 (set external_plugins.allow_any_path: true to load from anywhere)",
+                canonical.display(),
+                self.config
+                    .plugin_dir
+                    .as_ref()
+                    .map_or("(none configured)".to_string(), |d| d.display().to_string())
+            )))
+        }
+    }
+
+    /// Loads the library at `path` and registers it, renamed `name-1`, `name-2`, ... when its name
+    /// is taken.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when this file is already loaded; the loader's errors otherwise.
+    pub fn load(&self, registry: &PluginRegistry, path: &Path) -> Result<Loaded> {
+        let canonical = path.canonicalize().map_err(|e| {
+            Error::not_found(path.display().to_string())
+                .with_message(format!("not found: cannot open the library: {e}"))
+        })?;
+        let mut loaded = self.loaded.lock();
+        if let Some(p) = loaded.get(&canonical) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "plugin {} is already loaded from {} (unload it first)",
+                    p.library().name,
+                    canonical.display()
+                ),
+            ));
+        }
+        let lib = Arc::new(LoadedLibrary::load(&canonical)?);
+        let original = lib.name.clone();
+        let mut name = original.clone();
+        let mut n = 0;
+        loop {
+            let plugin = Arc::new(ExternalPlugin::new(lib.clone(), name.clone()));
+            match registry.register(plugin.clone()) {
+                Ok(()) => {
+                    loaded.insert(canonical.clone(), plugin);
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    n += 1;
+                    name = format!("{original}-{n}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::info!("load [{name}] plugin from {}", canonical.display());
+        Ok(Loaded {
+            original_name: (name != original).then_some(original),
+            name,
+        })
+    }
+
+    /// Unloads the library loaded from `path`. Refused while mounted, unless `force`, which
+    /// unmounts its mounts first. The code is unmapped when the last instance is gone.
+    ///
+    /// # Errors
+    /// `NotFound` when the file is not loaded; `AlreadyExists` (409) naming the mounts while the
+    /// plugin is still mounted and `force` is not set.
+    pub async fn unload(
+        &self,
+        registry: &PluginRegistry,
+        fs: &MountableFs,
+        path: &str,
+        force: bool,
+    ) -> Result<String> {
+        let canonical = Path::new(path)
+            .canonicalize()
+            .unwrap_or_else(|_| PathBuf::from(path));
+        let plugin = self.loaded.lock().get(&canonical).cloned().ok_or_else(|| {
+            Error::not_found(path).with_message(format!(
+                "not found: plugin not loaded: {}",
+                canonical.display()
+            ))
+        })?;
+        let name = plugin.name().to_string();
+        let mounts: Vec<String> = fs
+            .mounts()
+            .into_iter()
+            .filter(|m| m.plugin == name)
+            .map(|m| m.path.clone())
+            .collect();
+        if !mounts.is_empty() && !force {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "plugin {name} is still mounted at {} (unmount first, or unload with force)",
+                    mounts.join(", ")
+                ),
+            ));
+        }
+        for m in &mounts {
+            if let Err(e) = fs.unmount(m).await {
+                tracing::error!(path = %m, "unmount before unload: {e}");
+            }
+        }
+        self.loaded.lock().remove(&canonical);
+        registry.unregister(&name);
+        tracing::info!("unload [{name}] plugin from {}", canonical.display());
+        Ok(name)
+    }
+
+    /// Every loaded plugin, by path.
+    pub fn loaded(&self) -> Vec<Arc<ExternalPlugin>> {
+        self.loaded.lock().values().cloned().collect()
+    }
+}
+
+/// Collects the libraries below `dir`, recursively, sorted.
+fn scan(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!("plugin_dir {} cannot be read", dir.display());
+        return;
+    };
+    let mut found: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    found.sort();
+    for p in found {
+        if p.is_dir() {
+            scan(&p, out);
+        } else if is_library(&p) {
+            out.push(p);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! External plugins end to end: C plugins built with the machine's `cc`, loaded by a real server
+//! from its YAML config and through `/api/v1/plugins/load`, mounted twice with independent state,
+//! unmounted, unloaded (refused while mounted), and reloaded after a rebuild.
+
+use std::path::Path;
+
+use serde_json::Value;
+use tests::{Server, build_example, start_server};
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// A plugin directory holding hellofs-c (v1, AGFS-style) and memfs-c (extensions), and a server
+/// whose config loads that directory and mounts hellofs-c.
+fn server_with_plugin_dir(dir: &Path) -> Server {
+    let plugins = dir.join("plugins");
+    build_example("hellofs-c", "hellofs-c.so", &plugins);
+    build_example("memfs-c", "memfs-c.so", &plugins);
+    let config = dir.join("pfs.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "external_plugins:\n  enabled: true\n  auto_load: true\n  plugin_dir: {}\n\
+             plugins:\n  memfs: {{path: /memfs}}\n  hellofs-c: {{path: /helloc}}\n",
+            plugins.display()
+        ),
+    )
+    .unwrap();
+    start_server(&["-c", config.to_str().unwrap()])
+}
+
+#[test]
+fn agfs_style_plugin_serves_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with_plugin_dir(dir.path());
+    assert_eq!(
+        s.get("/api/v1/files?path=/helloc/hello"),
+        (200, "Hello from C plugin!\n".into())
+    );
+    let (code, body) = s.get("/api/v1/stat?path=/helloc/hello");
+    assert_eq!(code, 200);
+    let v = json(&body);
+    assert_eq!(
+        (v["name"].as_str(), v["size"].as_u64(), v["isDir"].as_bool()),
+        (Some("hello"), Some(21), Some(false))
+    );
+    let (_, body) = s.get("/api/v1/directories?path=/helloc");
+    assert_eq!(json(&body)["files"][0]["name"], "hello");
+    // A missing file is a 404 with the plugin's words, not a 500.
+    let (code, body) = s.get("/api/v1/files?path=/helloc/nope");
+    assert_eq!(code, 404, "{body}");
+    assert!(json(&body)["error"].as_str().unwrap().contains("not found"));
+    let (code, _) = s.get("/api/v1/stat?path=/helloc/nope");
+    assert_eq!(code, 404);
+    // Its mutations say "operation not supported": 501.
+    let (code, _) = s.send("POST", "/api/v1/files?path=/helloc/new", "");
+    assert_eq!(code, 501);
+
+    let (_, body) = s.get("/api/v1/plugins");
+    let plugins = json(&body)["plugins"].as_array().unwrap().clone();
+    let hello = plugins
+        .iter()
+        .find(|p| p["name"] == "hellofs-c")
+        .expect("hellofs-c listed");
+    assert_eq!(hello["is_external"], true);
+    assert!(
+        hello["library_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("plugins/hellofs-c.so")
+    );
+    assert_eq!(hello["mounted_paths"][0]["path"], "/helloc");
+    assert!(hello["readme"].as_str().unwrap().contains("hellofs"));
+    let memfs_c = plugins
+        .iter()
+        .find(|p| p["name"] == "memfs-c")
+        .expect("memfs-c auto-loaded");
+    assert_eq!(memfs_c["is_external"], true);
+}
+
+#[test]
+fn two_mounts_are_independent_and_unload_waits_for_unmount() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with_plugin_dir(dir.path());
+    for path in ["/m1", "/m2"] {
+        let (code, body) = s.send(
+            "POST",
+            "/api/v1/mount",
+            &format!(r#"{{"fstype":"memfs-c","path":"{path}"}}"#),
+        );
+        assert_eq!(code, 200, "{body}");
+    }
+    assert_eq!(s.send("PUT", "/api/v1/files?path=/m1/a.txt", "one").0, 200);
+    assert_eq!(s.get("/api/v1/files?path=/m1/a.txt"), (200, "one".into()));
+    assert_eq!(
+        s.get("/api/v1/files?path=/m2/a.txt").0,
+        404,
+        "instances must not share state"
+    );
+
+    assert_eq!(
+        s.send("POST", "/api/v1/unmount", r#"{"path":"/m1"}"#).0,
+        200
+    );
+    assert_eq!(s.send("PUT", "/api/v1/files?path=/m2/b.txt", "two").0, 200);
+    assert_eq!(s.get("/api/v1/files?path=/m2/b.txt"), (200, "two".into()));
+
+    let lib = dir.path().join("plugins/memfs-c.so");
+    let unload = format!(r#"{{"library_path":"{}"}}"#, lib.display());
+    let (code, body) = s.send("POST", "/api/v1/plugins/unload", &unload);
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("/m2"), "the refusal names the mount: {body}");
+    assert_eq!(
+        s.get("/api/v1/files?path=/m2/b.txt").0,
+        200,
+        "a refused unload changes nothing"
+    );
+
+    let force = format!(r#"{{"library_path":"{}","force":true}}"#, lib.display());
+    let (code, body) = s.send("POST", "/api/v1/plugins/unload", &force);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["message"], "plugin unloaded successfully");
+    assert_eq!(s.get("/api/v1/files?path=/m2/b.txt").0, 404);
+    let (code, _) = s.send(
+        "POST",
+        "/api/v1/mount",
+        r#"{"fstype":"memfs-c","path":"/m3"}"#,
+    );
+    assert_eq!(code, 400, "an unloaded plugin cannot be mounted");
+}
+
+#[test]
+fn load_api_respects_the_plugin_dir_renames_clashes_and_reloads_rebuilt_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with_plugin_dir(dir.path());
+    // Outside the plugin directory: refused (loading a library is running code).
+    let outside = dir.path().join("elsewhere");
+    let lib = build_example("hellofs-c", "hellofs-c.so", &outside);
+    let (code, body) = s.send(
+        "POST",
+        "/api/v1/plugins/load",
+        &format!(r#"{{"library_path":"{}"}}"#, lib.display()),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("outside the plugin directory"), "{body}");
+    let (code, _) = s.send(
+        "POST",
+        "/api/v1/plugins/load",
+        r#"{"library_path":"https://example.invalid/x.so"}"#,
+    );
+    assert_eq!(code, 400);
+
+    // The same plugin under a second file name: the name clash is renamed as in AGFS.
+    let copy = dir.path().join("plugins/hello-copy.so");
+    std::fs::copy(&lib, &copy).unwrap();
+    let load = format!(r#"{{"library_path":"{}"}}"#, copy.display());
+    let (code, body) = s.send("POST", "/api/v1/plugins/load", &load);
+    assert_eq!(code, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(
+        (
+            v["plugin_name"].as_str(),
+            v["original_name"].as_str(),
+            v["renamed"].as_bool()
+        ),
+        (Some("hellofs-c-1"), Some("hellofs-c"), Some(true))
+    );
+    assert_eq!(
+        s.send("POST", "/api/v1/plugins/load", &load).0,
+        409,
+        "already loaded"
+    );
+
+    // Unload, rebuild the file with new code, load again: the new code serves.
+    assert_eq!(s.send("POST", "/api/v1/plugins/unload", &load).0, 200);
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hellofs-c/hellofs.c"),
+    )
+    .unwrap();
+    let changed = src.replace("Hello from C plugin!", "Hello from rebuilt!!");
+    assert_ne!(
+        src, changed,
+        "the example's greeting moved; update this test"
+    );
+    let c_file = dir.path().join("rebuilt.c");
+    std::fs::write(&c_file, changed).unwrap();
+    let cc = std::process::Command::new("cc")
+        .args(["-std=c11", "-fPIC", "-shared", "-o"])
+        .arg(&copy)
+        .arg(&c_file)
+        .status()
+        .unwrap();
+    assert!(cc.success());
+    let (code, body) = s.send("POST", "/api/v1/plugins/load", &load);
+    assert_eq!(code, 200, "{body}");
+    let name = json(&body)["plugin_name"].as_str().unwrap().to_string();
+    let (code, body) = s.send(
+        "POST",
+        "/api/v1/mount",
+        &format!(r#"{{"fstype":"{name}","path":"/rebuilt"}}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        s.get("/api/v1/files?path=/rebuilt/hello"),
+        (200, "Hello from rebuilt!!\n".into())
+    );
+    // The original mount still runs the original code.
+    assert_eq!(
+        s.get("/api/v1/files?path=/helloc/hello"),
+        (200, "Hello from C plugin!\n".into())
+    );
+}
+
+#[test]
+fn load_is_refused_when_external_plugins_are_disabled() {
+    let s = start_server(&[]);
+    let (code, body) = s.send(
+        "POST",
+        "/api/v1/plugins/load",
+        r#"{"library_path":"/tmp/x.so"}"#,
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("external plugins are disabled"), "{body}");
+    assert_eq!(s.send("POST", "/api/v1/plugins/load", "{}").0, 400);
+}
