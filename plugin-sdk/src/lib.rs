@@ -1,41 +1,4 @@
-//! Write pfs external plugins in Rust: implement [`PluginFs`] on a `Default` type and call
-//! [`export_plugin!`] once; the crate, built as a `cdylib`, then exports the C ABI of
-//! `c-abi/include/pfs_plugin.h` (every v1 symbol, so AGFS loads it too, plus `PFSPluginABIVersion`,
-//! `PFSFree` and `PFSTruncate`).
-//!
-//! ```
-//! use pfs_plugin_sdk::{FileInfo, PluginError, PluginFs, export_plugin};
-//!
-//! #[derive(Default)]
-//! struct Tiny;
-//!
-//! impl PluginFs for Tiny {
-//!     const NAME: &'static str = "tiny";
-//!
-//!     fn stat(&self, path: &str) -> Result<FileInfo, PluginError> {
-//!         match path {
-//!             "/" => Ok(FileInfo::dir("/")),
-//!             _ => Err(PluginError::NotFound),
-//!         }
-//!     }
-//!
-//!     fn read_dir(&self, _path: &str) -> Result<Vec<FileInfo>, PluginError> {
-//!         Ok(Vec::new())
-//!     }
-//!
-//!     fn read(&self, _path: &str, _offset: u64, _size: Option<u64>) -> Result<Vec<u8>, PluginError> {
-//!         Err(PluginError::IsADirectory)
-//!     }
-//! }
-//!
-//! export_plugin!(Tiny);
-//! # fn main() {}
-//! ```
-//!
-//! What the generated symbols guarantee: every returned pointer is allocated by this crate and
-//! released by `PFSFree` (the host hands back each one exactly once); a panic never crosses the
-//! ABI (it becomes `EIO: plugin panicked: <msg>`, or NULL / `-5` where no text can be returned);
-//! NULL arguments are refused with `EINVAL` before the plugin sees them.
+#![doc = include_str!("../README.md")]
 
 pub mod error;
 pub mod types;
