@@ -177,3 +177,47 @@ fn missing_config_file_is_a_clear_error() {
             .contains("cannot read config /nonexistent/pfs.yaml")
     );
 }
+
+#[test]
+fn each_loaded_plugin_logs_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let status = Command::new("make")
+        .args(["-s", "-C"])
+        .arg(repo.join("examples/hellofs-c"))
+        .arg(format!("OUT={}", dir.path().display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let so = dir.path().join("hellofs-c.so");
+    let cfg = dir.path().join("pfs.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "external_plugins: {{enabled: true, plugin_paths: [{}]}}\nplugins:\n  hellofs-c: {{path: /helloc}}\n",
+            so.display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = start(&["-c", cfg.to_str().unwrap(), "--addr", &addr]);
+    wait_ready(&format!("http://{addr}"), &mut server.0);
+    let out = curl(&[&format!("http://{addr}/api/v1/files?path=/helloc/hello")]);
+    assert_eq!(out.stdout, b"Hello from C plugin!\n");
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut log = String::new();
+    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let canonical = so.canonicalize().unwrap();
+    let line = format!("load [hellofs-c] plugin from {}", canonical.display());
+    assert_eq!(log.matches(&line).count(), 1, "{log}");
+}
