@@ -65,7 +65,7 @@ impl ServerConfig {
     }
 }
 
-/// The `external_plugins` section (AGFS's keys; the loader arrives with the C-ABI issue).
+/// The `external_plugins` section (AGFS's keys, plus `allow_any_path`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExternalPluginsConfig {

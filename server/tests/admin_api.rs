@@ -258,8 +258,8 @@ async fn plugins_lists_builtins_with_params_readme_and_mounts() {
             post_json("/api/v1/plugins/load", r#"{"library_path":"/x.so"}"#),
         )
         .await,
-        501,
-        "not supported",
+        403,
+        "external plugins are disabled",
     );
 }
 
