@@ -1,6 +1,6 @@
 //! A loaded plugin as pfs sees it: [`ExternalPlugin`] (a `ServicePlugin`: one `PluginNew` instance
-//! per mount) and [`CPluginFs`] (a `FileSystem` over one instance). Every C call runs on tokio's
-//! blocking pool, never on an executor thread, and calls on one instance are serialized.
+//! per mount) and [`CPluginFs`] (a `FileSystem` over one instance). Every C call runs on the instance's
+//! thread of its own, never on an executor thread, so calls on one instance are serialized.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, c_char, c_int, c_void};
