@@ -1,11 +1,10 @@
 //! devfs: the conformance suite plus devfs's own cases.
 
-use std::sync::{Arc, Weak};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{ErrorKind, FileSystem, MountContext, ServerInfo, ServicePlugin, WriteFlags};
+use fs_core::{ErrorKind, FileSystem, MountContext, ServicePlugin, WriteFlags};
 use serde_json::json;
 
 use super::{DevFs, DevFsPlugin};
@@ -15,15 +14,7 @@ fs_core::conformance_tests!(|| async {
 });
 
 fn ctx(config: serde_json::Value) -> MountContext {
-    MountContext {
-        mount_path: "/dev".into(),
-        config,
-        root: Weak::new(),
-        server: ServerInfo {
-            version: "9.9.9".into(),
-            started: SystemTime::now(),
-        },
-    }
+    fs_core::conformance::mount_context("/dev", config)
 }
 
 #[tokio::test]

@@ -1,13 +1,10 @@
 //! hellofs: the conformance suite (read-only subset) plus hellofs's own cases.
 
-use std::sync::{Arc, Weak};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{
-    ErrorKind, FileSystem, MountContext, ReadOnly, ServerInfo, ServicePlugin, WriteFlags,
-};
+use fs_core::{ErrorKind, FileSystem, MountContext, ReadOnly, ServicePlugin, WriteFlags};
 use serde_json::json;
 
 use super::fs::HELLO;
@@ -18,15 +15,7 @@ fs_core::conformance_tests!(|| async {
 });
 
 fn ctx(config: serde_json::Value) -> MountContext {
-    MountContext {
-        mount_path: "/hellofs".into(),
-        config,
-        root: Weak::new(),
-        server: ServerInfo {
-            version: "9.9.9".into(),
-            started: SystemTime::now(),
-        },
-    }
+    fs_core::conformance::mount_context("/hellofs", config)
 }
 
 #[tokio::test]

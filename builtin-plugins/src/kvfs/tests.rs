@@ -1,6 +1,6 @@
 //! kvfs: the conformance suite plus kvfs's own cases, one through the mount router.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -21,12 +21,7 @@ fn server() -> ServerInfo {
 }
 
 fn ctx(config: serde_json::Value) -> MountContext {
-    MountContext {
-        mount_path: "/kvfs".into(),
-        config,
-        root: Weak::new(),
-        server: server(),
-    }
+    fs_core::conformance::mount_context("/kvfs", config)
 }
 
 // Only at the plugin: the mount router reports every capability, so the suite would expect mkdir

@@ -1,6 +1,6 @@
 //! memfs: the conformance suite, at the plugin and through the mount router, plus memfs's own cases.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -51,12 +51,7 @@ mod mounted_at_a_b {
 }
 
 fn ctx(config: serde_json::Value) -> MountContext {
-    MountContext {
-        mount_path: "/memfs".into(),
-        config,
-        root: Weak::new(),
-        server: server(),
-    }
+    fs_core::conformance::mount_context("/memfs", config)
 }
 
 #[tokio::test]

@@ -67,13 +67,5 @@ pub fn cc(source: &str, name: &str, out: &Path) -> PathBuf {
 
 /// A mount context for `path` with `config`.
 pub fn ctx(path: &str, config: serde_json::Value) -> fs_core::MountContext {
-    fs_core::MountContext {
-        mount_path: path.into(),
-        config,
-        root: std::sync::Weak::new(),
-        server: fs_core::ServerInfo {
-            version: "test".into(),
-            started: std::time::SystemTime::now(),
-        },
-    }
+    fs_core::conformance::mount_context(path, config)
 }

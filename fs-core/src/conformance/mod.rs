@@ -90,6 +90,20 @@ impl Fixture {
     }
 }
 
+/// A mount context for tests: `mount_path`, `config`, no router, a server at version `9.9.9`
+/// started now.
+pub fn mount_context(mount_path: &str, config: serde_json::Value) -> crate::MountContext {
+    crate::MountContext {
+        mount_path: mount_path.to_string(),
+        config,
+        root: std::sync::Weak::new(),
+        server: crate::ServerInfo {
+            version: "9.9.9".into(),
+            started: std::time::SystemTime::now(),
+        },
+    }
+}
+
 /// Asserts that `r` failed with `kind`.
 #[track_caller]
 pub fn assert_kind<T: std::fmt::Debug>(r: Result<T>, kind: ErrorKind) {
