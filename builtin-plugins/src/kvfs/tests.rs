@@ -24,9 +24,24 @@ fn ctx(config: serde_json::Value) -> MountContext {
     fs_core::conformance::mount_context("/kvfs", config)
 }
 
-// Only at the plugin: the mount router reports every capability, so the suite would expect mkdir
-// and chmod from it.
-fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(KvFs::new()), "/keys") });
+mod plugin {
+    use super::*;
+    fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(KvFs::new()), "/keys") });
+}
+
+mod through_the_router {
+    use super::*;
+    fs_core::conformance_tests!(|| async {
+        let router = MountableFs::new(server());
+        router
+            .mount("/kv", "kvfs", None, json!({}), Arc::new(KvFs::new()))
+            .await
+            .unwrap();
+        let caps = router.capabilities_at("/kv");
+        let fs: Arc<dyn FileSystem> = router;
+        Fixture::writable(fs, "/kv/keys").with_caps(caps)
+    });
+}
 
 async fn kvfs(config: serde_json::Value) -> Arc<dyn FileSystem> {
     KvFsPlugin.validate(&config).unwrap();
