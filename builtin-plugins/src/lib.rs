@@ -7,14 +7,20 @@ use fs_core::PluginRegistry;
 
 #[cfg(feature = "devfs")]
 pub mod devfs;
+#[cfg(feature = "heartbeatfs")]
+pub mod heartbeatfs;
 #[cfg(feature = "hellofs")]
 pub mod hellofs;
 #[cfg(feature = "kvfs")]
 pub mod kvfs;
 #[cfg(feature = "memfs")]
 pub mod memfs;
+#[cfg(feature = "queuefs")]
+pub mod queuefs;
 #[cfg(feature = "serverinfofs")]
 pub mod serverinfofs;
+#[cfg(feature = "streamfs")]
+pub mod streamfs;
 
 /// Registers every built-in plugin compiled in.
 ///
@@ -23,14 +29,20 @@ pub mod serverinfofs;
 pub fn register_builtin(registry: &PluginRegistry) -> fs_core::Result<()> {
     #[cfg(feature = "devfs")]
     registry.register(Arc::new(devfs::DevFsPlugin))?;
+    #[cfg(feature = "heartbeatfs")]
+    registry.register(Arc::new(heartbeatfs::HeartbeatFsPlugin))?;
     #[cfg(feature = "hellofs")]
     registry.register(Arc::new(hellofs::HelloFsPlugin))?;
     #[cfg(feature = "kvfs")]
     registry.register(Arc::new(kvfs::KvFsPlugin))?;
     #[cfg(feature = "memfs")]
     registry.register(Arc::new(memfs::MemFsPlugin))?;
+    #[cfg(feature = "queuefs")]
+    registry.register(Arc::new(queuefs::QueueFsPlugin))?;
     #[cfg(feature = "serverinfofs")]
     registry.register(Arc::new(serverinfofs::ServerInfoFsPlugin))?;
+    #[cfg(feature = "streamfs")]
+    registry.register(Arc::new(streamfs::StreamFsPlugin))?;
     let _ = &registry;
     Ok(())
 }

@@ -237,7 +237,19 @@ async fn plugins_lists_builtins_with_params_readme_and_mounts() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["devfs", "hellofs", "kvfs", "memfs", "serverinfofs"]);
+    assert_eq!(
+        names,
+        [
+            "devfs",
+            "heartbeatfs",
+            "hellofs",
+            "kvfs",
+            "memfs",
+            "queuefs",
+            "serverinfofs",
+            "streamfs"
+        ]
+    );
     let memfs = plugins.iter().find(|p| p["name"] == "memfs").unwrap();
     assert_eq!(memfs["is_external"], false);
     assert_eq!(memfs["mounted_paths"][0]["path"], "/memfs");

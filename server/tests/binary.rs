@@ -81,7 +81,19 @@ fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["dev", "hellofs", "kvfs", "memfs", "serverinfofs"]);
+    assert_eq!(
+        names,
+        [
+            "dev",
+            "heartbeatfs",
+            "hellofs",
+            "kvfs",
+            "memfs",
+            "queuefs",
+            "serverinfofs",
+            "streamfs"
+        ]
+    );
 
     let pid = server.0.id().to_string();
     assert!(

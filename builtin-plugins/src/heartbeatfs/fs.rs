@@ -1,0 +1,603 @@
+//! [`HeartbeatFs`]: liveness items shown as directories. `mkdir /<name>` creates one, writing or
+//! touching its `keepalive` refreshes it, and an item whose timeout passes disappears.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fs_core::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags};
+use parking_lot::{Mutex, RwLock};
+use tokio::task::JoinHandle;
+
+const PLUGIN: &str = "heartbeatfs";
+const DIR_MODE: u32 = 0o755;
+const README_MODE: u32 = 0o444;
+const FILE_MODE: u32 = 0o644;
+const KEEPALIVE: &str = "keepalive";
+const CTL: &str = "ctl";
+/// How often the sweeper deletes expired items ("at least once per second").
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// AGFS's words for a bad `ctl` write.
+const INVALID_CTL: &str = "invalid ctl command, use 'timeout=N' (seconds)";
+/// AGFS's words for a create.
+const USE_MKDIR: &str = "use mkdir to create heartbeat items";
+
+/// One heartbeat item.
+#[derive(Debug, Clone)]
+struct Item {
+    /// Wall-clock time of the last heartbeat, as shown in `ctl`.
+    last_beat: SystemTime,
+    /// Monotonic time of the last heartbeat; expiry is decided on it, so a clock step cannot
+    /// expire or revive an item.
+    last_instant: Instant,
+    timeout: Duration,
+}
+
+impl Item {
+    fn new(timeout: Duration) -> Self {
+        Item {
+            last_beat: SystemTime::now(),
+            last_instant: Instant::now(),
+            timeout,
+        }
+    }
+
+    fn beat(&mut self) {
+        self.last_beat = SystemTime::now();
+        self.last_instant = Instant::now();
+    }
+
+    fn is_expired(&self, now: Instant) -> bool {
+        self.last_instant
+            .checked_add(self.timeout)
+            .is_some_and(|deadline| now >= deadline)
+    }
+
+    fn expire_ts(&self) -> SystemTime {
+        self.last_beat
+            .checked_add(self.timeout)
+            .unwrap_or(self.last_beat)
+    }
+
+    fn status(&self, now: Instant) -> &'static str {
+        if self.is_expired(now) {
+            "expired"
+        } else {
+            "alive"
+        }
+    }
+
+    /// The text of `ctl`.
+    fn ctl_text(&self, now: Instant) -> String {
+        format!(
+            "last_heartbeat_ts: {}\nexpire_ts: {}\ntimeout: {}\nstatus: {}\n",
+            rfc3339(self.last_beat),
+            rfc3339(self.expire_ts()),
+            seconds(self.timeout),
+            self.status(now)
+        )
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// A timeout in seconds: `300`, or `1.5` for a fractional one.
+fn seconds(d: Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
+
+/// Parses a `ctl` command: `timeout=N`, N > 0 seconds, surrounding whitespace ignored.
+fn parse_ctl(data: &[u8]) -> Result<Duration> {
+    let invalid = || Error::invalid_argument(INVALID_CTL);
+    let text = std::str::from_utf8(data).map_err(|_| invalid())?.trim();
+    let value = text.strip_prefix("timeout=").ok_or_else(invalid)?.trim();
+    let secs: f64 = value.parse().map_err(|_| invalid())?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(invalid());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| invalid())
+}
+
+/// The files inside an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Keepalive,
+    Ctl,
+}
+
+impl Special {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            KEEPALIVE => Some(Special::Keepalive),
+            CTL => Some(Special::Ctl),
+            _ => None,
+        }
+    }
+}
+
+/// Where a path points, by its shape only (whether the item exists is checked separately).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place<'a> {
+    Root,
+    Readme,
+    /// `/<name>`: an item directory (existing or not).
+    Top(&'a str),
+    /// `/<item>/<name>`.
+    In(&'a str, &'a str),
+    /// Below `/README`, or below `/<item>/<name>`.
+    Deeper(&'a str, &'a str),
+}
+
+fn place(path: &str) -> Place<'_> {
+    if path == "/" {
+        return Place::Root;
+    }
+    let rel = path.trim_start_matches('/');
+    let mut parts = rel.splitn(3, '/');
+    let first = parts.next().unwrap_or_default();
+    match (parts.next(), parts.next()) {
+        (None, _) if first == "README" => Place::Readme,
+        (None, _) => Place::Top(first),
+        (Some(second), None) if first != "README" => Place::In(first, second),
+        (Some(second), _) => Place::Deeper(first, second),
+    }
+}
+
+type Items = BTreeMap<String, Item>;
+
+/// The item called `name`, unless it is missing or expired (an expired item is gone even before
+/// the sweeper deletes it).
+fn live<'m>(items: &'m Items, name: &str, now: Instant) -> Option<&'m Item> {
+    items.get(name).filter(|i| !i.is_expired(now))
+}
+
+fn live_mut<'m>(items: &'m mut Items, name: &str, now: Instant) -> Option<&'m mut Item> {
+    items.get_mut(name).filter(|i| !i.is_expired(now))
+}
+
+/// The error for a path below a file, or below a missing item.
+fn deeper_error(items: &Items, path: &str, first: &str, second: &str, now: Instant) -> Error {
+    let below_file = first == "README"
+        || (live(items, first, now).is_some() && Special::parse(second).is_some());
+    if below_file {
+        Error::not_a_directory(path)
+    } else {
+        Error::not_found(path)
+    }
+}
+
+fn use_mkdir(op: &'static str, path: &str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!("operation not supported: {USE_MKDIR}"),
+    )
+    .with_op(op)
+    .with_path(path)
+}
+
+fn readme_fixed(path: &str) -> Error {
+    Error::permission_denied(path).with_message("permission denied: /README is read-only")
+}
+
+fn only_two_files(path: &str) -> Error {
+    Error::permission_denied(path)
+        .with_message("permission denied: a heartbeat item holds only keepalive and ctl")
+}
+
+fn remove_the_item(path: &str) -> Error {
+    Error::permission_denied(path)
+        .with_message("permission denied: remove the item directory to delete a heartbeat item")
+}
+
+/// The state shared with the sweeper task.
+#[derive(Debug)]
+struct Inner {
+    items: RwLock<Items>,
+    default_timeout: Duration,
+    readme: Bytes,
+    mounted: SystemTime,
+}
+
+impl Inner {
+    /// Deletes every expired item; returns how many went.
+    fn sweep(&self, now: Instant) -> usize {
+        let mut items = self.items.write();
+        let before = items.len();
+        items.retain(|_, item| !item.is_expired(now));
+        before - items.len()
+    }
+}
+
+/// The heartbeatfs filesystem: items in memory, swept by a background task.
+#[derive(Debug)]
+pub struct HeartbeatFs {
+    inner: Arc<Inner>,
+    // The sweeper holds only a `Weak` to the state, and is aborted on shutdown and on drop, so it
+    // never outlives the mount.
+    sweeper: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl HeartbeatFs {
+    /// Creates an empty filesystem whose new items time out after `default_timeout`, with
+    /// `readme` as `/README`.
+    ///
+    /// Inside a tokio runtime it starts the sweeper task; outside one, expired items are still
+    /// invisible to every operation but stay in memory until the next `mkdir` of their name.
+    pub fn new(default_timeout: Duration, readme: Bytes) -> Self {
+        let inner = Arc::new(Inner {
+            items: RwLock::new(BTreeMap::new()),
+            default_timeout,
+            readme,
+            mounted: SystemTime::now(),
+        });
+        let sweeper = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|rt| rt.spawn(sweep_loop(Arc::downgrade(&inner))));
+        HeartbeatFs {
+            inner,
+            sweeper: Mutex::new(sweeper),
+        }
+    }
+
+    fn stop_sweeper(&self) {
+        if let Some(task) = self.sweeper.lock().take() {
+            task.abort();
+        }
+    }
+
+    /// Whether the sweeper task is still running.
+    #[cfg(test)]
+    pub(crate) fn sweeper_running(&self) -> bool {
+        self.sweeper
+            .lock()
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
+    }
+
+    /// How many items are stored, expired ones not yet swept included.
+    #[cfg(test)]
+    pub(crate) fn stored_items(&self) -> usize {
+        self.inner.items.read().len()
+    }
+
+    fn item_info(name: &str, item: &Item, now: Instant) -> FileInfo {
+        let content = BTreeMap::from([
+            ("last_heartbeat_ts".to_string(), rfc3339(item.last_beat)),
+            ("expire_ts".to_string(), rfc3339(item.expire_ts())),
+            ("timeout".to_string(), seconds(item.timeout)),
+            ("status".to_string(), item.status(now).to_string()),
+        ]);
+        let mut meta = Meta::new(PLUGIN, "heartbeat");
+        meta.content = Some(content);
+        FileInfo::dir(name, DIR_MODE, Some(item.last_beat)).with_meta(meta)
+    }
+
+    fn special_info(special: Special, item: &Item, now: Instant) -> FileInfo {
+        let (name, size) = match special {
+            Special::Keepalive => (KEEPALIVE, 0),
+            Special::Ctl => (CTL, item.ctl_text(now).len() as u64),
+        };
+        FileInfo::file(name, size, FILE_MODE, Some(item.last_beat))
+            .with_meta(Meta::new(PLUGIN, "file"))
+    }
+
+    fn readme_info(&self) -> FileInfo {
+        FileInfo::file(
+            "README",
+            self.inner.readme.len() as u64,
+            README_MODE,
+            Some(self.inner.mounted),
+        )
+        .with_meta(Meta::new(PLUGIN, "file"))
+    }
+}
+
+impl Drop for HeartbeatFs {
+    fn drop(&mut self) {
+        self.stop_sweeper();
+    }
+}
+
+async fn sweep_loop(inner: std::sync::Weak<Inner>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        inner.sweep(Instant::now());
+    }
+}
+
+#[async_trait]
+impl FileSystem for HeartbeatFs {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            write: true,
+            create: false,
+            mkdir: true,
+            remove: true,
+            rename: false,
+            chmod: false,
+            truncate: true,
+            live_stream: false,
+        }
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        let now = Instant::now();
+        let items = self.inner.items.read();
+        match place(path) {
+            Place::Root => Ok(FileInfo::dir("/", DIR_MODE, Some(self.inner.mounted))
+                .with_meta(Meta::new(PLUGIN, "dir"))),
+            Place::Readme => Ok(self.readme_info()),
+            Place::Top(name) => live(&items, name, now)
+                .map(|item| Self::item_info(name, item, now))
+                .ok_or_else(|| Error::not_found(path)),
+            Place::In(name, file) => match (live(&items, name, now), Special::parse(file)) {
+                (Some(item), Some(special)) => Ok(Self::special_info(special, item, now)),
+                _ => Err(Error::not_found(path)),
+            },
+            Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
+        }
+    }
+
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let now = Instant::now();
+        let items = self.inner.items.read();
+        match place(path) {
+            Place::Root => {
+                let mut out = vec![self.readme_info()];
+                out.extend(
+                    items
+                        .iter()
+                        .filter(|(_, item)| !item.is_expired(now))
+                        .map(|(name, item)| Self::item_info(name, item, now)),
+                );
+                Ok(out)
+            }
+            Place::Readme => Err(Error::not_a_directory(path)),
+            Place::Top(name) => {
+                let item = live(&items, name, now).ok_or_else(|| Error::not_found(path))?;
+                Ok(vec![
+                    Self::special_info(Special::Keepalive, item, now),
+                    Self::special_info(Special::Ctl, item, now),
+                ])
+            }
+            Place::In(name, file) => match (live(&items, name, now), Special::parse(file)) {
+                (Some(_), Some(_)) => Err(Error::not_a_directory(path)),
+                _ => Err(Error::not_found(path)),
+            },
+            Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
+        }
+    }
+
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        let now = Instant::now();
+        let items = self.inner.items.read();
+        match place(path) {
+            Place::Root => Err(Error::is_a_directory(path)),
+            Place::Readme => Ok(fs_core::read_window(&self.inner.readme, offset, size)),
+            Place::Top(name) => match live(&items, name, now) {
+                Some(_) => Err(Error::is_a_directory(path)),
+                None => Err(Error::not_found(path)),
+            },
+            Place::In(name, file) => match (live(&items, name, now), Special::parse(file)) {
+                (Some(_), Some(Special::Keepalive)) => Ok(Bytes::new()),
+                (Some(item), Some(Special::Ctl)) => Ok(fs_core::read_window(
+                    &Bytes::from(item.ctl_text(now)),
+                    offset,
+                    size,
+                )),
+                _ => Err(Error::not_found(path)),
+            },
+            Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
+        }
+    }
+
+    async fn write(
+        &self,
+        path: &str,
+        data: Bytes,
+        _offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let now = Instant::now();
+        let mut items = self.inner.items.write();
+        match place(path) {
+            Place::Root => Err(Error::is_a_directory(path)),
+            Place::Readme => Err(readme_fixed(path)),
+            Place::Top(name) => match live(&items, name, now) {
+                Some(_) => Err(Error::is_a_directory(path)),
+                None => Err(use_mkdir("write", path)),
+            },
+            Place::In(name, file) => {
+                let Some(item) = live_mut(&mut items, name, now) else {
+                    return Err(Error::not_found(path));
+                };
+                let Some(special) = Special::parse(file) else {
+                    return Err(only_two_files(path));
+                };
+                if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) {
+                    return Err(Error::already_exists(path));
+                }
+                match special {
+                    Special::Keepalive => item.beat(),
+                    Special::Ctl => item.timeout = parse_ctl(&data)?,
+                }
+                Ok(data.len() as u64)
+            }
+            Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
+        }
+    }
+
+    async fn create(&self, path: &str) -> Result<()> {
+        Err(use_mkdir("create", path))
+    }
+
+    async fn mkdir(&self, path: &str, _mode: u32) -> Result<()> {
+        let now = Instant::now();
+        let mut items = self.inner.items.write();
+        match place(path) {
+            Place::Root | Place::Readme => Err(Error::already_exists(path)),
+            Place::Top(name) => {
+                if live(&items, name, now).is_some() {
+                    return Err(Error::already_exists(path));
+                }
+                // Replaces an expired item the sweeper has not deleted yet.
+                items.insert(name.to_string(), Item::new(self.inner.default_timeout));
+                Ok(())
+            }
+            Place::In(name, file) => match (live(&items, name, now), Special::parse(file)) {
+                (Some(_), Some(_)) => Err(Error::already_exists(path)),
+                (Some(_), None) => Err(Error::invalid_argument(
+                    "heartbeat items can only be created at the root",
+                )
+                .with_path(path)),
+                (None, _) => Err(Error::not_found(path)),
+            },
+            Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
+        }
+    }
+
+    async fn remove(&self, path: &str) -> Result<()> {
+        let now = Instant::now();
+        let mut items = self.inner.items.write();
+        match place(path) {
+            Place::Root => Err(Error::permission_denied(path)
+                .with_message("permission denied: cannot remove the mount root")),
+            Place::Readme => Err(readme_fixed(path)),
+            // An item goes with its two files, as in AGFS: they are not separately removable.
+            Place::Top(name) => match live(&items, name, now) {
+                Some(_) => {
+                    items.remove(name);
+                    Ok(())
+                }
+                None => Err(Error::not_found(path)),
+            },
+            Place::In(name, file) => match (live(&items, name, now), Special::parse(file)) {
+                (Some(_), Some(_)) => Err(remove_the_item(path)),
+                _ => Err(Error::not_found(path)),
+            },
+            Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
+        }
+    }
+
+    async fn remove_all(&self, path: &str) -> Result<()> {
+        if path == "/" {
+            // Empties the mount; /README stays.
+            self.inner.items.write().clear();
+            return Ok(());
+        }
+        self.remove(path).await
+    }
+
+    async fn rename(&self, _from: &str, _to: &str) -> Result<()> {
+        Err(Error::unsupported("rename"))
+    }
+
+    async fn truncate(&self, path: &str, _size: u64) -> Result<()> {
+        // A no-op on keepalive and ctl, so `echo timeout=5 > ctl` through a shell that truncates
+        // first works; the write that follows does the work.
+        self.stat(path).await.and_then(|info| match place(path) {
+            Place::Readme => Err(readme_fixed(path)),
+            _ if info.is_dir => Err(Error::is_a_directory(path)),
+            _ => Ok(()),
+        })
+    }
+
+    async fn touch(&self, path: &str) -> Result<()> {
+        let now = Instant::now();
+        let mut items = self.inner.items.write();
+        match place(path) {
+            Place::In(name, file) => {
+                let Some(item) = live_mut(&mut items, name, now) else {
+                    return Err(Error::not_found(path));
+                };
+                match Special::parse(file) {
+                    Some(Special::Keepalive) => {
+                        item.beat();
+                        Ok(())
+                    }
+                    Some(Special::Ctl) => Err(Error::invalid_argument(
+                        "touch keepalive, not ctl, to refresh a heartbeat item",
+                    )
+                    .with_path(path)),
+                    None => Err(only_two_files(path)),
+                }
+            }
+            Place::Top(name) if live(&items, name, now).is_none() => Err(use_mkdir("touch", path)),
+            Place::Root | Place::Top(_) => Err(Error::invalid_argument(
+                "touch <item>/keepalive to refresh a heartbeat item",
+            )
+            .with_path(path)),
+            Place::Readme => Err(readme_fixed(path)),
+            Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
+        }
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.stop_sweeper();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn parse_ctl_accepts_timeout_with_newline() {
+        assert_eq!(parse_ctl(b"timeout=5\n").unwrap(), Duration::from_secs(5));
+        assert_eq!(
+            parse_ctl(b" timeout=1.5 ").unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in [
+            &b"timeout=0"[..],
+            b"timeout=-1",
+            b"timeout=",
+            b"ttl=5",
+            b"",
+            b"timeout=x",
+        ] {
+            let e = parse_ctl(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(e.to_string(), INVALID_CTL);
+        }
+    }
+
+    #[test]
+    fn place_classifies_paths() {
+        assert_eq!(place("/"), Place::Root);
+        assert_eq!(place("/README"), Place::Readme);
+        assert_eq!(place("/svc"), Place::Top("svc"));
+        assert_eq!(place("/svc/ctl"), Place::In("svc", "ctl"));
+        assert_eq!(place("/svc/ctl/x"), Place::Deeper("svc", "ctl"));
+        assert_eq!(place("/README/x"), Place::Deeper("README", "x"));
+    }
+
+    #[test]
+    fn sweep_deletes_only_expired_items() {
+        let inner = Inner {
+            items: RwLock::new(BTreeMap::new()),
+            default_timeout: Duration::from_secs(60),
+            readme: Bytes::new(),
+            mounted: SystemTime::now(),
+        };
+        inner
+            .items
+            .write()
+            .insert("old".into(), Item::new(Duration::from_millis(1)));
+        inner
+            .items
+            .write()
+            .insert("new".into(), Item::new(Duration::from_secs(60)));
+        let later = Instant::now() + Duration::from_millis(10);
+        assert_eq!(inner.sweep(later), 1);
+        assert!(inner.items.read().contains_key("new"));
+    }
+}

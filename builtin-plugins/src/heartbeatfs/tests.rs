@@ -1,0 +1,364 @@
+//! heartbeatfs: the conformance cases that fit a fixed layout, plus heartbeatfs's own cases.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use fs_core::conformance::{Fixture, assert_kind};
+use fs_core::{ErrorKind, FileSystem, MountableFs, ServerInfo, ServicePlugin, WriteFlags};
+use serde_json::json;
+
+use super::{HeartbeatFs, HeartbeatFsPlugin, README};
+
+/// How long the polling tests wait before failing.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+fn new_fs(timeout: Duration) -> HeartbeatFs {
+    HeartbeatFs::new(timeout, Bytes::from_static(README.as_bytes()))
+}
+
+// heartbeatfs is not a free tree: the cases run with no writable root and `/README` as the known
+// file, which covers the root, missing paths, README reads and the capability contract. (Through
+// the router the capability probe would land outside the mount, so that run is left out; the
+// unmount case below goes through the router.)
+mod plugin {
+    use super::*;
+    fs_core::conformance_tests!(|| async {
+        Fixture::read_only(
+            Arc::new(new_fs(Duration::from_secs(60))),
+            Some(("/README", README.as_bytes())),
+        )
+    });
+}
+
+async fn text(fs: &dyn FileSystem, path: &str) -> String {
+    let b = fs
+        .read(path, 0, None)
+        .await
+        .unwrap_or_else(|e| panic!("read {path}: {e}"));
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+/// The `key: value` lines of a ctl read.
+fn ctl_fields(ctl: &str) -> Vec<(String, String)> {
+    ctl.lines()
+        .map(|l| {
+            let (k, v) = l
+                .split_once(": ")
+                .unwrap_or_else(|| panic!("bad line {l:?}"));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn field(ctl: &str, key: &str) -> String {
+    ctl_fields(ctl)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .unwrap_or_else(|| panic!("{key} missing from {ctl:?}"))
+        .1
+}
+
+async fn write(fs: &dyn FileSystem, path: &str, data: &'static [u8]) -> fs_core::Result<u64> {
+    fs.write(path, Bytes::from_static(data), None, WriteFlags::NONE)
+        .await
+}
+
+/// Waits until `path` no longer exists, failing after [`DEADLINE`].
+async fn wait_gone(fs: &dyn FileSystem, path: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        match fs.stat(path).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => return start.elapsed(),
+            Err(e) => panic!("stat {path}: {e}"),
+            Ok(_) => {}
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{path} still exists after {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn mkdir_item_lists_keepalive_and_ctl_with_ctl_format() {
+    let fs = new_fs(Duration::from_secs(300));
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    let info = fs.stat("/svc").await.unwrap();
+    assert!(info.is_dir);
+    assert_eq!((info.name.as_str(), info.mode), ("svc", 0o755));
+    let content = info.meta.content.unwrap();
+    assert_eq!(content["status"], "alive");
+    assert_eq!(content["timeout"], "300");
+
+    let root: Vec<String> = fs
+        .read_dir("/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(root, ["README", "svc"]);
+    let listed = fs.read_dir("/svc").await.unwrap();
+    let names: Vec<(&str, u32, bool)> = listed
+        .iter()
+        .map(|i| (i.name.as_str(), i.mode, i.is_dir))
+        .collect();
+    assert_eq!(names, [("keepalive", 0o644, false), ("ctl", 0o644, false)]);
+
+    let ctl = text(&fs, "/svc/ctl").await;
+    let keys: Vec<String> = ctl_fields(&ctl).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        ["last_heartbeat_ts", "expire_ts", "timeout", "status"]
+    );
+    assert!(ctl.ends_with("status: alive\n"), "{ctl}");
+    assert_eq!(field(&ctl, "timeout"), "300");
+    let last = humantime::parse_rfc3339(&field(&ctl, "last_heartbeat_ts")).unwrap();
+    let expire = humantime::parse_rfc3339(&field(&ctl, "expire_ts")).unwrap();
+    assert_eq!(
+        expire.duration_since(last).unwrap(),
+        Duration::from_secs(300)
+    );
+    assert_eq!(fs.stat("/svc/ctl").await.unwrap().size, ctl.len() as u64);
+    assert_eq!(text(&fs, "/svc/keepalive").await, "");
+}
+
+#[tokio::test]
+async fn mkdir_existing_reserved_or_nested_refused() {
+    let fs = new_fs(Duration::from_secs(60));
+    fs.mkdir("/a", 0o755).await.unwrap();
+    assert_kind(fs.mkdir("/a", 0o755).await, ErrorKind::AlreadyExists);
+    assert_kind(fs.mkdir("/README", 0o755).await, ErrorKind::AlreadyExists);
+    assert_kind(fs.mkdir("/", 0o755).await, ErrorKind::AlreadyExists);
+    assert_kind(fs.mkdir("/a/ctl", 0o755).await, ErrorKind::AlreadyExists);
+    assert_kind(fs.mkdir("/a/sub", 0o755).await, ErrorKind::InvalidArgument);
+    assert_kind(fs.mkdir("/missing/sub", 0o755).await, ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn write_keepalive_refreshes_heartbeat() {
+    let fs = new_fs(Duration::from_secs(60));
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    let before = fs.stat("/svc/keepalive").await.unwrap().mod_time.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(write(&fs, "/svc/keepalive", b"beat\n").await.unwrap(), 5);
+    let after = fs.stat("/svc/keepalive").await.unwrap().mod_time.unwrap();
+    assert!(after > before, "keepalive write did not refresh");
+    // The content is not kept.
+    assert_eq!(text(&fs, "/svc/keepalive").await, "");
+}
+
+#[tokio::test]
+async fn touch_keepalive_refreshes_and_keeps_item_alive() {
+    let fs = new_fs(Duration::from_millis(800));
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    let start = Instant::now();
+    // Touch for twice the timeout: the item must outlive it.
+    while start.elapsed() < Duration::from_millis(1600) {
+        fs.touch("/svc/keepalive").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(fs.stat("/svc").await.is_ok());
+    assert_kind(fs.touch("/svc/ctl").await, ErrorKind::InvalidArgument);
+    assert_kind(fs.touch("/svc").await, ErrorKind::InvalidArgument);
+    assert_kind(fs.touch("/new").await, ErrorKind::Unsupported);
+    assert_kind(fs.touch("/missing/keepalive").await, ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn ctl_timeout_one_second_item_expires_and_is_swept() {
+    let fs = new_fs(Duration::from_secs(300));
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    assert_eq!(write(&fs, "/svc/ctl", b"timeout=1\n").await.unwrap(), 10);
+    let ctl = text(&fs, "/svc/ctl").await;
+    assert_eq!(field(&ctl, "timeout"), "1");
+    assert_eq!(field(&ctl, "status"), "alive");
+    let gone_after = wait_gone(&fs, "/svc").await;
+    assert!(
+        gone_after > Duration::from_millis(500),
+        "expired too early: {gone_after:?}"
+    );
+    assert_kind(fs.stat("/svc/ctl").await, ErrorKind::NotFound);
+    assert_kind(fs.read("/svc/ctl", 0, None).await, ErrorKind::NotFound);
+    assert_kind(write(&fs, "/svc/keepalive", b"").await, ErrorKind::NotFound);
+    let root: Vec<String> = fs
+        .read_dir("/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(root, ["README"]);
+    // The sweeper deletes it from memory too.
+    let start = Instant::now();
+    while fs.stored_items() > 0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "sweeper did not delete the item"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The name can be used again.
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    assert_eq!(field(&text(&fs, "/svc/ctl").await, "timeout"), "300");
+}
+
+#[tokio::test]
+async fn ctl_bad_command_invalid_argument() {
+    let fs = new_fs(Duration::from_secs(60));
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    for bad in [&b"timeout=0"[..], b"timeout=abc", b"ttl=5", b"hello"] {
+        let e = fs
+            .write("/svc/ctl", Bytes::from_static(bad), None, WriteFlags::NONE)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            e.to_string()
+                .contains("invalid ctl command, use 'timeout=N' (seconds)"),
+            "{e}"
+        );
+    }
+    assert_eq!(field(&text(&fs, "/svc/ctl").await, "timeout"), "60");
+}
+
+#[tokio::test]
+async fn create_rename_chmod_and_readme_refused() {
+    let fs = new_fs(Duration::from_secs(60));
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    let e = fs.create("/x").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(
+        e.to_string()
+            .contains("use mkdir to create heartbeat items"),
+        "{e}"
+    );
+    assert_kind(write(&fs, "/x", b"1").await, ErrorKind::Unsupported);
+    assert_kind(
+        write(&fs, "/svc/other", b"1").await,
+        ErrorKind::PermissionDenied,
+    );
+    assert_kind(
+        write(&fs, "/README", b"1").await,
+        ErrorKind::PermissionDenied,
+    );
+    assert_kind(write(&fs, "/svc", b"1").await, ErrorKind::IsADirectory);
+    assert_kind(fs.rename("/svc", "/svc2").await, ErrorKind::Unsupported);
+    assert_kind(fs.chmod("/svc", 0o700).await, ErrorKind::Unsupported);
+    assert_kind(fs.read("/svc", 0, None).await, ErrorKind::IsADirectory);
+    assert_kind(fs.stat("/svc/keepalive/x").await, ErrorKind::NotADirectory);
+    assert_kind(fs.stat("/README/x").await, ErrorKind::NotADirectory);
+    assert_kind(fs.read_dir("/svc/ctl").await, ErrorKind::NotADirectory);
+    // truncate is a no-op on the two files.
+    fs.truncate("/svc/ctl", 0).await.unwrap();
+    assert_kind(fs.truncate("/svc", 0).await, ErrorKind::IsADirectory);
+    assert_kind(fs.truncate("/nope", 0).await, ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn remove_item_deletes_it_and_files_stay_fixed() {
+    let fs = new_fs(Duration::from_secs(60));
+    fs.mkdir("/a", 0o755).await.unwrap();
+    fs.mkdir("/b", 0o755).await.unwrap();
+    assert_kind(fs.remove("/a/keepalive").await, ErrorKind::PermissionDenied);
+    fs.remove("/a").await.unwrap();
+    assert_kind(fs.stat("/a").await, ErrorKind::NotFound);
+    assert_kind(fs.remove("/a").await, ErrorKind::NotFound);
+    fs.remove_all("/b").await.unwrap();
+    assert_kind(fs.stat("/b").await, ErrorKind::NotFound);
+    fs.mkdir("/c", 0o755).await.unwrap();
+    fs.remove_all("/").await.unwrap();
+    assert_kind(fs.stat("/c").await, ErrorKind::NotFound);
+    assert!(fs.stat("/README").await.is_ok());
+    assert_kind(fs.remove("/README").await, ErrorKind::PermissionDenied);
+}
+
+#[tokio::test]
+async fn shutdown_stops_sweeper() {
+    let fs = new_fs(Duration::from_secs(60));
+    assert!(fs.sweeper_running());
+    fs.shutdown().await.unwrap();
+    let start = Instant::now();
+    while fs.sweeper_running() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "sweeper still running after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The filesystem still answers; expired items stay invisible without the sweeper.
+    fs.mkdir("/svc", 0o755).await.unwrap();
+}
+
+#[tokio::test]
+async fn unmount_drops_filesystem_and_sweeper() {
+    let router = MountableFs::new(ServerInfo {
+        version: "9.9.9".into(),
+        started: SystemTime::now(),
+    });
+    let fs = HeartbeatFsPlugin
+        .initialize(fs_core::conformance::mount_context("/hb", json!({})))
+        .await
+        .unwrap();
+    let weak = Arc::downgrade(&fs);
+    router
+        .mount("/hb", "heartbeatfs", None, json!({}), fs)
+        .await
+        .unwrap();
+    router.mkdir("/hb/svc", 0o755).await.unwrap();
+    router.unmount("/hb").await.unwrap();
+    // Nothing (the sweeper included) keeps the filesystem alive after unmount.
+    let start = Instant::now();
+    while weak.strong_count() > 0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "filesystem outlived its unmount"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn validate_default_timeout_forms() {
+    for ok in [
+        json!({}),
+        json!({"default_timeout": 30}),
+        json!({"default_timeout": 2.5}),
+        json!({"default_timeout": "30s"}),
+        json!({"default_timeout": "5m"}),
+    ] {
+        HeartbeatFsPlugin
+            .validate(&ok)
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in [
+        json!({"default_timeout": 0}),
+        json!({"default_timeout": -5}),
+        json!({"default_timeout": "soon"}),
+        json!({"default_timeout": "0s"}),
+        json!({"timeout": 5}),
+    ] {
+        let e = HeartbeatFsPlugin.validate(&bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn initialize_default_timeout_applies_to_new_items() {
+    let fs = HeartbeatFsPlugin
+        .initialize(fs_core::conformance::mount_context(
+            "/hb",
+            json!({"default_timeout": "30s"}),
+        ))
+        .await
+        .unwrap();
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    assert_eq!(field(&text(fs.as_ref(), "/svc/ctl").await, "timeout"), "30");
+    assert!(
+        text(fs.as_ref(), "/README")
+            .await
+            .starts_with("# heartbeatfs")
+    );
+}

@@ -1,0 +1,116 @@
+#![doc = include_str!("README.md")]
+
+mod backend;
+mod fs;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fs_core::{
+    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, plugin,
+};
+use serde_json::Value;
+
+pub use fs::QueueFs;
+
+const README: &str = include_str!("README.md");
+/// The SQLite file when `db_path` is not given (AGFS's default, relative to the working directory).
+const DEFAULT_DB_PATH: &str = "queue.db";
+
+/// The queuefs factory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueFsPlugin;
+
+/// Where a mount keeps its queues, from the `backend` and `db_path` keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BackendConfig {
+    Memory,
+    Sqlite { db_path: PathBuf },
+}
+
+impl BackendConfig {
+    /// Reads a config already checked by [`check_config`](plugin::check_config).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an unknown backend name, for `mysql`/`tidb` (not in this build) and
+    /// for an empty `db_path`.
+    fn from_config(config: &Value) -> Result<Self> {
+        let backend = config
+            .get("backend")
+            .and_then(Value::as_str)
+            .unwrap_or("memory");
+        match backend.to_ascii_lowercase().as_str() {
+            "memory" => Ok(BackendConfig::Memory),
+            "sqlite" | "sqlite3" => {
+                let db_path = config
+                    .get("db_path")
+                    .and_then(Value::as_str)
+                    .unwrap_or(DEFAULT_DB_PATH);
+                if db_path.trim().is_empty() {
+                    return Err(Error::invalid_argument(
+                        "invalid value for 'db_path': expected a file path, got an empty string",
+                    ));
+                }
+                Ok(BackendConfig::Sqlite {
+                    db_path: PathBuf::from(db_path),
+                })
+            }
+            "mysql" | "tidb" => Err(Error::invalid_argument(format!(
+                "queuefs backend '{backend}' is not available yet in this build (available: memory, sqlite)"
+            ))),
+            _ => Err(Error::invalid_argument(format!(
+                "invalid value for 'backend': unknown backend '{backend}' (allowed: memory, sqlite, sqlite3)"
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl ServicePlugin for QueueFsPlugin {
+    fn name(&self) -> &str {
+        "queuefs"
+    }
+
+    fn readme(&self) -> &str {
+        README
+    }
+
+    fn config_params(&self) -> Vec<ConfigParam> {
+        vec![
+            ConfigParam::optional(
+                "backend",
+                ParamType::String,
+                "memory",
+                "where queues live: memory or sqlite (sqlite3 is an alias)",
+            ),
+            ConfigParam::optional(
+                "db_path",
+                ParamType::String,
+                DEFAULT_DB_PATH,
+                "SQLite database file (sqlite backend), created when missing",
+            ),
+        ]
+    }
+
+    fn validate(&self, config: &Value) -> Result<()> {
+        plugin::check_config(&self.config_params(), config)?;
+        BackendConfig::from_config(config).map(drop)
+    }
+
+    async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
+        let backend: Arc<dyn backend::Backend> = match BackendConfig::from_config(&ctx.config)? {
+            BackendConfig::Memory => Arc::new(backend::memory::MemoryBackend::new()),
+            BackendConfig::Sqlite { db_path } => {
+                Arc::new(backend::sqlite::SqliteBackend::open(&db_path).await?)
+            }
+        };
+        Ok(Arc::new(QueueFs::new(
+            backend,
+            Bytes::from_static(README.as_bytes()),
+        )))
+    }
+}

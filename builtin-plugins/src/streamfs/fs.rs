@@ -1,0 +1,540 @@
+//! [`StreamFs`]: broadcast streams shown as files. Each write is one chunk, kept in a ring of recent
+//! bytes and fanned out to every live reader's bounded queue.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fs_core::{
+    ByteStream, Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags,
+};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use super::StreamFsConfig;
+
+const PLUGIN: &str = "streamfs";
+const DIR_MODE: u32 = 0o755;
+const README_MODE: u32 = 0o444;
+const STREAM_MODE: u32 = 0o644;
+/// What a plain read of a stream answers (AGFS's words, plus how to do it).
+const USE_STREAM_MODE: &str =
+    "use stream mode for reading stream files: GET /api/v1/files?path=...&stream=true";
+
+/// One reader's queue: the ring history it attached with, then live chunks up to the channel size.
+#[derive(Debug, Default)]
+struct Queue {
+    /// Chunks of the ring at attach time; not counted against the channel size.
+    history: VecDeque<Bytes>,
+    live: VecDeque<Bytes>,
+    live_bytes: u64,
+    /// Set when the stream is removed: the reader ends once its queue is drained.
+    closed: bool,
+}
+
+#[derive(Debug, Default)]
+struct ReaderQueue {
+    queue: Mutex<Queue>,
+    // One waiter per queue; `notify_one` stores a permit when the reader is not waiting yet, so a
+    // chunk pushed between the reader's check and its wait is never missed.
+    ready: Notify,
+}
+
+impl ReaderQueue {
+    fn close(&self) {
+        self.queue.lock().closed = true;
+        self.ready.notify_one();
+    }
+}
+
+/// Everything about one stream that changes, behind one lock.
+#[derive(Debug)]
+struct StreamState {
+    ring: VecDeque<Bytes>,
+    ring_bytes: u64,
+    readers: HashMap<u64, Arc<ReaderQueue>>,
+    next_reader: u64,
+    total_written: u64,
+    /// Chunks dropped for slow readers since the stream was created, over all readers.
+    dropped_chunks: u64,
+    modified: SystemTime,
+    /// Set when the stream is removed; a writer or reader still holding it then sees `NotFound`.
+    closed: bool,
+}
+
+/// One stream.
+#[derive(Debug)]
+struct Stream {
+    // Writers and attaching readers take this lock, then (writers) each reader's queue lock; readers
+    // take only their own queue lock, and a departing reader only this one, so no cycle exists.
+    state: Mutex<StreamState>,
+}
+
+impl Stream {
+    fn new() -> Self {
+        Stream {
+            state: Mutex::new(StreamState {
+                ring: VecDeque::new(),
+                ring_bytes: 0,
+                readers: HashMap::new(),
+                next_reader: 0,
+                total_written: 0,
+                dropped_chunks: 0,
+                modified: SystemTime::now(),
+                closed: false,
+            }),
+        }
+    }
+
+    /// Appends one chunk to the ring and offers it to every reader; never waits.
+    fn push(&self, chunk: Bytes, config: &StreamFsConfig, path: &str) -> Result<()> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(Error::not_found(path));
+        }
+        st.modified = SystemTime::now();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let len = chunk.len() as u64;
+        st.total_written += len;
+        if len <= config.ring_buffer_size {
+            st.ring.push_back(chunk.clone());
+            st.ring_bytes += len;
+            while st.ring_bytes > config.ring_buffer_size {
+                let old = st.ring.pop_front().expect("ring holds the bytes it counts");
+                st.ring_bytes -= old.len() as u64;
+            }
+        } else {
+            // The history stays a contiguous suffix of the stream: a chunk larger than the ring
+            // leaves it empty.
+            st.ring.clear();
+            st.ring_bytes = 0;
+        }
+        let mut dropped = 0;
+        for reader in st.readers.values() {
+            let mut q = reader.queue.lock();
+            // An empty queue takes any chunk, so a reader that keeps up gets chunks larger than
+            // the channel size too.
+            if q.live.is_empty() || q.live_bytes + len <= config.channel_buffer_size {
+                q.live.push_back(chunk.clone());
+                q.live_bytes += len;
+                drop(q);
+                reader.ready.notify_one();
+            } else {
+                dropped += 1;
+            }
+        }
+        st.dropped_chunks += dropped;
+        Ok(())
+    }
+
+    /// Adds a reader that starts with the current ring history.
+    fn attach(self: &Arc<Self>, path: &str) -> Result<Reader> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(Error::not_found(path));
+        }
+        let queue = Arc::new(ReaderQueue {
+            queue: Mutex::new(Queue {
+                history: st.ring.clone(),
+                ..Queue::default()
+            }),
+            ready: Notify::new(),
+        });
+        let id = st.next_reader;
+        st.next_reader += 1;
+        st.readers.insert(id, Arc::clone(&queue));
+        Ok(Reader {
+            stream: Arc::clone(self),
+            id,
+            queue,
+        })
+    }
+
+    /// Ends every reader (after what is already queued for it) and refuses further use.
+    fn close(&self) {
+        let mut st = self.state.lock();
+        st.closed = true;
+        for reader in st.readers.values() {
+            reader.close();
+        }
+        st.ring.clear();
+        st.ring_bytes = 0;
+    }
+
+    fn info(&self, name: &str) -> FileInfo {
+        let st = self.state.lock();
+        let content = BTreeMap::from([
+            ("total_written".to_string(), st.total_written.to_string()),
+            ("active_readers".to_string(), st.readers.len().to_string()),
+            ("dropped_chunks".to_string(), st.dropped_chunks.to_string()),
+        ]);
+        let mut meta = Meta::new(PLUGIN, "stream");
+        meta.content = Some(content);
+        FileInfo::file(name, st.total_written, STREAM_MODE, Some(st.modified)).with_meta(meta)
+    }
+}
+
+/// A live reader. Dropping it (the HTTP client went away) unregisters it and frees its queue.
+#[derive(Debug)]
+struct Reader {
+    stream: Arc<Stream>,
+    id: u64,
+    queue: Arc<ReaderQueue>,
+}
+
+impl Reader {
+    /// The next chunk: history first, then live chunks; `None` once the stream is removed and the
+    /// queue drained.
+    async fn next(&self) -> Option<Bytes> {
+        loop {
+            {
+                let mut q = self.queue.queue.lock();
+                if let Some(chunk) = q.history.pop_front() {
+                    return Some(chunk);
+                }
+                if let Some(chunk) = q.live.pop_front() {
+                    q.live_bytes -= chunk.len() as u64;
+                    return Some(chunk);
+                }
+                if q.closed {
+                    return None;
+                }
+            }
+            self.queue.ready.notified().await;
+        }
+    }
+
+    fn into_stream(self) -> ByteStream {
+        Box::pin(futures_util::stream::unfold(self, |reader| async move {
+            let chunk = reader.next().await?;
+            Some((Ok(chunk), reader))
+        }))
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stream.state.lock().readers.remove(&self.id);
+    }
+}
+
+/// Where a path points, by shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place<'a> {
+    Root,
+    Readme,
+    Stream(&'a str),
+    /// Below a top-level name: streamfs has no directories.
+    Below(&'a str),
+}
+
+fn place(path: &str) -> Place<'_> {
+    if path == "/" {
+        return Place::Root;
+    }
+    let rel = path.trim_start_matches('/');
+    match rel.split_once('/') {
+        None if rel == "README" => Place::Readme,
+        None => Place::Stream(rel),
+        Some((first, _)) => Place::Below(first),
+    }
+}
+
+fn readme_fixed(path: &str) -> Error {
+    Error::permission_denied(path).with_message("permission denied: /README is read-only")
+}
+
+/// The streamfs filesystem: streams in memory, by name.
+#[derive(Debug)]
+pub struct StreamFs {
+    // The map lock is held only to find, add or take out a stream; chunks move under each
+    // stream's own lock, so streams never wait for each other.
+    streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    config: StreamFsConfig,
+    readme: Bytes,
+    mounted: SystemTime,
+}
+
+impl StreamFs {
+    /// Creates an empty filesystem with `config`'s buffer sizes and `readme` as `/README`.
+    pub fn new(config: StreamFsConfig, readme: Bytes) -> Self {
+        StreamFs {
+            streams: RwLock::new(BTreeMap::new()),
+            config,
+            readme,
+            mounted: SystemTime::now(),
+        }
+    }
+
+    /// The buffer sizes in use.
+    pub fn config(&self) -> StreamFsConfig {
+        self.config
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<Stream>> {
+        self.streams.read().get(name).cloned()
+    }
+
+    fn get_or_create(&self, name: &str) -> Arc<Stream> {
+        if let Some(s) = self.get(name) {
+            return s;
+        }
+        Arc::clone(
+            self.streams
+                .write()
+                .entry(name.to_string())
+                .or_insert_with(|| Arc::new(Stream::new())),
+        )
+    }
+
+    /// The error for a path below a top-level name.
+    fn below_error(&self, path: &str, first: &str) -> Error {
+        if first == "README" || self.get(first).is_some() {
+            Error::not_a_directory(path)
+        } else {
+            Error::not_found(path)
+        }
+    }
+
+    fn readme_info(&self) -> FileInfo {
+        FileInfo::file(
+            "README",
+            self.readme.len() as u64,
+            README_MODE,
+            Some(self.mounted),
+        )
+        .with_meta(Meta::new(PLUGIN, "file"))
+    }
+
+    fn remove_stream(&self, path: &str, name: &str) -> Result<()> {
+        let stream = self
+            .streams
+            .write()
+            .remove(name)
+            .ok_or_else(|| Error::not_found(path))?;
+        stream.close();
+        Ok(())
+    }
+
+    fn remove_every_stream(&self) {
+        let streams = std::mem::take(&mut *self.streams.write());
+        for stream in streams.values() {
+            stream.close();
+        }
+    }
+}
+
+#[async_trait]
+impl FileSystem for StreamFs {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            write: true,
+            create: true,
+            mkdir: false,
+            remove: true,
+            rename: false,
+            chmod: false,
+            truncate: true,
+            live_stream: true,
+        }
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        match place(path) {
+            Place::Root => Ok(FileInfo::dir("/", DIR_MODE, Some(self.mounted))
+                .with_meta(Meta::new(PLUGIN, "dir"))),
+            Place::Readme => Ok(self.readme_info()),
+            Place::Stream(name) => self
+                .get(name)
+                .map(|s| s.info(name))
+                .ok_or_else(|| Error::not_found(path)),
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
+        match place(path) {
+            Place::Root => {
+                let streams: Vec<(String, Arc<Stream>)> = self
+                    .streams
+                    .read()
+                    .iter()
+                    .map(|(n, s)| (n.clone(), Arc::clone(s)))
+                    .collect();
+                let mut out = vec![self.readme_info()];
+                out.extend(streams.iter().map(|(n, s)| s.info(n)));
+                Ok(out)
+            }
+            Place::Readme => Err(Error::not_a_directory(path)),
+            Place::Stream(name) if self.get(name).is_some() => Err(Error::not_a_directory(path)),
+            Place::Stream(_) => Err(Error::not_found(path)),
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        match place(path) {
+            Place::Root => Err(Error::is_a_directory(path)),
+            Place::Readme => Ok(fs_core::read_window(&self.readme, offset, size)),
+            Place::Stream(name) if self.get(name).is_some() => {
+                Err(Error::invalid_argument(USE_STREAM_MODE).with_path(path))
+            }
+            Place::Stream(_) => Err(Error::not_found(path)),
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn write(
+        &self,
+        path: &str,
+        data: Bytes,
+        _offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let name = match place(path) {
+            Place::Root => return Err(Error::is_a_directory(path)),
+            Place::Readme => return Err(readme_fixed(path)),
+            Place::Stream(name) => name,
+            Place::Below(first) => return Err(self.below_error(path, first)),
+        };
+        let creates = flags.is_empty() || flags.contains(WriteFlags::CREATE);
+        let stream = match self.get(name) {
+            Some(_) if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) => {
+                return Err(Error::already_exists(path));
+            }
+            Some(s) => s,
+            None if creates => self.get_or_create(name),
+            None => return Err(Error::not_found(path)),
+        };
+        let written = data.len() as u64;
+        // Offset, APPEND and TRUNCATE do not apply: every write is the next chunk.
+        stream.push(data, &self.config, path)?;
+        Ok(written)
+    }
+
+    async fn create(&self, path: &str) -> Result<()> {
+        match place(path) {
+            Place::Root | Place::Readme => Err(Error::already_exists(path)),
+            Place::Stream(name) => {
+                let mut streams = self.streams.write();
+                if streams.contains_key(name) {
+                    return Err(Error::already_exists(path));
+                }
+                streams.insert(name.to_string(), Arc::new(Stream::new()));
+                Ok(())
+            }
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn mkdir(&self, path: &str, _mode: u32) -> Result<()> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "operation not supported: streamfs has no directories",
+        )
+        .with_op("mkdir")
+        .with_path(path))
+    }
+
+    async fn remove(&self, path: &str) -> Result<()> {
+        match place(path) {
+            Place::Root => Err(Error::permission_denied(path)
+                .with_message("permission denied: cannot remove the mount root")),
+            Place::Readme => Err(readme_fixed(path)),
+            Place::Stream(name) => self.remove_stream(path, name),
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn remove_all(&self, path: &str) -> Result<()> {
+        if path == "/" {
+            // Empties the mount; /README stays.
+            self.remove_every_stream();
+            return Ok(());
+        }
+        self.remove(path).await
+    }
+
+    async fn rename(&self, _from: &str, _to: &str) -> Result<()> {
+        Err(Error::unsupported("rename"))
+    }
+
+    async fn truncate(&self, path: &str, _size: u64) -> Result<()> {
+        // A no-op on streams, as in AGFS, so shells that truncate before writing work.
+        match place(path) {
+            Place::Root => Err(Error::is_a_directory(path)),
+            Place::Readme => Err(readme_fixed(path)),
+            Place::Stream(name) if self.get(name).is_some() => Ok(()),
+            Place::Stream(_) => Err(Error::not_found(path)),
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn touch(&self, path: &str) -> Result<()> {
+        match place(path) {
+            Place::Root => Ok(()),
+            Place::Readme => Err(readme_fixed(path)),
+            Place::Stream(name) => {
+                let stream = self.get_or_create(name);
+                let mut st = stream.state.lock();
+                if st.closed {
+                    return Err(Error::not_found(path));
+                }
+                st.modified = SystemTime::now();
+                Ok(())
+            }
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn open_stream(&self, path: &str) -> Result<ByteStream> {
+        match place(path) {
+            Place::Root => Err(Error::is_a_directory(path)),
+            // Not a stream: the server falls back to reading the file.
+            Place::Readme => Err(Error::unsupported("stream")),
+            Place::Stream(name) => Ok(self.get_or_create(name).attach(path)?.into_stream()),
+            Place::Below(first) => Err(self.below_error(path, first)),
+        }
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        // Ends every live reader, so open HTTP streams finish when the mount goes.
+        self.remove_every_stream();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn place_classifies_paths() {
+        assert_eq!(place("/"), Place::Root);
+        assert_eq!(place("/README"), Place::Readme);
+        assert_eq!(place("/live"), Place::Stream("live"));
+        assert_eq!(place("/live/x"), Place::Below("live"));
+    }
+
+    #[test]
+    fn ring_keeps_most_recent_bytes() {
+        let config = StreamFsConfig {
+            ring_buffer_size: 10,
+            channel_buffer_size: 100,
+        };
+        let s = Stream::new();
+        for chunk in ["aaaa", "bbbb", "cccc"] {
+            s.push(Bytes::from_static(chunk.as_bytes()), &config, "/s")
+                .unwrap();
+        }
+        let ring: Vec<Bytes> = s.state.lock().ring.iter().cloned().collect();
+        assert_eq!(ring, ["bbbb", "cccc"]);
+        s.push(Bytes::from(vec![b'x'; 11]), &config, "/s").unwrap();
+        assert!(s.state.lock().ring.is_empty());
+        assert_eq!(s.state.lock().total_written, 23);
+    }
+}
