@@ -1,68 +1,12 @@
 //! The `pfs-server` binary itself: the embedded default config, Go-style flags, `--version`,
 //! `--print-sample-config`, startup errors, and a clean exit on SIGTERM.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pfs-server");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn curl(args: &[&str]) -> Output {
-    Command::new("curl")
-        .args(["-s", "--max-time", "5"])
-        .args(args)
-        .output()
-        .expect("curl runs")
-}
-
-/// Polls `/api/v1/ready` until it answers 200 (bounded).
-fn wait_ready(base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = curl(&[
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &format!("{base}/api/v1/ready"),
-        ]);
-        if out.stdout == b"200" {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited early: {status}");
-        }
-        assert!(Instant::now() < deadline, "server not ready after 20 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(args: &[&str]) -> Server {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Server(child)
-}
+use common::process::{BIN, curl, free_port, start, wait_ready};
 
 #[test]
 fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
