@@ -21,6 +21,8 @@ pub mod queuefs;
 pub mod serverinfofs;
 #[cfg(feature = "streamfs")]
 pub mod streamfs;
+#[cfg(feature = "streamrotatefs")]
+pub mod streamrotatefs;
 
 /// Registers every built-in plugin compiled in.
 ///
@@ -43,6 +45,8 @@ pub fn register_builtin(registry: &PluginRegistry) -> fs_core::Result<()> {
     registry.register(Arc::new(serverinfofs::ServerInfoFsPlugin))?;
     #[cfg(feature = "streamfs")]
     registry.register(Arc::new(streamfs::StreamFsPlugin))?;
+    #[cfg(feature = "streamrotatefs")]
+    registry.register(Arc::new(streamrotatefs::StreamRotateFsPlugin))?;
     let _ = &registry;
     Ok(())
 }

@@ -247,7 +247,8 @@ async fn plugins_lists_builtins_with_params_readme_and_mounts() {
             "memfs",
             "queuefs",
             "serverinfofs",
-            "streamfs"
+            "streamfs",
+            "streamrotatefs"
         ]
     );
     let memfs = plugins.iter().find(|p| p["name"] == "memfs").unwrap();

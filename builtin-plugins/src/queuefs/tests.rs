@@ -1,5 +1,6 @@
-//! queuefs: the read-only conformance subset, then every queuefs case on both backends (memory and
-//! SQLite in a temporary directory), then SQLite-only cases (reopen, two instances on one file).
+//! queuefs: the read-only conformance subset, then every queuefs case on every backend (memory,
+//! SQLite in a temporary directory, MySQL and TiDB when `PFS_TEST_MYSQL_DSN` / `PFS_TEST_TIDB_DSN`
+//! point at a server), then SQL-only cases (reopen, two instances on one database).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -75,7 +76,48 @@ async fn env(backend: &str) -> Env {
     }
 }
 
-/// Expands each case into `memory::<case>` and `sqlite::<case>` tests.
+/// The env var naming the server of a SQL-server backend, and what to tell when it is unset.
+fn server_dsn(backend: &str) -> Option<String> {
+    let (var, hint) = match backend {
+        "mysql" => (
+            "PFS_TEST_MYSQL_DSN",
+            "scripts/test starts a MariaDB and sets it",
+        ),
+        _ => (
+            "PFS_TEST_TIDB_DSN",
+            "a TiDB server, e.g. mysql://root@127.0.0.1:4000/test",
+        ),
+    };
+    match std::env::var(var) {
+        Ok(dsn) if !dsn.trim().is_empty() => Some(dsn),
+        _ => {
+            println!("skipping: set {var} ({hint})");
+            None
+        }
+    }
+}
+
+/// A config for `backend` (`mysql`/`tidb`) on the test server, in a fresh database of its own.
+fn server_config(backend: &str, dsn: &str) -> Value {
+    let database = format!("pfs_q_{}", uuid::Uuid::now_v7().simple());
+    json!({"backend": backend, "dsn": dsn, "database": database})
+}
+
+/// Drops the database of a [`server_config`].
+async fn drop_server_database(config: &Value) {
+    let flavor = match config["backend"].as_str() {
+        Some("tidb") => super::backend::mysql::Flavor::Tidb,
+        _ => super::backend::mysql::Flavor::Mysql,
+    };
+    super::backend::mysql::MysqlConfig::from_config(flavor, config)
+        .unwrap()
+        .drop_database()
+        .await
+        .unwrap();
+}
+
+/// Expands each case into `memory::<case>`, `sqlite::<case>`, `mysql::<case>` and `tidb::<case>`
+/// tests; the last two skip (and pass) without a server.
 macro_rules! on_every_backend {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -93,6 +135,28 @@ macro_rules! on_every_backend {
                 async fn $case() {
                     let env = super::env("sqlite").await;
                     super::$case(env.fs.clone()).await;
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(dsn) = super::server_dsn("mysql") else { return };
+                    let config = super::server_config("mysql", &dsn);
+                    super::$case(super::mount(config.clone()).await).await;
+                    super::drop_server_database(&config).await;
+                }
+            )*
+        }
+        mod tidb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(dsn) = super::server_dsn("tidb") else { return };
+                    let config = super::server_config("tidb", &dsn);
+                    super::$case(super::mount(config.clone()).await).await;
+                    super::drop_server_database(&config).await;
                 }
             )*
         }
@@ -162,7 +226,10 @@ async fn stat_layout_root_readme_and_queues_listed(fs: Arc<dyn FileSystem>) {
     let root = fs.stat("/").await.unwrap();
     assert!(root.is_dir);
     let backend = root.meta.content.as_ref().unwrap()["backend"].clone();
-    assert!(backend == "memory" || backend == "sqlite", "{backend}");
+    assert!(
+        ["memory", "sqlite", "mysql", "tidb"].contains(&backend.as_str()),
+        "{backend}"
+    );
     assert_eq!(names(fs.as_ref(), "/").await.unwrap(), ["README"]);
     let readme = fs.stat("/README").await.unwrap();
     assert_eq!((readme.mode, readme.is_dir), (0o444, false));
@@ -544,33 +611,41 @@ async fn stat_peek_modification_time_is_last_enqueue(fs: Arc<dyn FileSystem>) {
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
     let e = QueueFsPlugin
-        .validate(&json!({"backend": "memory", "dsn": "x"}))
+        .validate(&json!({"backend": "memory", "table": "x"}))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(
         e.to_string()
-            .contains("allowed parameters are: 'backend', 'db_path'"),
+            .contains("allowed parameters are: 'backend', 'db_path', 'dsn'"),
         "{e}"
     );
 }
 
 #[test]
-fn validate_backends_known_and_mysql_not_yet() {
+fn validate_backends_known_and_mysql_tls_refused() {
     for ok in [
         json!({}),
         json!({"backend": "memory"}),
         json!({"backend": "sqlite3", "db_path": "/tmp/x.db"}),
         json!({"backend": "sqlite"}),
+        json!({"backend": "mysql", "dsn": "u:p@tcp(127.0.0.1:3306)/q"}),
+        json!({"backend": "tidb", "host": "h", "port": 4000, "user": "u", "password": "p",
+               "database": "d", "enable_tls": false, "tls_server_name": "h", "tls_skip_verify": false}),
     ] {
         QueueFsPlugin.validate(&ok).unwrap();
     }
     for name in ["mysql", "tidb"] {
         let e = QueueFsPlugin
-            .validate(&json!({"backend": name}))
+            .validate(&json!({"backend": name, "enable_tls": true}))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-        assert!(e.to_string().contains("not available yet"), "{e}");
+        assert!(e.to_string().contains("TLS is not available"), "{e}");
     }
+    assert!(
+        QueueFsPlugin
+            .validate(&json!({"backend": "mysql", "port": "3306"}))
+            .is_err()
+    );
     let e = QueueFsPlugin
         .validate(&json!({"backend": "redis"}))
         .unwrap_err();
@@ -670,6 +745,138 @@ async fn sqlite_queue_names_with_underscores_do_not_collide() {
     enqueue(&fs, "/a_b", "underscore").await;
     assert_eq!(dequeue(&fs, "/a/b").await.unwrap()["data"], "slash");
     assert_eq!(dequeue(&fs, "/a_b").await.unwrap()["data"], "underscore");
+}
+
+// ---- MySQL / TiDB only (skip without a server) ----
+
+#[tokio::test]
+async fn initialize_mysql_unreachable_server_unavailable() {
+    // A port nothing listens on: bind one, then close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = QueueFsPlugin
+        .initialize(fs_core::conformance::mount_context(
+            "/queuefs",
+            json!({"backend": "mysql", "dsn": format!("u:secret@tcp(127.0.0.1:{port})/q")}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(!e.to_string().contains("secret"), "{e}");
+}
+
+async fn server_two_instances_one_database_no_duplicates(backend: &str) {
+    let Some(dsn) = server_dsn(backend) else {
+        return;
+    };
+    let config = server_config(backend, &dsn);
+    // Two mounts, two connection pools: two pfs servers sharing one database.
+    let a = mount(config.clone()).await;
+    let b = mount(config.clone()).await;
+    for i in 0..200 {
+        let producer = if i % 2 == 0 { &a } else { &b };
+        enqueue(producer, "/shared", &format!("m-{i}")).await;
+    }
+    let consumers: Vec<_> = (0..8)
+        .map(|n| {
+            let fs = if n % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(m) = dequeue(&fs, "/shared").await {
+                    got.push(m["data"].as_str().unwrap().to_string());
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for c in consumers {
+        all.extend(c.await.unwrap());
+    }
+    assert_eq!(all.len(), 200, "no duplicates, nothing lost");
+    let unique: HashSet<_> = all.into_iter().collect();
+    assert_eq!(unique.len(), 200);
+    assert_eq!(size(&a, "/shared").await, "0");
+    drop_server_database(&config).await;
+}
+
+async fn server_queue_names_do_not_collide(backend: &str) {
+    let Some(dsn) = server_dsn(backend) else {
+        return;
+    };
+    let config = server_config(backend, &dsn);
+    let fs = mount(config.clone()).await;
+    enqueue(&fs, "/a/b", "slash").await;
+    enqueue(&fs, "/a_b", "underscore").await;
+    // utf8mb4_bin pads spaces on MariaDB and TiDB; names are VARBINARY, so these stay apart.
+    enqueue(&fs, "/c", "plain").await;
+    enqueue(&fs, "/c ", "trailing space").await;
+    enqueue(&fs, "/É", "unicode").await;
+    assert_eq!(dequeue(&fs, "/a/b").await.unwrap()["data"], "slash");
+    assert_eq!(dequeue(&fs, "/a_b").await.unwrap()["data"], "underscore");
+    assert_eq!(dequeue(&fs, "/c").await.unwrap()["data"], "plain");
+    assert_eq!(dequeue(&fs, "/c ").await.unwrap()["data"], "trailing space");
+    assert_eq!(dequeue(&fs, "/É").await.unwrap()["data"], "unicode");
+    let mut top = names(fs.as_ref(), "/").await.unwrap();
+    top.retain(|n| n != "README");
+    assert_eq!(top, ["a", "a_b", "c", "c ", "É"]);
+    drop_server_database(&config).await;
+}
+
+async fn server_reopen_keeps_messages_and_empty_queues(backend: &str) {
+    let Some(dsn) = server_dsn(backend) else {
+        return;
+    };
+    let config = server_config(backend, &dsn);
+    {
+        let fs = mount(config.clone()).await;
+        fs.mkdir("/empty", 0o755).await.unwrap();
+        enqueue(&fs, "/jobs/urgent", "a").await;
+        enqueue(&fs, "/jobs/urgent", "b").await;
+        fs.shutdown().await.unwrap();
+    }
+    let fs = mount(config.clone()).await;
+    let mut top = names(fs.as_ref(), "/").await.unwrap();
+    top.retain(|n| n != "README");
+    assert_eq!(top, ["empty", "jobs"]);
+    assert_eq!(size(&fs, "/jobs/urgent").await, "2");
+    for want in ["a", "b"] {
+        assert_eq!(dequeue(&fs, "/jobs/urgent").await.unwrap()["data"], want);
+    }
+    drop_server_database(&config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_two_instances_one_database_no_duplicates() {
+    server_two_instances_one_database_no_duplicates("mysql").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tidb_two_instances_one_database_no_duplicates() {
+    server_two_instances_one_database_no_duplicates("tidb").await;
+}
+
+#[tokio::test]
+async fn mysql_queue_names_with_underscores_or_spaces_do_not_collide() {
+    server_queue_names_do_not_collide("mysql").await;
+}
+
+#[tokio::test]
+async fn tidb_queue_names_with_underscores_or_spaces_do_not_collide() {
+    server_queue_names_do_not_collide("tidb").await;
+}
+
+#[tokio::test]
+async fn mysql_reopen_keeps_messages_and_empty_queues() {
+    server_reopen_keeps_messages_and_empty_queues("mysql").await;
+}
+
+#[tokio::test]
+async fn tidb_reopen_keeps_messages_and_empty_queues() {
+    server_reopen_keeps_messages_and_empty_queues("tidb").await;
 }
 
 // ---- through the router ----

@@ -1,5 +1,5 @@
 //! Where queuefs keeps its queues: the [`Backend`] trait and its implementations (`memory`,
-//! `sqlite`; a `mysql.rs` joins them here).
+//! `sqlite`, `mysql`/`tidb`).
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,6 +9,7 @@ use bytes::Bytes;
 use fs_core::Result;
 
 pub(crate) mod memory;
+pub(crate) mod mysql;
 pub(crate) mod sqlite;
 
 /// One message: its time-ordered unique id, the exact bytes written, and when it was enqueued.
@@ -66,7 +67,7 @@ pub(crate) struct QueueStat {
 /// Every operation is atomic on its own; implementations never hold one lock across all queues.
 #[async_trait]
 pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
-    /// The backend's config name (`memory`, `sqlite`).
+    /// The backend's config name (`memory`, `sqlite`, `mysql`, `tidb`).
     fn name(&self) -> &'static str;
 
     /// Creates `queue` and its missing ancestors; an existing queue is left as is.

@@ -1,0 +1,751 @@
+//! The `mysql` and `tidb` backends: every queue in one MySQL/MariaDB/TiDB database through
+//! mysql_async, one message table keyed by queue name, dequeue by `FOR UPDATE SKIP LOCKED`.
+
+use std::fmt;
+use std::future::Future;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fs_core::{Error, ErrorKind, Result};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts};
+use serde_json::Value;
+
+use super::{Backend, Message, QueueStat, from_nanos, to_nanos, with_ancestors};
+
+/// The database used when neither `database` nor the DSN names one (AGFS's default).
+pub(crate) const DEFAULT_DATABASE: &str = "queuedb";
+/// The longest queue name in bytes: the primary key of `queuefs_queues` (InnoDB and TiDB allow
+/// 3072-byte keys).
+const MAX_NAME_BYTES: usize = 3072;
+/// Open connections per mount.
+const MAX_CONNECTIONS: usize = 32;
+/// How often a transaction chosen as a deadlock victim is retried before failing.
+const DEADLOCK_RETRIES: usize = 5;
+/// MySQL error codes.
+const ER_LOCK_DEADLOCK: u16 = 1213;
+const ER_BAD_DB_ERROR: u16 = 1049;
+
+/// Names are `VARBINARY`, not `utf8mb4_bin` text: utf8mb4_bin is a PAD SPACE collation on MariaDB
+/// and TiDB, so `a` and `a ` would be one key. Messages are indexed by a 64-bit hash of the name
+/// (a name plus `seq` would not fit in 3072 bytes); every query also compares the full name.
+const QUEUES_TABLE: &str = "CREATE TABLE IF NOT EXISTS queuefs_queues (
+    name VARBINARY(3072) NOT NULL,
+    created_ns BIGINT NOT NULL,
+    last_enqueue_ns BIGINT NULL,
+    PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+const MESSAGES_TABLE: &str = "CREATE TABLE IF NOT EXISTS queuefs_messages (
+    seq BIGINT NOT NULL AUTO_INCREMENT,
+    queue_hash BIGINT NOT NULL,
+    queue VARBINARY(3072) NOT NULL,
+    id VARCHAR(64) NOT NULL,
+    data LONGBLOB NOT NULL,
+    ts_ns BIGINT NOT NULL,
+    PRIMARY KEY (seq),
+    KEY queuefs_messages_queue_seq (queue_hash, seq)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+/// TiDB only: each TiDB server caches its own AUTO_INCREMENT range, so `seq` would not follow
+/// commit order across servers; `AUTO_ID_CACHE=1` makes it one global sequence (TiDB ≥ 6.4).
+const TIDB_MESSAGES_SUFFIX: &str = " AUTO_ID_CACHE=1";
+
+/// Which server dialect a mount talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// MySQL or MariaDB.
+    Mysql,
+    /// TiDB (MySQL protocol plus TiDB-only table options).
+    Tidb,
+}
+
+/// Where the queues live: the `dsn`, `host`, `port`, `user`, `password`, `database` and TLS keys.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct MysqlConfig {
+    pub(crate) flavor: Flavor,
+    host: String,
+    port: u16,
+    socket: Option<String>,
+    user: String,
+    password: Option<String>,
+    database: String,
+}
+
+// Hand-written: the password (and thus the DSN it came from) is never printed.
+impl fmt::Debug for MysqlConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MysqlConfig")
+            .field("flavor", &self.flavor)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("socket", &self.socket)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("database", &self.database)
+            .finish()
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::invalid_argument(msg.into())
+}
+
+fn tls_unavailable() -> Error {
+    invalid("TLS is not available in this build (enable_tls / tls= in the DSN)")
+}
+
+impl MysqlConfig {
+    /// Reads a config already checked by `check_config`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a DSN that cannot be parsed, a port out of range, an empty database
+    /// name, or TLS asked for (not in this build).
+    pub(crate) fn from_config(flavor: Flavor, config: &Value) -> Result<Self> {
+        let s = |k: &str| config.get(k).and_then(Value::as_str);
+        if config.get("enable_tls").and_then(Value::as_bool) == Some(true) {
+            return Err(tls_unavailable());
+        }
+        let default_port = match flavor {
+            Flavor::Mysql => 3306,
+            Flavor::Tidb => 4000,
+        };
+        let mut cfg = match s("dsn").filter(|d| !d.trim().is_empty()) {
+            Some(dsn) => Self::from_dsn(flavor, dsn, default_port)?,
+            None => MysqlConfig {
+                flavor,
+                host: "127.0.0.1".into(),
+                port: default_port,
+                socket: None,
+                user: "root".into(),
+                password: None,
+                database: String::new(),
+            },
+        };
+        // Explicit keys win over the DSN's parts.
+        if let Some(h) = s("host").filter(|h| !h.is_empty()) {
+            cfg.host = h.to_string();
+        }
+        if let Some(p) = config.get("port").and_then(Value::as_f64) {
+            if !(1.0..=65535.0).contains(&p) || p.fract() != 0.0 {
+                return Err(invalid(format!(
+                    "invalid value for 'port': {p} is not 1..65535"
+                )));
+            }
+            cfg.port = p as u16;
+        }
+        if let Some(u) = s("user").filter(|u| !u.is_empty()) {
+            cfg.user = u.to_string();
+        }
+        if let Some(p) = s("password") {
+            cfg.password = Some(p.to_string());
+        }
+        if let Some(d) = s("database").filter(|d| !d.is_empty()) {
+            cfg.database = d.to_string();
+        }
+        if cfg.database.is_empty() {
+            cfg.database = DEFAULT_DATABASE.into();
+        }
+        Ok(cfg)
+    }
+
+    /// Parses `mysql://user:pass@host:port/db?…` or Go's `user:pass@tcp(host:port)/db?…`.
+    fn from_dsn(flavor: Flavor, dsn: &str, default_port: u16) -> Result<Self> {
+        let mut cfg = MysqlConfig {
+            flavor,
+            host: "127.0.0.1".into(),
+            port: default_port,
+            socket: None,
+            user: "root".into(),
+            password: None,
+            database: String::new(),
+        };
+        if dsn.starts_with("mysql://") {
+            // The DSN itself stays out of the message: it may hold a password.
+            let opts = Opts::from_url(dsn).map_err(|e| invalid(format!("invalid 'dsn': {e}")))?;
+            if dsn.contains("require_ssl=true") {
+                return Err(tls_unavailable());
+            }
+            cfg.host = opts.ip_or_hostname().to_string();
+            cfg.port = opts.tcp_port();
+            cfg.socket = opts.socket().map(str::to_string);
+            if let Some(u) = opts.user() {
+                cfg.user = u.to_string();
+            }
+            cfg.password = opts.pass().map(str::to_string);
+            cfg.database = opts.db_name().unwrap_or_default().to_string();
+            return Ok(cfg);
+        }
+        // Go's go-sql-driver/mysql form: [user[:password]@][net[(addr)]]/dbname[?params].
+        let slash = dsn.rfind('/').ok_or_else(|| {
+            invalid("invalid 'dsn': expected user:pass@tcp(host:port)/db or mysql://user:pass@host:port/db")
+        })?;
+        let (head, tail) = (&dsn[..slash], &dsn[slash + 1..]);
+        let (db, params) = tail.split_once('?').unwrap_or((tail, ""));
+        cfg.database = db.to_string();
+        for (k, v) in params.split('&').filter_map(|p| p.split_once('=')) {
+            if k == "tls" && !matches!(v, "false" | "") {
+                return Err(tls_unavailable());
+            }
+        }
+        let (creds, net) = match head.rfind('@') {
+            Some(at) => (Some(&head[..at]), &head[at + 1..]),
+            None => (None, head),
+        };
+        if let Some(creds) = creds {
+            let (u, p) = match creds.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (creds, None),
+            };
+            if !u.is_empty() {
+                cfg.user = u.to_string();
+            }
+            cfg.password = p.map(str::to_string);
+        }
+        let (proto, addr) = match net.split_once('(') {
+            Some((proto, rest)) => (
+                proto,
+                rest.strip_suffix(')')
+                    .ok_or_else(|| invalid("invalid 'dsn': unclosed '(' in the address"))?,
+            ),
+            None => (net, ""),
+        };
+        match proto {
+            "" | "tcp" | "tcp4" | "tcp6" => {
+                if !addr.is_empty() {
+                    let (host, port) = split_host_port(addr)?;
+                    cfg.host = host.to_string();
+                    if let Some(port) = port {
+                        cfg.port = port;
+                    }
+                }
+            }
+            "unix" => cfg.socket = Some(addr.to_string()),
+            other => {
+                return Err(invalid(format!(
+                    "invalid 'dsn': unknown network '{other}' (tcp or unix)"
+                )));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Drops the configured database (tests clean up after themselves with it).
+    #[cfg(test)]
+    pub(crate) async fn drop_database(&self) -> Result<()> {
+        let mut conn = mysql_async::Conn::new(self.opts(None))
+            .await
+            .map_err(map_mysql_error)?;
+        let quoted = self.database.replace('`', "``");
+        conn.query_drop(format!("DROP DATABASE IF EXISTS `{quoted}`"))
+            .await
+            .map_err(map_mysql_error)?;
+        conn.disconnect().await.map_err(map_mysql_error)
+    }
+
+    fn opts(&self, database: Option<&str>) -> Opts {
+        let pool = PoolOpts::new().with_constraints(
+            PoolConstraints::new(0, MAX_CONNECTIONS).expect("0 <= MAX_CONNECTIONS"),
+        );
+        OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .socket(self.socket.clone())
+            .user(Some(self.user.clone()))
+            .pass(self.password.clone())
+            .db_name(database)
+            // READ COMMITTED: no gap locks, so a dequeue's locking read never blocks enqueues.
+            .init(vec![
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            ])
+            .pool_opts(pool)
+            .into()
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn split_host_port(addr: &str) -> Result<(&str, Option<u16>)> {
+    let bad_port = || invalid("invalid 'dsn': the port is not a number in 1..65535");
+    if let Some(rest) = addr.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| invalid("invalid 'dsn': unclosed '[' in the address"))?;
+        return match after.strip_prefix(':') {
+            Some(p) => Ok((host, Some(p.parse().map_err(|_| bad_port())?))),
+            None => Ok((host, None)),
+        };
+    }
+    match addr.rsplit_once(':') {
+        Some((host, p)) => Ok((host, Some(p.parse().map_err(|_| bad_port())?))),
+        None => Ok((addr, None)),
+    }
+}
+
+/// Maps a mysql_async error to a kind: unreachable server, broken connection or lock timeouts are
+/// `Unavailable`, refused credentials `PermissionDenied`, the rest `Internal`.
+fn map_mysql_error(e: mysql_async::Error) -> Error {
+    let kind = match &e {
+        mysql_async::Error::Io(_) => ErrorKind::Unavailable,
+        mysql_async::Error::Url(_) => ErrorKind::InvalidArgument,
+        mysql_async::Error::Server(s) => match s.code {
+            // Access denied (user, database, table, command).
+            1044 | 1045 | 1142 | 1227 => ErrorKind::PermissionDenied,
+            // Lock wait timeout, deadlock after retries, too many connections, server shutting down.
+            1205 | ER_LOCK_DEADLOCK | 1040 | 1053 => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        },
+        mysql_async::Error::Driver(_) | mysql_async::Error::Other(_) => {
+            if e.is_fatal() {
+                ErrorKind::Unavailable
+            } else {
+                ErrorKind::Internal
+            }
+        }
+    };
+    Error::new(kind, format!("queuefs mysql: {e}")).with_source(e)
+}
+
+fn is_deadlock(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(s) if s.code == ER_LOCK_DEADLOCK)
+}
+
+/// Runs `op` (one whole transaction) again when the server picked it as a deadlock victim.
+async fn retry<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = mysql_async::Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(e) if is_deadlock(&e) && attempt < DEADLOCK_RETRIES => attempt += 1,
+            other => return other.map_err(map_mysql_error),
+        }
+    }
+}
+
+/// FNV-1a of the queue name: the index key of `queuefs_messages` (collisions only cost a scan).
+fn name_hash(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// `[prefix/, prefix0)`: the name range of every queue strictly below `queue` ('0' follows '/').
+fn below_range(queue: &str) -> (String, String) {
+    (format!("{queue}/"), format!("{queue}0"))
+}
+
+fn check_name(queue: &str) -> Result<()> {
+    if queue.len() > MAX_NAME_BYTES {
+        return Err(invalid(format!(
+            "queue name too long: {} bytes (at most {MAX_NAME_BYTES} with the mysql/tidb backends)",
+            queue.len()
+        )));
+    }
+    Ok(())
+}
+
+type Row = (String, Vec<u8>, i64);
+
+fn row_message((id, data, ts): Row) -> Message {
+    Message {
+        id,
+        data: Bytes::from(data),
+        timestamp: from_nanos(ts),
+    }
+}
+
+/// Queues in a MySQL, MariaDB or TiDB database.
+#[derive(Debug)]
+pub(crate) struct MysqlBackend {
+    flavor: Flavor,
+    pool: Pool,
+}
+
+impl MysqlBackend {
+    /// Connects, creates the database when it does not exist, then the tables.
+    ///
+    /// # Errors
+    /// `Unavailable` when the server cannot be reached, `PermissionDenied` when it refuses the
+    /// credentials, `Internal` for other server errors.
+    pub(crate) async fn open(cfg: &MysqlConfig) -> Result<Self> {
+        let context = |e: Error| {
+            let msg = format!(
+                "queuefs: cannot open database '{}' on {}: {}",
+                cfg.database,
+                cfg.socket
+                    .clone()
+                    .unwrap_or_else(|| format!("{}:{}", cfg.host, cfg.port)),
+                e.message()
+            );
+            Error::new(e.kind(), msg).with_source(e)
+        };
+        let pool = Pool::new(cfg.opts(Some(&cfg.database)));
+        let first = pool.get_conn().await;
+        let mut conn = match first {
+            Ok(c) => c,
+            Err(mysql_async::Error::Server(s)) if s.code == ER_BAD_DB_ERROR => {
+                Self::create_database(cfg).await.map_err(context)?;
+                pool.get_conn()
+                    .await
+                    .map_err(|e| context(map_mysql_error(e)))?
+            }
+            Err(e) => return Err(context(map_mysql_error(e))),
+        };
+        let messages = match cfg.flavor {
+            Flavor::Mysql => MESSAGES_TABLE.to_string(),
+            Flavor::Tidb => format!("{MESSAGES_TABLE}{TIDB_MESSAGES_SUFFIX}"),
+        };
+        for sql in [QUEUES_TABLE, messages.as_str()] {
+            conn.query_drop(sql)
+                .await
+                .map_err(|e| context(map_mysql_error(e)))?;
+        }
+        drop(conn);
+        Ok(MysqlBackend {
+            flavor: cfg.flavor,
+            pool,
+        })
+    }
+
+    async fn create_database(cfg: &MysqlConfig) -> Result<()> {
+        let mut conn = mysql_async::Conn::new(cfg.opts(None))
+            .await
+            .map_err(map_mysql_error)?;
+        let quoted = cfg.database.replace('`', "``");
+        conn.query_drop(format!(
+            "CREATE DATABASE IF NOT EXISTS `{quoted}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .await
+        .map_err(map_mysql_error)?;
+        conn.disconnect().await.map_err(map_mysql_error)
+    }
+
+    async fn conn(&self) -> mysql_async::Result<mysql_async::Conn> {
+        self.pool.get_conn().await
+    }
+
+    /// Inserts `queue`'s missing ancestors and `queue` itself, locking their rows until commit
+    /// (shortest first, the same order everywhere, so two enqueues never deadlock on them).
+    async fn ensure_queue(
+        tx: &mut mysql_async::Transaction<'_>,
+        queue: &str,
+        now: i64,
+        last_enqueue: Option<i64>,
+    ) -> mysql_async::Result<()> {
+        for name in with_ancestors(queue) {
+            if let (true, Some(ts)) = (name.len() == queue.len(), last_enqueue) {
+                tx.exec_drop(
+                    "INSERT INTO queuefs_queues (name, created_ns, last_enqueue_ns) \
+                         VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE last_enqueue_ns = ?",
+                    (name, now, ts, ts),
+                )
+                .await?;
+                continue;
+            }
+            tx.exec_drop(
+                "INSERT INTO queuefs_queues (name, created_ns) VALUES (?, ?) \
+                 ON DUPLICATE KEY UPDATE name = name",
+                (name, now),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn dequeue_once(&self, queue: &str) -> mysql_async::Result<Option<Message>> {
+        let mut tx = self.pool.start_transaction(TxOpts::default()).await?;
+        // SKIP LOCKED: a head row another consumer (here or on another server) holds is passed
+        // over, so consumers never wait on each other and no row is returned twice.
+        let head: Option<(i64, String, Vec<u8>, i64)> = tx
+            .exec_first(
+                "SELECT seq, id, data, ts_ns FROM queuefs_messages \
+                 WHERE queue_hash = ? AND queue = ? ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (name_hash(queue), queue),
+            )
+            .await?;
+        let Some((seq, id, data, ts)) = head else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        tx.exec_drop("DELETE FROM queuefs_messages WHERE seq = ?", (seq,))
+            .await?;
+        tx.commit().await?;
+        Ok(Some(row_message((id, data, ts))))
+    }
+}
+
+#[async_trait]
+impl Backend for MysqlBackend {
+    fn name(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Mysql => "mysql",
+            Flavor::Tidb => "tidb",
+        }
+    }
+
+    async fn create_queue(&self, queue: &str) -> Result<()> {
+        check_name(queue)?;
+        retry(|| async move {
+            let mut tx = self.pool.start_transaction(TxOpts::default()).await?;
+            Self::ensure_queue(&mut tx, queue, to_nanos(std::time::SystemTime::now()), None)
+                .await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn stat(&self, queue: &str) -> Result<Option<QueueStat>> {
+        let row: Option<(i64, Option<i64>, i64)> = async {
+            // One statement: the counters and the size come from the same snapshot.
+            self.conn()
+                .await?
+                .exec_first(
+                    "SELECT q.created_ns, q.last_enqueue_ns, \
+                     (SELECT COUNT(*) FROM queuefs_messages m \
+                      WHERE m.queue_hash = ? AND m.queue = q.name) \
+                     FROM queuefs_queues q WHERE q.name = ?",
+                    (name_hash(queue), queue),
+                )
+                .await
+        }
+        .await
+        .map_err(map_mysql_error)?;
+        Ok(row.map(|(created, last, size)| QueueStat {
+            size: u64::try_from(size).unwrap_or(0),
+            created: from_nanos(created),
+            last_enqueue: last.map(from_nanos),
+        }))
+    }
+
+    async fn enqueue(&self, queue: &str, msg: Message, _sync: bool) -> Result<()> {
+        // A commit is durable on the server per its own settings (InnoDB's default flushes the
+        // redo log at every commit), so `sync` asks for nothing more here.
+        check_name(queue)?;
+        let ts = to_nanos(msg.timestamp);
+        let msg = &msg;
+        retry(|| async move {
+            let mut tx = self.pool.start_transaction(TxOpts::default()).await?;
+            Self::ensure_queue(&mut tx, queue, ts, Some(ts)).await?;
+            tx.exec_drop(
+                "INSERT INTO queuefs_messages (queue_hash, queue, id, data, ts_ns) \
+                 VALUES (?, ?, ?, ?, ?)",
+                (name_hash(queue), queue, &msg.id, &msg.data[..], ts),
+            )
+            .await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn dequeue(&self, queue: &str) -> Result<Option<Message>> {
+        retry(|| self.dequeue_once(queue)).await
+    }
+
+    async fn peek(&self, queue: &str) -> Result<Option<Message>> {
+        let row: Option<Row> = async {
+            self.conn()
+                .await?
+                .exec_first(
+                    "SELECT id, data, ts_ns FROM queuefs_messages \
+                     WHERE queue_hash = ? AND queue = ? ORDER BY seq LIMIT 1",
+                    (name_hash(queue), queue),
+                )
+                .await
+        }
+        .await
+        .map_err(map_mysql_error)?;
+        Ok(row.map(row_message))
+    }
+
+    async fn clear(&self, queue: &str) -> Result<()> {
+        retry(|| async move {
+            self.conn()
+                .await?
+                .exec_drop(
+                    "DELETE FROM queuefs_messages WHERE queue_hash = ? AND queue = ?",
+                    (name_hash(queue), queue),
+                )
+                .await
+        })
+        .await
+    }
+
+    async fn children(&self, parent: &str) -> Result<Vec<String>> {
+        async {
+            let mut conn = self.conn().await?;
+            if parent.is_empty() {
+                return conn
+                    .query(
+                        "SELECT name FROM queuefs_queues WHERE LOCATE('/', name) = 0 ORDER BY name",
+                    )
+                    .await;
+            }
+            let (lo, hi) = below_range(parent);
+            let names: Vec<String> = conn
+                .exec(
+                    "SELECT name FROM queuefs_queues WHERE name >= ? AND name < ? ORDER BY name",
+                    (&lo, &hi),
+                )
+                .await?;
+            Ok(names
+                .into_iter()
+                .filter_map(|n| {
+                    let rest = &n[lo.len()..];
+                    (!rest.contains('/')).then(|| rest.to_string())
+                })
+                .collect())
+        }
+        .await
+        .map_err(map_mysql_error)
+    }
+
+    async fn remove_queue(&self, queue: &str, recursive: bool) -> Result<()> {
+        #[derive(Debug)]
+        enum Outcome {
+            Removed,
+            Missing,
+            NotEmpty,
+        }
+        let outcome = retry(|| async move {
+            let mut tx = self.pool.start_transaction(TxOpts::default()).await?;
+            let (lo, hi) = below_range(queue);
+            // Queue rows first, as enqueue does, so the two never lock in opposite orders.
+            let names: Vec<String> = tx
+                .exec(
+                    "SELECT name FROM queuefs_queues \
+                     WHERE name = ? OR (name >= ? AND name < ?) ORDER BY name FOR UPDATE",
+                    (queue, &lo, &hi),
+                )
+                .await?;
+            if !names.iter().any(|n| n == queue) {
+                tx.rollback().await?;
+                return Ok(Outcome::Missing);
+            }
+            if !recursive {
+                let has_message: Option<i64> = tx
+                    .exec_first(
+                        "SELECT 1 FROM queuefs_messages WHERE queue_hash = ? AND queue = ? LIMIT 1",
+                        (name_hash(queue), queue),
+                    )
+                    .await?;
+                if names.len() > 1 || has_message.is_some() {
+                    tx.rollback().await?;
+                    return Ok(Outcome::NotEmpty);
+                }
+            }
+            for name in &names {
+                tx.exec_drop(
+                    "DELETE FROM queuefs_messages WHERE queue_hash = ? AND queue = ?",
+                    (name_hash(name), name),
+                )
+                .await?;
+            }
+            tx.exec_drop(
+                "DELETE FROM queuefs_queues WHERE name = ? OR (name >= ? AND name < ?)",
+                (queue, &lo, &hi),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Outcome::Removed)
+        })
+        .await?;
+        match outcome {
+            Outcome::Removed => Ok(()),
+            Outcome::Missing => Err(Error::not_found(format!("/{queue}"))),
+            Outcome::NotEmpty => Err(Error::directory_not_empty(format!("/{queue}"))),
+        }
+    }
+
+    async fn remove_all(&self) -> Result<()> {
+        retry(|| async move {
+            let mut tx = self.pool.start_transaction(TxOpts::default()).await?;
+            tx.query_drop("DELETE FROM queuefs_queues").await?;
+            tx.query_drop("DELETE FROM queuefs_messages").await?;
+            tx.commit().await
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: Value) -> Result<MysqlConfig> {
+        MysqlConfig::from_config(Flavor::Mysql, &v)
+    }
+
+    #[test]
+    fn from_config_go_dsn_parsed() {
+        let c = cfg(
+            json!({"dsn": "u:p@ss:w@tcp(db.example:3310)/jobs?charset=utf8mb4&parseTime=true"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.host.as_str(),
+                c.port,
+                c.user.as_str(),
+                c.password.as_deref()
+            ),
+            ("db.example", 3310, "u", Some("p@ss:w"))
+        );
+        assert_eq!(c.database, "jobs");
+        let c = cfg(json!({"dsn": "root@unix(/run/mysqld.sock)/"})).unwrap();
+        assert_eq!(c.socket.as_deref(), Some("/run/mysqld.sock"));
+        assert_eq!(c.database, DEFAULT_DATABASE);
+        let c = cfg(json!({"dsn": "u:p@tcp([::1])/q"})).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("::1", 3306));
+        assert!(cfg(json!({"dsn": "no-slash"})).is_err());
+    }
+
+    #[test]
+    fn from_config_url_dsn_and_keys() {
+        let c = cfg(json!({"dsn": "mysql://pfs:secret@127.0.0.1:3307/pfs_test"})).unwrap();
+        assert_eq!(
+            (
+                c.host.as_str(),
+                c.port,
+                c.user.as_str(),
+                c.password.as_deref()
+            ),
+            ("127.0.0.1", 3307, "pfs", Some("secret"))
+        );
+        assert_eq!(c.database, "pfs_test");
+        let c = cfg(json!({"host": "h", "port": 4001, "user": "u", "password": "pw"})).unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.database.as_str()),
+            ("h", 4001, "queuedb")
+        );
+        let t = MysqlConfig::from_config(Flavor::Tidb, &json!({})).unwrap();
+        assert_eq!(t.port, 4000);
+        assert!(cfg(json!({"port": 70000})).is_err());
+    }
+
+    #[test]
+    fn from_config_tls_refused_and_debug_hides_password() {
+        for v in [
+            json!({"enable_tls": true}),
+            json!({"dsn": "u:p@tcp(h:1)/d?tls=true"}),
+        ] {
+            let e = cfg(v).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.to_string().contains("TLS is not available"), "{e}");
+        }
+        cfg(json!({"enable_tls": false, "tls_skip_verify": true})).unwrap();
+        let c = cfg(json!({"dsn": "mysql://pfs:hunter2@h:1/d"})).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<hidden>"), "{shown}");
+    }
+
+    #[test]
+    fn name_hash_differs_for_similar_names() {
+        assert_ne!(name_hash("a/b"), name_hash("a_b"));
+        assert_eq!(name_hash("q"), name_hash("q"));
+    }
+}
