@@ -1,6 +1,7 @@
-//! queuefs over real HTTP: concurrent consumers get each message exactly once (memory and SQLite),
-//! a message acknowledged with a 200 survives `kill -9` of the server (SQLite), and two servers on
-//! one SQLite database never deliver a message twice.
+//! queuefs over real HTTP: concurrent consumers get each message exactly once, a message
+//! acknowledged with a 200 survives `kill -9` of the server, and two servers on one database never
+//! deliver a message twice — on memory (where it applies), SQLite and MySQL/MariaDB (when
+//! `PFS_TEST_MYSQL_DSN` names a server; `scripts/test` starts a MariaDB and sets it).
 
 mod common;
 
@@ -10,17 +11,45 @@ use std::process::Command;
 
 use common::process::{Server, curl, free_port, start, wait_ready};
 
+/// The durable backends this machine can test: SQLite always, MySQL when a server is given.
+fn durable_backends() -> Vec<&'static str> {
+    let mut v = vec!["sqlite"];
+    match std::env::var("PFS_TEST_MYSQL_DSN") {
+        Ok(_) => v.push("mysql"),
+        Err(_) => eprintln!(
+            "skipping the mysql backend: set PFS_TEST_MYSQL_DSN (scripts/test starts a MariaDB and sets it)"
+        ),
+    }
+    v
+}
+
+/// A config mounting queuefs at /queuefs on `backend`; SQLite and MySQL state is fresh per `dir`
+/// (MySQL: a database named after the temporary directory, created by the backend).
 fn config(dir: &Path, backend: &str) -> std::path::PathBuf {
     let cfg = dir.join(format!("{backend}.yaml"));
-    let db = dir.join("queue.db");
-    let body = match backend {
-        "memory" => "plugins:\n  queuefs: {path: /queuefs}\n".to_string(),
-        _ => format!(
-            "plugins:\n  queuefs: {{path: /queuefs, config: {{backend: sqlite, db_path: '{}'}}}}\n",
-            db.display()
+    let queuefs = match backend {
+        "memory" => "{path: /queuefs}".to_string(),
+        "sqlite" => format!(
+            "{{path: /queuefs, config: {{backend: sqlite, db_path: '{}'}}}}",
+            dir.join("queue.db").display()
         ),
+        _ => {
+            let dsn = std::env::var("PFS_TEST_MYSQL_DSN").expect("PFS_TEST_MYSQL_DSN");
+            let base = dsn
+                .rsplit_once('/')
+                .map_or(dsn.as_str(), |(b, _)| b)
+                .to_string();
+            let db: String = dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            format!("{{path: /queuefs, config: {{backend: mysql, dsn: '{base}/pfs_http_{db}'}}}}")
+        }
     };
-    std::fs::write(&cfg, body).unwrap();
+    std::fs::write(&cfg, format!("plugins:\n  queuefs: {queuefs}\n")).unwrap();
     cfg
 }
 
@@ -96,7 +125,7 @@ fn consume_exactly_once(bases: &[String], queue: &str, n: usize) {
 
 #[test]
 fn eight_http_consumers_get_each_message_once_on_every_backend() {
-    for backend in ["memory", "sqlite"] {
+    for backend in std::iter::once("memory").chain(durable_backends()) {
         let dir = tempfile::tempdir().unwrap();
         let (_s, base) = server(&config(dir.path(), backend));
         for i in 0..200 {
@@ -108,19 +137,31 @@ fn eight_http_consumers_get_each_message_once_on_every_backend() {
 
 #[test]
 fn fifo_order_holds_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_s, base) = server(&config(dir.path(), "sqlite"));
-    for i in 0..20 {
-        enqueue(&base, "ordered", &format!("msg-{i}"));
+    for backend in std::iter::once("memory").chain(durable_backends()) {
+        let dir = tempfile::tempdir().unwrap();
+        let (_s, base) = server(&config(dir.path(), backend));
+        for i in 0..20 {
+            enqueue(&base, "ordered", &format!("msg-{i}"));
+        }
+        let got = drain(&base, "ordered");
+        assert_eq!(
+            got,
+            (0..20).map(|i| format!("msg-{i}")).collect::<Vec<_>>(),
+            "{backend}"
+        );
     }
-    let got = drain(&base, "ordered");
-    assert_eq!(got, (0..20).map(|i| format!("msg-{i}")).collect::<Vec<_>>());
 }
 
 #[test]
-fn acknowledged_messages_survive_kill_9_with_sqlite() {
+fn acknowledged_messages_survive_kill_9() {
+    for backend in durable_backends() {
+        survive_kill_9(backend);
+    }
+}
+
+fn survive_kill_9(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "sqlite");
+    let cfg = config(dir.path(), backend);
     let (mut s, base) = server(&cfg);
     for i in 0..50 {
         enqueue(&base, "durable", &format!("msg-{i}"));
@@ -145,9 +186,15 @@ fn acknowledged_messages_survive_kill_9_with_sqlite() {
 }
 
 #[test]
-fn two_servers_on_one_sqlite_database_never_deliver_twice() {
+fn two_servers_on_one_database_never_deliver_twice() {
+    for backend in durable_backends() {
+        two_servers(backend);
+    }
+}
+
+fn two_servers(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "sqlite");
+    let cfg = config(dir.path(), backend);
     let (_a, base_a) = server(&cfg);
     let (_b, base_b) = server(&cfg);
     for i in 0..200 {
