@@ -81,6 +81,24 @@ fn size(config: &Value, key: &str) -> Result<u64> {
     }
 }
 
+/// The buffer keys of streamfs, shared with streamrotatefs.
+pub(crate) fn buffer_params() -> Vec<ConfigParam> {
+    vec![
+        ConfigParam::optional(
+            "ring_buffer_size",
+            ParamType::Size,
+            "6MB",
+            "bytes of recent chunks kept per stream and replayed to new readers (\"512KB\", \"6MB\" or bytes)",
+        ),
+        ConfigParam::optional(
+            "channel_buffer_size",
+            ParamType::Size,
+            "6MB",
+            "bytes queued per reader before chunks for that reader are dropped (\"512KB\", \"6MB\" or bytes)",
+        ),
+    ]
+}
+
 /// The streamfs factory.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StreamFsPlugin;
@@ -96,20 +114,7 @@ impl ServicePlugin for StreamFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![
-            ConfigParam::optional(
-                "ring_buffer_size",
-                ParamType::Size,
-                "6MB",
-                "bytes of recent chunks kept per stream and replayed to new readers (\"512KB\", \"6MB\" or bytes)",
-            ),
-            ConfigParam::optional(
-                "channel_buffer_size",
-                ParamType::Size,
-                "6MB",
-                "bytes queued per reader before chunks for that reader are dropped (\"512KB\", \"6MB\" or bytes)",
-            ),
-        ]
+        buffer_params()
     }
 
     fn validate(&self, config: &Value) -> Result<()> {

@@ -146,19 +146,8 @@ impl ServicePlugin for StreamRotateFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![
-            ConfigParam::optional(
-                "ring_buffer_size",
-                ParamType::Size,
-                "6MB",
-                "bytes of recent chunks kept per stream and replayed to new readers (\"512KB\", \"6MB\" or bytes)",
-            ),
-            ConfigParam::optional(
-                "channel_buffer_size",
-                ParamType::Size,
-                "6MB",
-                "bytes queued per reader before chunks for that reader are dropped (\"512KB\", \"6MB\" or bytes)",
-            ),
+        let mut params = crate::streamfs::buffer_params();
+        params.extend([
             ConfigParam::required(
                 "output_path",
                 ParamType::String,
@@ -182,7 +171,8 @@ impl ServicePlugin for StreamRotateFsPlugin {
                 DEFAULT_FILENAME_PATTERN,
                 "output file name; variables {channel} {timestamp} {date} {time} {datetime} {index} (UTC)",
             ),
-        ]
+        ]);
+        params
     }
 
     fn check_keys(&self, config: &Value) -> Result<()> {
