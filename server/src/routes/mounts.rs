@@ -104,10 +104,8 @@ pub async fn unmount(
     }
     let path = fs_core::path::normalize(&req.path)?;
     let result = st.fs.unmount(&path).await;
-    if result
-        .as_ref()
-        .map_or_else(|e| e.kind() != fs_core::ErrorKind::NotFound, |_| true)
-    {
+    // A failed shutdown still removed the mount; only "nothing mounted there" leaves the record.
+    if !matches!(&result, Err(e) if e.kind() == fs_core::ErrorKind::NotFound) {
         st.tracker.forget(&path);
         tracing::info!(path = %path, "unmounted");
     }
