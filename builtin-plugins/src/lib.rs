@@ -13,6 +13,8 @@ pub mod heartbeatfs;
 pub mod hellofs;
 #[cfg(feature = "kvfs")]
 pub mod kvfs;
+#[cfg(feature = "localfs")]
+pub mod localfs;
 #[cfg(feature = "memfs")]
 pub mod memfs;
 #[cfg(feature = "queuefs")]
@@ -37,6 +39,8 @@ pub fn register_builtin(registry: &PluginRegistry) -> fs_core::Result<()> {
     registry.register(Arc::new(hellofs::HelloFsPlugin))?;
     #[cfg(feature = "kvfs")]
     registry.register(Arc::new(kvfs::KvFsPlugin))?;
+    #[cfg(feature = "localfs")]
+    registry.register(Arc::new(localfs::LocalFsPlugin))?;
     #[cfg(feature = "memfs")]
     registry.register(Arc::new(memfs::MemFsPlugin))?;
     #[cfg(feature = "queuefs")]

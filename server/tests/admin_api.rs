@@ -244,6 +244,7 @@ async fn plugins_lists_builtins_with_params_readme_and_mounts() {
             "heartbeatfs",
             "hellofs",
             "kvfs",
+            "localfs",
             "memfs",
             "queuefs",
             "serverinfofs",
@@ -454,4 +455,44 @@ async fn unmount_runs_shutdown_exactly_once() {
     );
     st.fs.unmount_all().await;
     assert_eq!(count.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn localfs_with_a_missing_dir_fails_its_mount_and_degrades_the_server() {
+    // AGFS's backend e2e case: the server still starts and serves; the mount is reported failed.
+    let yaml = "plugins:\n  memfs: {path: /memfs}\n  localfs: {path: /badlocal, config: {local_dir: /nonexistent/pfs-e2e}}\n";
+    let (app, _) = app_with(yaml).await;
+    let (_, v) = send_json(&app, get("/api/v1/health")).await;
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["ready"].as_bool(),
+            v["degraded"].as_bool()
+        ),
+        (Some("degraded"), Some(false), Some(true))
+    );
+    assert_eq!(v["mounts"]["failed"], 1);
+    assert_eq!(send_json(&app, get("/api/v1/ready")).await.0, 503);
+    let (_, v) = send_json(&app, get("/api/v1/mounts")).await;
+    let bad = v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "/badlocal")
+        .unwrap()
+        .clone();
+    assert_eq!(bad["status"], "failed");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .contains("base path does not exist"),
+        "{bad}"
+    );
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/memfs/x", "still serving"))
+            .await
+            .0,
+        200
+    );
 }

@@ -1,0 +1,785 @@
+//! The localfs [`FileSystem`]: every path is opened relative to one directory handle of the root
+//! (cap-std's `Dir`, `openat2(RESOLVE_BENEATH)` where the kernel has it, a checked component walk
+//! otherwise), so neither `..` nor a symlink nor a race between check and use leads outside it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, Metadata, OpenOptions, Permissions, PermissionsExt};
+use fs_core::{
+    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta,
+    Result, WriteFlags,
+};
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Chunk size of streamed reads.
+const CHUNK: usize = 64 * 1024;
+
+/// Mode given to files created by a write (before the umask of the server process is irrelevant:
+/// it is set explicitly).
+const NEW_FILE_MODE: u32 = 0o644;
+
+/// Prefix of the temporary files of atomic writes (hidden, in the target's directory).
+const TEMP_PREFIX: &str = ".pfs-tmp-";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Maps an I/O error to the error kind of the API, naming `path`. The one place where localfs
+/// translates `std::io` errors.
+pub fn map_io_error(e: io::Error, path: &str) -> Error {
+    use io::ErrorKind as K;
+    // ELOOP (too many symlinks) is not a stable io::ErrorKind yet.
+    const ELOOP: i32 = 40;
+    let kind = match e.kind() {
+        _ if e.raw_os_error() == Some(ELOOP) => ErrorKind::InvalidArgument,
+        K::NotFound => ErrorKind::NotFound,
+        K::AlreadyExists => ErrorKind::AlreadyExists,
+        // cap-std reports an attempt to leave the root (`..`, absolute or escaping symlinks) as
+        // PermissionDenied; openat2 reports it as EXDEV.
+        K::PermissionDenied | K::CrossesDevices | K::ReadOnlyFilesystem => {
+            ErrorKind::PermissionDenied
+        }
+        K::NotADirectory => ErrorKind::NotADirectory,
+        K::IsADirectory => ErrorKind::IsADirectory,
+        K::DirectoryNotEmpty => ErrorKind::DirectoryNotEmpty,
+        K::InvalidInput | K::InvalidFilename => ErrorKind::InvalidArgument,
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => ErrorKind::PayloadTooLarge,
+        K::UnexpectedEof => ErrorKind::Internal,
+        _ => ErrorKind::Internal,
+    };
+    let message = e.to_string();
+    match kind {
+        ErrorKind::Internal | ErrorKind::PermissionDenied | ErrorKind::InvalidArgument => {
+            Error::new(kind, format!("{path}: {message}"))
+                .with_path(path)
+                .with_source(e)
+        }
+        _ => Error::with_kind(kind, path).with_source(e),
+    }
+}
+
+/// Checks that `local_dir` exists and is a directory; returns its absolute path.
+pub(crate) fn check_base(local_dir: &str) -> Result<PathBuf> {
+    let abs = std::path::absolute(local_dir).unwrap_or_else(|_| PathBuf::from(local_dir));
+    match std::fs::metadata(&abs) {
+        Ok(m) if m.is_dir() => Ok(abs),
+        Ok(_) => Err(Error::invalid_argument(format!(
+            "base path is not a directory: {}",
+            abs.display()
+        ))),
+        Err(_) => Err(Error::invalid_argument(format!(
+            "base path does not exist: {}",
+            abs.display()
+        ))),
+    }
+}
+
+/// A local directory served as a filesystem.
+pub struct LocalFs {
+    root: Arc<Dir>,
+    base: PathBuf,
+    read_only: bool,
+    /// Tests keep their temporary root alive for as long as the filesystem.
+    #[cfg(test)]
+    pub(super) guard: Option<tempfile::TempDir>,
+}
+
+impl fmt::Debug for LocalFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalFs")
+            .field("base", &self.base)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+/// The path below the root, relative (`.` for the root). `..` components are refused outright
+/// (the router normalizes them away; this is the second line, the directory handle the third).
+fn rel(path: &str) -> Result<String> {
+    let mut parts = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!("{path}: path escapes the local directory"),
+                )
+                .with_path(path));
+            }
+            c if c.contains('\0') => {
+                return Err(Error::invalid_argument(format!(
+                    "{path}: path contains a NUL byte"
+                )));
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    })
+}
+
+/// Splits a relative path into its parent (`.` for the root) and last component.
+fn split(rel: &str) -> (&str, &str) {
+    match rel.rfind('/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (".", rel),
+    }
+}
+
+fn name_of(path: &str) -> String {
+    path.rsplit('/')
+        .find(|c| !c.is_empty())
+        .unwrap_or("/")
+        .to_string()
+}
+
+fn mode_of(m: &Metadata) -> u32 {
+    m.permissions().mode() & 0o7777
+}
+
+fn mtime(m: &Metadata) -> Option<SystemTime> {
+    m.modified().ok().map(|t| t.into_std())
+}
+
+fn etag(m: &Metadata) -> Option<String> {
+    let t = mtime(m)?
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!("{t:x}-{:x}", m.len()))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("localfs blocking task failed: {e}")))?
+}
+
+/// Opens the parent directory of `rel` as its own handle (inside the root) and returns it with the
+/// last component.
+fn open_parent(root: &Dir, rel: &str, path: &str) -> Result<(Dir, String)> {
+    let (parent, name) = split(rel);
+    let dir = if parent == "." {
+        root.try_clone()
+    } else {
+        root.open_dir(parent)
+    }
+    .map_err(|e| map_io_error(e, path))?;
+    Ok((dir, name.to_string()))
+}
+
+fn sync_dir(dir: &Dir, path: &str) -> Result<()> {
+    // The root handle may be an O_PATH descriptor, which fsync refuses: open the directory itself.
+    dir.open(".")
+        .and_then(|d| d.sync_all())
+        .map_err(|e| map_io_error(e, path))
+}
+
+/// A temporary file of an atomic write, removed on drop unless committed.
+struct TempFile {
+    parent: Arc<Dir>,
+    name: String,
+    armed: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.parent.remove_file(&self.name);
+        }
+    }
+}
+
+/// Copies `data` into `file`, at most `limit` bytes in all; returns the count.
+async fn pump(
+    file: &mut tokio::fs::File,
+    mut data: ByteStream,
+    limit: u64,
+    path: &str,
+) -> Result<u64> {
+    let mut total = 0u64;
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                format!("request body exceeds maximum size of {limit} bytes"),
+            ));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| map_io_error(e, path))?;
+    }
+    file.flush().await.map_err(|e| map_io_error(e, path))?;
+    Ok(total)
+}
+
+impl LocalFs {
+    /// Serves `local_dir`, which must exist and be a directory.
+    ///
+    /// # Errors
+    /// `InvalidArgument` with `base path does not exist: <abs path>` otherwise.
+    pub fn open(local_dir: &str, read_only: bool) -> Result<Self> {
+        let base = check_base(local_dir)?;
+        let root = Dir::open_ambient_dir(&base, ambient_authority())
+            .map_err(|e| Error::invalid_argument(format!("cannot open {}: {e}", base.display())))?;
+        Ok(LocalFs {
+            root: Arc::new(root),
+            base,
+            read_only,
+            #[cfg(test)]
+            guard: None,
+        })
+    }
+
+    /// The absolute path of the served directory.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    fn refuse_if_read_only(&self, op: &'static str) -> Result<()> {
+        if self.read_only {
+            Err(Error::unsupported(op))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn info(&self, name: String, rel: &str, m: &Metadata) -> FileInfo {
+        let local = if rel == "." {
+            self.base.clone()
+        } else {
+            self.base.join(rel)
+        };
+        let meta = Meta {
+            name: "localfs".into(),
+            kind: "local".into(),
+            content: Some(BTreeMap::from([(
+                "local_path".to_string(),
+                local.display().to_string(),
+            )])),
+        };
+        if m.is_dir() {
+            FileInfo::dir(name, mode_of(m), mtime(m)).with_meta(meta)
+        } else {
+            FileInfo::file(name, m.len(), mode_of(m), mtime(m)).with_meta(meta)
+        }
+    }
+
+    /// Opens a regular file for reading, seeked to `offset`; returns it with the byte count of
+    /// the window and its metadata.
+    fn open_window(
+        root: &Dir,
+        path: &str,
+        offset: u64,
+        size: Option<u64>,
+    ) -> Result<(std::fs::File, u64, Metadata)> {
+        let rel = rel(path)?;
+        let file = root.open(&rel).map_err(|e| map_io_error(e, path))?;
+        let m = file.metadata().map_err(|e| map_io_error(e, path))?;
+        if m.is_dir() {
+            return Err(Error::is_a_directory(path));
+        }
+        let mut file = file.into_std();
+        let len = m.len().saturating_sub(offset);
+        let len = size.map_or(len, |s| s.min(len));
+        if len > 0 {
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| map_io_error(e, path))?;
+        }
+        Ok((file, len, m))
+    }
+
+    async fn write_replace(
+        &self,
+        path: &str,
+        data: ByteStream,
+        limit: u64,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let exclusive = flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE);
+        let may_create = flags.is_empty() || flags.contains(WriteFlags::CREATE);
+        let sync = flags.contains(WriteFlags::SYNC);
+        let root = self.root.clone();
+        let p = path.to_string();
+        let (parent, name, temp, file) = blocking(move || {
+            let rel = rel(&p)?;
+            if rel == "." {
+                return Err(Error::is_a_directory(&p));
+            }
+            let (parent, name) = open_parent(&root, &rel, &p)?;
+            let mode = match parent.metadata(&name) {
+                Ok(m) if m.is_dir() => return Err(Error::is_a_directory(&p)),
+                Ok(_) if exclusive => return Err(Error::already_exists(&p)),
+                Ok(m) => mode_of(&m),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && may_create => NEW_FILE_MODE,
+                Err(e) => return Err(map_io_error(e, &p)),
+            };
+            let parent = Arc::new(parent);
+            let temp_name = format!(
+                "{TEMP_PREFIX}{}-{}",
+                std::process::id(),
+                TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let file = parent
+                .open_with(&temp_name, OpenOptions::new().write(true).create_new(true))
+                .map_err(|e| map_io_error(e, &p))?;
+            let temp = TempFile {
+                parent: parent.clone(),
+                name: temp_name,
+                armed: true,
+            };
+            file.set_permissions(Permissions::from_mode(mode))
+                .map_err(|e| map_io_error(e, &p))?;
+            Ok((parent, name, temp, file.into_std()))
+        })
+        .await?;
+        let mut file = tokio::fs::File::from_std(file);
+        let n = pump(&mut file, data, limit, path).await?;
+        if sync {
+            file.sync_all().await.map_err(|e| map_io_error(e, path))?;
+        }
+        drop(file);
+        let p = path.to_string();
+        blocking(move || {
+            let mut temp = temp;
+            if exclusive {
+                // link(2) never replaces: a file created meanwhile makes this fail, as it should.
+                parent
+                    .hard_link(&temp.name, &parent, &name)
+                    .map_err(|e| map_io_error(e, &p))?;
+            } else {
+                parent
+                    .rename(&temp.name, &parent, &name)
+                    .map_err(|e| map_io_error(e, &p))?;
+                temp.armed = false;
+            }
+            if sync {
+                sync_dir(&parent, &p)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(n)
+    }
+
+    async fn write_in_place(
+        &self,
+        path: &str,
+        data: ByteStream,
+        limit: u64,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let append = flags.contains(WriteFlags::APPEND);
+        let sync = flags.contains(WriteFlags::SYNC);
+        let mut opts = OpenOptions::new();
+        opts.write(true);
+        if append {
+            opts.append(true);
+        }
+        if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) {
+            opts.create_new(true);
+        } else if flags.is_empty() || flags.contains(WriteFlags::CREATE) {
+            opts.create(true);
+        }
+        if flags.contains(WriteFlags::TRUNCATE) {
+            opts.truncate(true);
+        }
+        let root = self.root.clone();
+        let p = path.to_string();
+        let (file, parent) = blocking(move || {
+            let rel = rel(&p)?;
+            if rel == "." {
+                return Err(Error::is_a_directory(&p));
+            }
+            let (parent, name) = open_parent(&root, &rel, &p)?;
+            let file = parent
+                .open_with(&name, &opts)
+                .map_err(|e| map_io_error(e, &p))?;
+            let m = file.metadata().map_err(|e| map_io_error(e, &p))?;
+            if m.is_dir() {
+                return Err(Error::is_a_directory(&p));
+            }
+            let mut file = file.into_std();
+            if !append {
+                file.seek(SeekFrom::Start(offset.unwrap_or(0)))
+                    .map_err(|e| map_io_error(e, &p))?;
+            }
+            Ok((file, parent))
+        })
+        .await?;
+        let mut file = tokio::fs::File::from_std(file);
+        let n = pump(&mut file, data, limit, path).await?;
+        if sync {
+            file.sync_all().await.map_err(|e| map_io_error(e, path))?;
+            let p = path.to_string();
+            blocking(move || sync_dir(&parent, &p)).await?;
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl FileSystem for LocalFs {
+    fn capabilities(&self) -> Capabilities {
+        if self.read_only {
+            Capabilities::READ_ONLY
+        } else {
+            Capabilities::READ_WRITE
+        }
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        let root = self.root.clone();
+        let p = path.to_string();
+        let (rel, m) = blocking(move || {
+            let rel = rel(&p)?;
+            let m = if rel == "." {
+                root.dir_metadata()
+            } else {
+                root.metadata(&rel)
+            }
+            .map_err(|e| map_io_error(e, &p))?;
+            Ok((rel, m))
+        })
+        .await?;
+        Ok(self.info(name_of(path), &rel, &m))
+    }
+
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let root = self.root.clone();
+        let p = path.to_string();
+        let (rel, entries) = blocking(move || {
+            let rel = rel(&p)?;
+            let dir = if rel == "." {
+                root.try_clone()
+            } else {
+                root.open_dir(&rel)
+            }
+            .map_err(|e| map_io_error(e, &p))?;
+            let mut out = Vec::new();
+            for entry in dir.entries().map_err(|e| map_io_error(e, &p))? {
+                let entry = entry.map_err(|e| map_io_error(e, &p))?;
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                    continue; // not representable in the API
+                };
+                if name.starts_with(TEMP_PREFIX) {
+                    continue; // an atomic write in progress
+                }
+                // Follow symlinks that stay inside; one leading out is listed as the link itself.
+                let m = match dir.metadata(&name) {
+                    Ok(m) => m,
+                    Err(_) => match dir.symlink_metadata(&name) {
+                        Ok(m) => m,
+                        Err(_) => continue, // removed meanwhile
+                    },
+                };
+                out.push((name, m));
+            }
+            Ok((rel, out))
+        })
+        .await?;
+        Ok(entries
+            .into_iter()
+            .map(|(name, m)| {
+                let child = if rel == "." {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                self.info(name, &child, &m)
+            })
+            .collect())
+    }
+
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let (file, len, _) = Self::open_window(&root, &p, offset, size)?;
+            let mut buf = Vec::with_capacity(len.min(16 << 20) as usize);
+            file.take(len)
+                .read_to_end(&mut buf)
+                .map_err(|e| map_io_error(e, &p))?;
+            Ok(Bytes::from(buf))
+        })
+        .await
+    }
+
+    async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
+        let root = self.root.clone();
+        let p = path.to_string();
+        let (file, len, m) = blocking(move || Self::open_window(&root, &p, offset, size)).await?;
+        let file = tokio::fs::File::from_std(file);
+        let p = path.to_string();
+        let stream =
+            futures_util::stream::unfold((file, len, p), |(mut file, remaining, p)| async move {
+                if remaining == 0 {
+                    return None;
+                }
+                let want = remaining.min(CHUNK as u64) as usize;
+                let mut buf = BytesMut::zeroed(want);
+                let mut got = 0;
+                while got < want {
+                    match file.read(&mut buf[got..]).await {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) => return Some((Err(map_io_error(e, &p)), (file, 0, p))),
+                    }
+                }
+                if got == 0 {
+                    let e = Error::internal(format!("{p}: file shrank while being read"));
+                    return Some((Err(e), (file, 0, p)));
+                }
+                buf.truncate(got);
+                Some((Ok(buf.freeze()), (file, remaining - got as u64, p)))
+            });
+        Ok(Content {
+            body: ContentBody::Stream {
+                len: Some(len),
+                stream: Box::pin(stream),
+            },
+            modified: mtime(&m),
+            etag: etag(&m),
+        })
+    }
+
+    async fn write(
+        &self,
+        path: &str,
+        data: Bytes,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let stream: ByteStream = Box::pin(futures_util::stream::iter([Ok(data)]));
+        self.write_stream(path, stream, u64::MAX, offset, flags)
+            .await
+    }
+
+    async fn write_stream(
+        &self,
+        path: &str,
+        data: ByteStream,
+        limit: u64,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        self.refuse_if_read_only("write")?;
+        if offset.is_none() && !flags.contains(WriteFlags::APPEND) {
+            self.write_replace(path, data, limit, flags).await
+        } else {
+            self.write_in_place(path, data, limit, offset, flags).await
+        }
+    }
+
+    async fn create(&self, path: &str) -> Result<()> {
+        self.refuse_if_read_only("create")?;
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let rel = rel(&p)?;
+            if rel == "." {
+                return Err(Error::already_exists(&p));
+            }
+            let file = root
+                .open_with(&rel, OpenOptions::new().write(true).create_new(true))
+                .map_err(|e| map_io_error(e, &p))?;
+            file.set_permissions(Permissions::from_mode(NEW_FILE_MODE))
+                .map_err(|e| map_io_error(e, &p))
+        })
+        .await
+    }
+
+    async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
+        self.refuse_if_read_only("mkdir")?;
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let rel = rel(&p)?;
+            if rel == "." {
+                return Err(Error::already_exists(&p));
+            }
+            let (parent, name) = open_parent(&root, &rel, &p)?;
+            parent.create_dir(&name).map_err(|e| map_io_error(e, &p))?;
+            // Exact bits, whatever the process umask.
+            parent
+                .set_permissions(&name, Permissions::from_mode(mode & 0o7777))
+                .map_err(|e| map_io_error(e, &p))
+        })
+        .await
+    }
+
+    async fn remove(&self, path: &str) -> Result<()> {
+        self.refuse_if_read_only("remove")?;
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let rel = rel(&p)?;
+            if rel == "." {
+                return Err(Error::permission_denied(&p));
+            }
+            let (parent, name) = open_parent(&root, &rel, &p)?;
+            let m = parent
+                .symlink_metadata(&name)
+                .map_err(|e| map_io_error(e, &p))?;
+            if m.is_dir() {
+                parent.remove_dir(&name)
+            } else {
+                parent.remove_file(&name)
+            }
+            .map_err(|e| map_io_error(e, &p))
+        })
+        .await
+    }
+
+    async fn remove_all(&self, path: &str) -> Result<()> {
+        self.refuse_if_read_only("remove")?;
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let rel = rel(&p)?;
+            if rel == "." {
+                for entry in root.entries().map_err(|e| map_io_error(e, &p))? {
+                    let entry = entry.map_err(|e| map_io_error(e, &p))?;
+                    let name = entry.file_name();
+                    let m = root
+                        .symlink_metadata(&name)
+                        .map_err(|e| map_io_error(e, &p))?;
+                    if m.is_dir() {
+                        root.remove_dir_all(&name)
+                    } else {
+                        root.remove_file(&name)
+                    }
+                    .map_err(|e| map_io_error(e, &p))?;
+                }
+                return Ok(());
+            }
+            let (parent, name) = open_parent(&root, &rel, &p)?;
+            let m = parent
+                .symlink_metadata(&name)
+                .map_err(|e| map_io_error(e, &p))?;
+            if m.is_dir() {
+                parent.remove_dir_all(&name)
+            } else {
+                parent.remove_file(&name)
+            }
+            .map_err(|e| map_io_error(e, &p))
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.refuse_if_read_only("rename")?;
+        let root = self.root.clone();
+        let (f, t) = (from.to_string(), to.to_string());
+        blocking(move || {
+            let (rf, rt) = (rel(&f)?, rel(&t)?);
+            if rf == "." || rt == "." {
+                return Err(Error::permission_denied(if rf == "." { &f } else { &t }));
+            }
+            if rt == rf {
+                return Ok(());
+            }
+            if rt.starts_with(&format!("{rf}/")) {
+                return Err(Error::invalid_argument(format!(
+                    "cannot move {f} into its own subtree {t}"
+                )));
+            }
+            let (fp, fname) = open_parent(&root, &rf, &f)?;
+            let (tp, tname) = open_parent(&root, &rt, &t)?;
+            let src = fp
+                .symlink_metadata(&fname)
+                .map_err(|e| map_io_error(e, &f))?;
+            match tp.symlink_metadata(&tname) {
+                Ok(dst) if dst.is_dir() && !src.is_dir() => {
+                    return Err(Error::is_a_directory(&t));
+                }
+                Ok(dst) if !dst.is_dir() && src.is_dir() => {
+                    return Err(Error::not_a_directory(&t));
+                }
+                _ => {}
+            }
+            fp.rename(&fname, &tp, &tname)
+                .map_err(|e| map_io_error(e, &t))
+        })
+        .await
+    }
+
+    async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        self.refuse_if_read_only("chmod")?;
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let rel = rel(&p)?;
+            root.set_permissions(&rel, Permissions::from_mode(mode & 0o7777))
+                .map_err(|e| map_io_error(e, &p))
+        })
+        .await
+    }
+
+    async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        self.refuse_if_read_only("truncate")?;
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let rel = rel(&p)?;
+            let m = root.metadata(&rel).map_err(|e| map_io_error(e, &p))?;
+            if m.is_dir() {
+                return Err(Error::is_a_directory(&p));
+            }
+            let file = root
+                .open_with(&rel, OpenOptions::new().write(true))
+                .map_err(|e| map_io_error(e, &p))?;
+            file.set_len(size).map_err(|e| map_io_error(e, &p))
+        })
+        .await
+    }
+
+    async fn touch(&self, path: &str) -> Result<()> {
+        self.refuse_if_read_only("touch")?;
+        let root = self.root.clone();
+        let p = path.to_string();
+        blocking(move || {
+            let rel = rel(&p)?;
+            if rel == "." {
+                return Ok(());
+            }
+            let (parent, name) = open_parent(&root, &rel, &p)?;
+            match parent.metadata(&name) {
+                Ok(m) if m.is_dir() => Ok(()),
+                Ok(_) => {
+                    let file = parent
+                        .open_with(&name, OpenOptions::new().write(true))
+                        .map_err(|e| map_io_error(e, &p))?;
+                    file.into_std()
+                        .set_modified(SystemTime::now())
+                        .map_err(|e| map_io_error(e, &p))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let file = parent
+                        .open_with(&name, OpenOptions::new().write(true).create(true))
+                        .map_err(|e| map_io_error(e, &p))?;
+                    file.set_permissions(Permissions::from_mode(NEW_FILE_MODE))
+                        .map_err(|e| map_io_error(e, &p))
+                }
+                Err(e) => Err(map_io_error(e, &p)),
+            }
+        })
+        .await
+    }
+}
