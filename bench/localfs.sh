@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# localfs with large files: a 1 GiB upload and download through pfs, with the server's memory.
+# Target (storage-backends issue): RSS growth under 64 MiB for each direction — the body streams to a
+# temporary file on the way in and from the file on the way out.
+#
+#   bash bench/localfs.sh            # print the table
+#   bash bench/localfs.sh --record   # ... and write it into bench/RESULTS.md (between markers)
+#
+# Env: SIZE_MIB (default 1024), NO_BUILD=1. Loopback only; everything started is stopped.
+set -euo pipefail
+RECORD=0
+[[ ${1:-} == --record ]] && RECORD=1
+SIZE_MIB=${SIZE_MIB:-1024}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pfs-bench-localfs.XXXXXX")
+PID=""
+cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+[[ ${NO_BUILD:-0} == 1 ]] || cargo build -q --release -p pfs-server
+mkdir -p "$TMP/root"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$TMP/pfs.yaml" <<YAML
+server: {address: "127.0.0.1:$PORT", log_level: warn, max_request_body_bytes: $(((SIZE_MIB + 1) * 1048576))}
+plugins:
+  localfs: {path: /local, config: {local_dir: '$TMP/root'}}
+YAML
+"${CARGO_TARGET_DIR:-target}/release/pfs-server" -c "$TMP/pfs.yaml" 2>"$TMP/server.log" &
+PID=$!
+B="http://127.0.0.1:$PORT/api/v1"
+for _ in $(seq 200); do curl -sf -o /dev/null "$B/ready" && break; sleep 0.05; done
+curl -sf -o /dev/null "$B/ready" || { cat "$TMP/server.log" >&2; exit 1; }
+kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$PID/status"; }
+# Peak RSS during a command: sample VmRSS every 20 ms in the background.
+peak_during() {
+  local max=0 v
+  "$@" &
+  local job=$!
+  while kill -0 "$job" 2>/dev/null; do v=$(kb VmRSS); ((v > max)) && max=$v; sleep 0.02; done
+  wait "$job"
+  echo "$max"
+}
+head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$TMP/big.bin"
+BASE=$(kb VmRSS)
+START=$(date +%s.%N)
+PUT_PEAK=$(peak_during curl -sf -o /dev/null -H 'Expect:' -T "$TMP/big.bin" "$B/files?path=/local/big.bin")
+PUT_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
+cmp -s "$TMP/big.bin" "$TMP/root/big.bin" || { echo "the stored file differs from the upload" >&2; exit 1; }
+AFTER_PUT=$(kb VmRSS)
+START=$(date +%s.%N)
+GET_PEAK=$(peak_during curl -sf -o "$TMP/back.bin" "$B/files?path=/local/big.bin")
+GET_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
+cmp -s "$TMP/big.bin" "$TMP/back.bin" || { echo "the download differs from the upload" >&2; exit 1; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+growth() { awk -v p="$1" -v b="$2" 'BEGIN {printf "%.1f", (p - b) / 1024}'; }
+verdict() { awk -v g="$1" 'BEGIN {print (g < 64 ? "PASS" : "MISS")}'; }
+PG=$(growth "$PUT_PEAK" "$BASE")
+GG=$(growth "$GET_PEAK" "$AFTER_PUT")
+TABLE=$(cat <<EOF2
+| localfs, ${SIZE_MIB} MiB file | time, s (MB/s) | peak RSS, MiB | RSS growth, MiB | Target | Result |
+|---|---:|---:|---:|---|:---:|
+| upload (PUT, streamed to a temp file + rename) | $PUT_S ($(awk -v m="$SIZE_MIB" -v s="$PUT_S" 'BEGIN {printf "%.0f", m * 1.048576 / s}')) | $(mib "$PUT_PEAK") | $PG | < 64 | $(verdict "$PG") |
+| download (GET, streamed in 64 KiB chunks) | $GET_S ($(awk -v m="$SIZE_MIB" -v s="$GET_S" 'BEGIN {printf "%.0f", m * 1.048576 / s}')) | $(mib "$GET_PEAK") | $GG | < 64 | $(verdict "$GG") |
+EOF2
+)
+echo "$TABLE"
+if ((RECORD)); then
+  BLOCK="Recorded $(date -u '+%Y-%m-%d %H:%M') UTC with \`bash bench/localfs.sh --record\`; $(nproc) CPUs; server RSS before: $(mib "$BASE") MiB; pfs at commit $(git rev-parse --short HEAD).
+
+$TABLE"
+  python3 - "$BLOCK" <<'PY'
+import re, sys
+p = "bench/RESULTS.md"
+s = open(p).read()
+block = "<!-- BEGIN LOCALFS -->\n" + sys.argv[1] + "\n<!-- END LOCALFS -->"
+if "<!-- BEGIN LOCALFS -->" in s:
+    s = re.sub(r"<!-- BEGIN LOCALFS -->.*?<!-- END LOCALFS -->", lambda m: block, s, flags=re.S)
+else:
+    s = s.rstrip() + "\n\n## Storage backends (localfs)\n\n" + block + "\n"
+open(p, "w").write(s)
+PY
+fi
