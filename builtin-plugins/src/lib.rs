@@ -21,6 +21,10 @@ pub mod memfs;
 pub mod queuefs;
 #[cfg(feature = "serverinfofs")]
 pub mod serverinfofs;
+#[cfg(any(feature = "queuefs", feature = "sqlfs"))]
+mod sql;
+#[cfg(feature = "sqlfs")]
+pub mod sqlfs;
 #[cfg(feature = "streamfs")]
 pub mod streamfs;
 #[cfg(feature = "streamrotatefs")]
@@ -47,6 +51,8 @@ pub fn register_builtin(registry: &PluginRegistry) -> fs_core::Result<()> {
     registry.register(Arc::new(queuefs::QueueFsPlugin))?;
     #[cfg(feature = "serverinfofs")]
     registry.register(Arc::new(serverinfofs::ServerInfoFsPlugin))?;
+    #[cfg(feature = "sqlfs")]
+    registry.register(Arc::new(sqlfs::SqlFsPlugin))?;
     #[cfg(feature = "streamfs")]
     registry.register(Arc::new(streamfs::StreamFsPlugin))?;
     #[cfg(feature = "streamrotatefs")]

@@ -248,6 +248,7 @@ async fn plugins_lists_builtins_with_params_readme_and_mounts() {
             "memfs",
             "queuefs",
             "serverinfofs",
+            "sqlfs",
             "streamfs",
             "streamrotatefs"
         ]

@@ -1,15 +1,14 @@
 //! The `mysql` and `tidb` backends: every queue in one MySQL/MariaDB/TiDB database through
 //! mysql_async, one message table keyed by queue name, dequeue by `FOR UPDATE SKIP LOCKED`.
 
-use std::fmt;
-use std::future::Future;
-
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{Error, ErrorKind, Result};
+use fs_core::{Error, Result};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts};
+use mysql_async::{Pool, TxOpts};
 use serde_json::Value;
+
+pub(crate) use crate::sql::mysql::{Flavor, MysqlConfig};
 
 use super::{Backend, Message, QueueStat, from_nanos, to_nanos, with_ancestors};
 
@@ -18,13 +17,6 @@ pub(crate) const DEFAULT_DATABASE: &str = "queuedb";
 /// The longest queue name in bytes: the primary key of `queuefs_queues` (InnoDB and TiDB allow
 /// 3072-byte keys).
 const MAX_NAME_BYTES: usize = 3072;
-/// Open connections per mount.
-const MAX_CONNECTIONS: usize = 32;
-/// How often a transaction chosen as a deadlock victim is retried before failing.
-const DEADLOCK_RETRIES: usize = 5;
-/// MySQL error codes.
-const ER_LOCK_DEADLOCK: u16 = 1213;
-const ER_BAD_DB_ERROR: u16 = 1049;
 
 /// Names are `VARBINARY`, not `utf8mb4_bin` text: utf8mb4_bin is a PAD SPACE collation on MariaDB
 /// and TiDB, so `a` and `a ` would be one key. Messages are indexed by a 64-bit hash of the name
@@ -49,39 +41,13 @@ const MESSAGES_TABLE: &str = "CREATE TABLE IF NOT EXISTS queuefs_messages (
 /// commit order across servers; `AUTO_ID_CACHE=1` makes it one global sequence (TiDB ≥ 6.4).
 const TIDB_MESSAGES_SUFFIX: &str = " AUTO_ID_CACHE=1";
 
-/// Which server dialect a mount talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flavor {
-    /// MySQL or MariaDB.
-    Mysql,
-    /// TiDB (MySQL protocol plus TiDB-only table options).
-    Tidb,
-}
-
-/// Where the queues live: the `dsn`, `host`, `port`, `user`, `password`, `database` and TLS keys.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct MysqlConfig {
-    pub(crate) flavor: Flavor,
-    host: String,
-    port: u16,
-    socket: Option<String>,
-    user: String,
-    password: Option<String>,
-    database: String,
-}
-
-// Hand-written: the password (and thus the DSN it came from) is never printed.
-impl fmt::Debug for MysqlConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MysqlConfig")
-            .field("flavor", &self.flavor)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("socket", &self.socket)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
-            .field("database", &self.database)
-            .finish()
+impl MysqlConfig {
+    /// Reads a config already checked by `check_config`, defaulting the database to `queuedb`.
+    ///
+    /// # Errors
+    /// As [`MysqlConfig::from_config_with_default`].
+    pub(crate) fn from_config(flavor: Flavor, config: &Value) -> Result<Self> {
+        Self::from_config_with_default(flavor, config, DEFAULT_DATABASE)
     }
 }
 
@@ -89,237 +55,17 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::invalid_argument(msg.into())
 }
 
-fn tls_unavailable() -> Error {
-    invalid("TLS is not available in this build (enable_tls / tls= in the DSN)")
-}
-
-impl MysqlConfig {
-    /// Reads a config already checked by `check_config`.
-    ///
-    /// # Errors
-    /// `InvalidArgument` for a DSN that cannot be parsed, a port out of range, an empty database
-    /// name, or TLS asked for (not in this build).
-    pub(crate) fn from_config(flavor: Flavor, config: &Value) -> Result<Self> {
-        let s = |k: &str| config.get(k).and_then(Value::as_str);
-        if config.get("enable_tls").and_then(Value::as_bool) == Some(true) {
-            return Err(tls_unavailable());
-        }
-        let default_port = match flavor {
-            Flavor::Mysql => 3306,
-            Flavor::Tidb => 4000,
-        };
-        let mut cfg = match s("dsn").filter(|d| !d.trim().is_empty()) {
-            Some(dsn) => Self::from_dsn(flavor, dsn, default_port)?,
-            None => MysqlConfig {
-                flavor,
-                host: "127.0.0.1".into(),
-                port: default_port,
-                socket: None,
-                user: "root".into(),
-                password: None,
-                database: String::new(),
-            },
-        };
-        // Explicit keys win over the DSN's parts.
-        if let Some(h) = s("host").filter(|h| !h.is_empty()) {
-            cfg.host = h.to_string();
-        }
-        if let Some(p) = config.get("port").and_then(Value::as_f64) {
-            if !(1.0..=65535.0).contains(&p) || p.fract() != 0.0 {
-                return Err(invalid(format!(
-                    "invalid value for 'port': {p} is not 1..65535"
-                )));
-            }
-            cfg.port = p as u16;
-        }
-        if let Some(u) = s("user").filter(|u| !u.is_empty()) {
-            cfg.user = u.to_string();
-        }
-        if let Some(p) = s("password") {
-            cfg.password = Some(p.to_string());
-        }
-        if let Some(d) = s("database").filter(|d| !d.is_empty()) {
-            cfg.database = d.to_string();
-        }
-        if cfg.database.is_empty() {
-            cfg.database = DEFAULT_DATABASE.into();
-        }
-        Ok(cfg)
-    }
-
-    /// Parses `mysql://user:pass@host:port/db?…` or Go's `user:pass@tcp(host:port)/db?…`.
-    fn from_dsn(flavor: Flavor, dsn: &str, default_port: u16) -> Result<Self> {
-        let mut cfg = MysqlConfig {
-            flavor,
-            host: "127.0.0.1".into(),
-            port: default_port,
-            socket: None,
-            user: "root".into(),
-            password: None,
-            database: String::new(),
-        };
-        if dsn.starts_with("mysql://") {
-            // The DSN itself stays out of the message: it may hold a password.
-            let opts = Opts::from_url(dsn).map_err(|e| invalid(format!("invalid 'dsn': {e}")))?;
-            if dsn.contains("require_ssl=true") {
-                return Err(tls_unavailable());
-            }
-            cfg.host = opts.ip_or_hostname().to_string();
-            cfg.port = opts.tcp_port();
-            cfg.socket = opts.socket().map(str::to_string);
-            if let Some(u) = opts.user() {
-                cfg.user = u.to_string();
-            }
-            cfg.password = opts.pass().map(str::to_string);
-            cfg.database = opts.db_name().unwrap_or_default().to_string();
-            return Ok(cfg);
-        }
-        // Go's go-sql-driver/mysql form: [user[:password]@][net[(addr)]]/dbname[?params].
-        let slash = dsn.rfind('/').ok_or_else(|| {
-            invalid("invalid 'dsn': expected user:pass@tcp(host:port)/db or mysql://user:pass@host:port/db")
-        })?;
-        let (head, tail) = (&dsn[..slash], &dsn[slash + 1..]);
-        let (db, params) = tail.split_once('?').unwrap_or((tail, ""));
-        cfg.database = db.to_string();
-        for (k, v) in params.split('&').filter_map(|p| p.split_once('=')) {
-            if k == "tls" && !matches!(v, "false" | "") {
-                return Err(tls_unavailable());
-            }
-        }
-        let (creds, net) = match head.rfind('@') {
-            Some(at) => (Some(&head[..at]), &head[at + 1..]),
-            None => (None, head),
-        };
-        if let Some(creds) = creds {
-            let (u, p) = match creds.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (creds, None),
-            };
-            if !u.is_empty() {
-                cfg.user = u.to_string();
-            }
-            cfg.password = p.map(str::to_string);
-        }
-        let (proto, addr) = match net.split_once('(') {
-            Some((proto, rest)) => (
-                proto,
-                rest.strip_suffix(')')
-                    .ok_or_else(|| invalid("invalid 'dsn': unclosed '(' in the address"))?,
-            ),
-            None => (net, ""),
-        };
-        match proto {
-            "" | "tcp" | "tcp4" | "tcp6" => {
-                if !addr.is_empty() {
-                    let (host, port) = split_host_port(addr)?;
-                    cfg.host = host.to_string();
-                    if let Some(port) = port {
-                        cfg.port = port;
-                    }
-                }
-            }
-            "unix" => cfg.socket = Some(addr.to_string()),
-            other => {
-                return Err(invalid(format!(
-                    "invalid 'dsn': unknown network '{other}' (tcp or unix)"
-                )));
-            }
-        }
-        Ok(cfg)
-    }
-
-    /// Drops the configured database (tests clean up after themselves with it).
-    #[cfg(test)]
-    pub(crate) async fn drop_database(&self) -> Result<()> {
-        let mut conn = mysql_async::Conn::new(self.opts(None))
-            .await
-            .map_err(map_mysql_error)?;
-        let quoted = self.database.replace('`', "``");
-        conn.query_drop(format!("DROP DATABASE IF EXISTS `{quoted}`"))
-            .await
-            .map_err(map_mysql_error)?;
-        conn.disconnect().await.map_err(map_mysql_error)
-    }
-
-    fn opts(&self, database: Option<&str>) -> Opts {
-        let pool = PoolOpts::new().with_constraints(
-            PoolConstraints::new(0, MAX_CONNECTIONS).expect("0 <= MAX_CONNECTIONS"),
-        );
-        OptsBuilder::default()
-            .ip_or_hostname(self.host.clone())
-            .tcp_port(self.port)
-            .socket(self.socket.clone())
-            .user(Some(self.user.clone()))
-            .pass(self.password.clone())
-            .db_name(database)
-            // READ COMMITTED: no gap locks, so a dequeue's locking read never blocks enqueues.
-            .init(vec![
-                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-            ])
-            .pool_opts(pool)
-            .into()
-    }
-}
-
-/// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn split_host_port(addr: &str) -> Result<(&str, Option<u16>)> {
-    let bad_port = || invalid("invalid 'dsn': the port is not a number in 1..65535");
-    if let Some(rest) = addr.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| invalid("invalid 'dsn': unclosed '[' in the address"))?;
-        return match after.strip_prefix(':') {
-            Some(p) => Ok((host, Some(p.parse().map_err(|_| bad_port())?))),
-            None => Ok((host, None)),
-        };
-    }
-    match addr.rsplit_once(':') {
-        Some((host, p)) => Ok((host, Some(p.parse().map_err(|_| bad_port())?))),
-        None => Ok((addr, None)),
-    }
-}
-
-/// Maps a mysql_async error to a kind: unreachable server, broken connection or lock timeouts are
-/// `Unavailable`, refused credentials `PermissionDenied`, the rest `Internal`.
 fn map_mysql_error(e: mysql_async::Error) -> Error {
-    let kind = match &e {
-        mysql_async::Error::Io(_) => ErrorKind::Unavailable,
-        mysql_async::Error::Url(_) => ErrorKind::InvalidArgument,
-        mysql_async::Error::Server(s) => match s.code {
-            // Access denied (user, database, table, command).
-            1044 | 1045 | 1142 | 1227 => ErrorKind::PermissionDenied,
-            // Lock wait timeout, deadlock after retries, too many connections, server shutting down.
-            1205 | ER_LOCK_DEADLOCK | 1040 | 1053 => ErrorKind::Unavailable,
-            _ => ErrorKind::Internal,
-        },
-        mysql_async::Error::Driver(_) | mysql_async::Error::Other(_) => {
-            if e.is_fatal() {
-                ErrorKind::Unavailable
-            } else {
-                ErrorKind::Internal
-            }
-        }
-    };
-    Error::new(kind, format!("queuefs mysql: {e}")).with_source(e)
-}
-
-fn is_deadlock(e: &mysql_async::Error) -> bool {
-    matches!(e, mysql_async::Error::Server(s) if s.code == ER_LOCK_DEADLOCK)
+    crate::sql::mysql::map_error("queuefs mysql", e)
 }
 
 /// Runs `op` (one whole transaction) again when the server picked it as a deadlock victim.
-async fn retry<T, F, Fut>(mut op: F) -> Result<T>
+async fn retry<T, F, Fut>(op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = mysql_async::Result<T>>,
+    Fut: std::future::Future<Output = mysql_async::Result<T>>,
 {
-    let mut attempt = 0;
-    loop {
-        match op().await {
-            Err(e) if is_deadlock(&e) && attempt < DEADLOCK_RETRIES => attempt += 1,
-            other => return other.map_err(map_mysql_error),
-        }
-    }
+    crate::sql::mysql::retry("queuefs mysql", op).await
 }
 
 /// FNV-1a of the queue name: the index key of `queuefs_messages` (collisions only cost a scan).
@@ -371,56 +117,16 @@ impl MysqlBackend {
     /// `Unavailable` when the server cannot be reached, `PermissionDenied` when it refuses the
     /// credentials, `Internal` for other server errors.
     pub(crate) async fn open(cfg: &MysqlConfig) -> Result<Self> {
-        let context = |e: Error| {
-            let msg = format!(
-                "queuefs: cannot open database '{}' on {}: {}",
-                cfg.database,
-                cfg.socket
-                    .clone()
-                    .unwrap_or_else(|| format!("{}:{}", cfg.host, cfg.port)),
-                e.message()
-            );
-            Error::new(e.kind(), msg).with_source(e)
-        };
-        let pool = Pool::new(cfg.opts(Some(&cfg.database)));
-        let first = pool.get_conn().await;
-        let mut conn = match first {
-            Ok(c) => c,
-            Err(mysql_async::Error::Server(s)) if s.code == ER_BAD_DB_ERROR => {
-                Self::create_database(cfg).await.map_err(context)?;
-                pool.get_conn()
-                    .await
-                    .map_err(|e| context(map_mysql_error(e)))?
-            }
-            Err(e) => return Err(context(map_mysql_error(e))),
-        };
         let messages = match cfg.flavor {
             Flavor::Mysql => MESSAGES_TABLE.to_string(),
             Flavor::Tidb => format!("{MESSAGES_TABLE}{TIDB_MESSAGES_SUFFIX}"),
         };
-        for sql in [QUEUES_TABLE, messages.as_str()] {
-            conn.query_drop(sql)
-                .await
-                .map_err(|e| context(map_mysql_error(e)))?;
-        }
-        drop(conn);
+        let pool = crate::sql::mysql::open_pool(cfg, "queuefs", &[QUEUES_TABLE, messages.as_str()])
+            .await?;
         Ok(MysqlBackend {
             flavor: cfg.flavor,
             pool,
         })
-    }
-
-    async fn create_database(cfg: &MysqlConfig) -> Result<()> {
-        let mut conn = mysql_async::Conn::new(cfg.opts(None))
-            .await
-            .map_err(map_mysql_error)?;
-        let quoted = cfg.database.replace('`', "``");
-        conn.query_drop(format!(
-            "CREATE DATABASE IF NOT EXISTS `{quoted}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        ))
-        .await
-        .map_err(map_mysql_error)?;
-        conn.disconnect().await.map_err(map_mysql_error)
     }
 
     async fn conn(&self) -> mysql_async::Result<mysql_async::Conn> {
@@ -673,6 +379,7 @@ impl Backend for MysqlBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fs_core::ErrorKind;
     use serde_json::json;
 
     fn cfg(v: Value) -> Result<MysqlConfig> {

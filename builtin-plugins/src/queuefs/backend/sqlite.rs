@@ -1,22 +1,18 @@
 //! The `sqlite` backend: every queue in one SQLite file (WAL), one message table keyed by queue
 //! name. All SQL runs on tokio's blocking pool, never on the async threads.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{Error, ErrorKind, Result};
-use parking_lot::Mutex;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use fs_core::{Error, Result};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use crate::sql::sqlite::Pool;
 
 use super::{Backend, Message, QueueStat, from_nanos, to_nanos, with_ancestors};
-
-/// How long a connection waits for another writer (in this or another process) before failing.
-const BUSY_TIMEOUT_MS: u32 = 5000;
-/// Idle connections kept for reuse; more may be open while calls are in flight.
-const MAX_IDLE: usize = 8;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queuefs_queues (
@@ -34,18 +30,6 @@ CREATE TABLE IF NOT EXISTS queuefs_messages (
 CREATE INDEX IF NOT EXISTS queuefs_messages_queue_seq ON queuefs_messages (queue, seq);
 ";
 
-/// Maps a SQLite error to a kind: a lock held past the busy timeout is `Unavailable`, a file
-/// that cannot be opened is `Unavailable`, a full disk is `Internal` with the reason.
-fn map_sqlite_error(e: rusqlite::Error) -> Error {
-    let kind = match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => ErrorKind::Unavailable,
-        Some(ErrorCode::CannotOpen) => ErrorKind::Unavailable,
-        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => ErrorKind::PermissionDenied,
-        _ => ErrorKind::Internal,
-    };
-    Error::new(kind, format!("queuefs sqlite: {e}")).with_source(e)
-}
-
 /// `[prefix/, prefix0)`: the name range of every queue strictly below `queue` ('0' follows '/').
 fn below_range(queue: &str) -> (String, String) {
     (format!("{queue}/"), format!("{queue}0"))
@@ -56,50 +40,6 @@ fn row_message(id: String, data: Vec<u8>, ts: i64) -> Message {
         id,
         data: Bytes::from(data),
         timestamp: from_nanos(ts),
-    }
-}
-
-/// A small pool of connections to one database file.
-#[derive(Debug)]
-struct Pool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl Pool {
-    fn open(path: &Path) -> rusqlite::Result<Connection> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
-        // WAL: readers never block the writer. NORMAL: a commit is in the WAL (the OS's page cache)
-        // before it returns, so it survives a kill of the process; an fsync per commit (FULL) is
-        // what the SYNC write flag asks for.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(conn)
-    }
-
-    /// Runs `f` on a pooled connection in the blocking pool.
-    async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    {
-        let pool = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let taken = pool.idle.lock().pop();
-            let mut conn = match taken {
-                Some(c) => c,
-                None => Self::open(&pool.path).map_err(map_sqlite_error)?,
-            };
-            let out = f(&mut conn).map_err(map_sqlite_error);
-            let mut idle = pool.idle.lock();
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
-            out
-        })
-        .await
-        .map_err(|e| Error::internal(format!("queuefs sqlite task failed: {e}")))?
     }
 }
 
@@ -115,10 +55,7 @@ impl SqliteBackend {
     /// # Errors
     /// `Unavailable` when the file cannot be opened (missing directory, not a database).
     pub(crate) async fn open(path: &Path) -> Result<Self> {
-        let pool = Arc::new(Pool {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-        });
+        let pool = Pool::new(path, "queuefs sqlite");
         pool.run(|conn| conn.execute_batch(SCHEMA))
             .await
             .map_err(|e| {

@@ -1,0 +1,307 @@
+#![doc = include_str!("README.md")]
+
+mod mysql;
+mod ops;
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fs_core::{
+    Capabilities, ConfigParam, Error, FileInfo, FileSystem, MountContext, ParamType, Result,
+    ServicePlugin, WriteFlags, plugin,
+};
+use serde_json::Value;
+
+use crate::sql::mysql::{Flavor, MysqlConfig};
+use ops::{Op, Out};
+
+const README: &str = include_str!("README.md");
+/// The SQLite file when `db_path` is not given (AGFS's default, relative to the working directory).
+const DEFAULT_DB_PATH: &str = "sqlfs.db";
+/// The MySQL/TiDB database when neither `database` nor the DSN names one (AGFS's default).
+const DEFAULT_DATABASE: &str = "sqlfs";
+
+/// The sqlfs factory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqlFsPlugin;
+
+/// Where a mount keeps its tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BackendConfig {
+    Sqlite { db_path: PathBuf },
+    Mysql(MysqlConfig),
+}
+
+impl BackendConfig {
+    /// Reads a config already checked by [`check_config`](plugin::check_config).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an unknown backend, an empty `db_path`, a bad `dsn` or `port`.
+    fn from_config(config: &Value) -> Result<Self> {
+        let backend = config
+            .get("backend")
+            .and_then(Value::as_str)
+            .unwrap_or("sqlite");
+        match backend.to_ascii_lowercase().as_str() {
+            "sqlite" | "sqlite3" => {
+                let db_path = config
+                    .get("db_path")
+                    .and_then(Value::as_str)
+                    .unwrap_or(DEFAULT_DB_PATH);
+                if db_path.trim().is_empty() {
+                    return Err(Error::invalid_argument(
+                        "invalid value for 'db_path': expected a file path, got an empty string",
+                    ));
+                }
+                Ok(BackendConfig::Sqlite {
+                    db_path: PathBuf::from(db_path),
+                })
+            }
+            "mysql" => {
+                MysqlConfig::from_config_with_default(Flavor::Mysql, config, DEFAULT_DATABASE)
+                    .map(BackendConfig::Mysql)
+            }
+            "tidb" => MysqlConfig::from_config_with_default(Flavor::Tidb, config, DEFAULT_DATABASE)
+                .map(BackendConfig::Mysql),
+            _ => Err(Error::invalid_argument(format!(
+                "invalid value for 'backend': unknown backend '{backend}' (allowed: sqlite, sqlite3, mysql, tidb)"
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl ServicePlugin for SqlFsPlugin {
+    fn name(&self) -> &str {
+        "sqlfs"
+    }
+
+    fn readme(&self) -> &str {
+        README
+    }
+
+    fn config_params(&self) -> Vec<ConfigParam> {
+        vec![
+            ConfigParam::optional(
+                "backend",
+                ParamType::String,
+                "sqlite",
+                "sqlite (sqlite3 is an alias), mysql or tidb",
+            ),
+            ConfigParam::optional(
+                "db_path",
+                ParamType::String,
+                DEFAULT_DB_PATH,
+                "SQLite database file (sqlite backend), created when missing",
+            ),
+            ConfigParam::optional(
+                "dsn",
+                ParamType::String,
+                "",
+                "mysql/tidb: user:pass@tcp(host:port)/db or mysql://user:pass@host:port/db; the keys below override its parts",
+            ),
+            ConfigParam::optional("host", ParamType::String, "127.0.0.1", "mysql/tidb host"),
+            ConfigParam::optional(
+                "port",
+                ParamType::Int,
+                "3306",
+                "mysql/tidb port (4000 for tidb)",
+            ),
+            ConfigParam::optional("user", ParamType::String, "root", "mysql/tidb user"),
+            ConfigParam::optional("password", ParamType::String, "", "mysql/tidb password"),
+            ConfigParam::optional(
+                "database",
+                ParamType::String,
+                DEFAULT_DATABASE,
+                "mysql/tidb database, created when it does not exist",
+            ),
+            ConfigParam::optional(
+                "cache_enabled",
+                ParamType::Bool,
+                "false",
+                "accepted for AGFS compatibility; pfs keeps no cache (every read sees every server's writes)",
+            ),
+            ConfigParam::optional(
+                "cache_max_size",
+                ParamType::Int,
+                "1000",
+                "accepted, unused (no cache)",
+            ),
+            ConfigParam::optional(
+                "cache_ttl_seconds",
+                ParamType::Int,
+                "5",
+                "accepted, unused (no cache)",
+            ),
+        ]
+    }
+
+    fn validate(&self, config: &Value) -> Result<()> {
+        plugin::check_config(&self.config_params(), config)?;
+        BackendConfig::from_config(config).map(drop)
+    }
+
+    async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
+        let store = match BackendConfig::from_config(&ctx.config)? {
+            BackendConfig::Sqlite { db_path } => Store::Sqlite(sqlite::open(&db_path).await?),
+            BackendConfig::Mysql(cfg) => Store::Mysql(mysql::open(&cfg).await?),
+        };
+        Ok(Arc::new(SqlFs::new(store)))
+    }
+}
+
+#[derive(Debug)]
+enum Store {
+    Sqlite(Arc<crate::sql::sqlite::Pool>),
+    Mysql(mysql_async::Pool),
+}
+
+/// Files and directories in SQL tables (see the module docs).
+#[derive(Debug)]
+pub struct SqlFs {
+    store: Store,
+    /// Chunk rows fetched by reads so far (observability and tests).
+    chunks_read: AtomicU64,
+    /// Tests: make the next transactions fail just before commit.
+    fail_before_commit: AtomicBool,
+}
+
+impl SqlFs {
+    fn new(store: Store) -> Self {
+        SqlFs {
+            store,
+            chunks_read: AtomicU64::new(0),
+            fail_before_commit: AtomicBool::new(false),
+        }
+    }
+
+    /// How many chunk rows reads have fetched since the mount started.
+    pub fn chunks_read(&self) -> u64 {
+        self.chunks_read.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    fn set_fail_before_commit(&self, fail: bool) {
+        self.fail_before_commit.store(fail, Ordering::Relaxed);
+    }
+
+    async fn run(&self, op: Op) -> Result<Out> {
+        let fail = op.is_write() && self.fail_before_commit.load(Ordering::Relaxed);
+        let out = match &self.store {
+            Store::Sqlite(pool) => sqlite::run(pool, op, fail).await?,
+            Store::Mysql(pool) => mysql::run(pool, op, fail).await?,
+        };
+        if let Out::Data(_, n) = &out {
+            self.chunks_read.fetch_add(*n, Ordering::Relaxed);
+        }
+        Ok(out)
+    }
+
+    async fn unit(&self, op: Op) -> Result<()> {
+        self.run(op).await.map(drop)
+    }
+}
+
+fn norm(p: &str) -> Result<String> {
+    fs_core::path::normalize(p)
+}
+
+fn unexpected() -> Error {
+    Error::internal("sqlfs: unexpected result")
+}
+
+#[async_trait]
+impl FileSystem for SqlFs {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::READ_WRITE
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        match self.run(Op::Stat(norm(path)?)).await? {
+            Out::Info(i) => Ok(i),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
+        match self.run(Op::ReadDir(norm(path)?)).await? {
+            Out::List(v) => Ok(v),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        let op = Op::Read {
+            path: norm(path)?,
+            offset,
+            size,
+        };
+        match self.run(op).await? {
+            Out::Data(b, _) => Ok(b),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn write(
+        &self,
+        path: &str,
+        data: Bytes,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let op = Op::Write {
+            path: norm(path)?,
+            data,
+            offset,
+            flags,
+        };
+        match self.run(op).await? {
+            Out::Written(n) => Ok(n),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn create(&self, path: &str) -> Result<()> {
+        self.unit(Op::Create(norm(path)?)).await
+    }
+
+    async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
+        self.unit(Op::Mkdir(norm(path)?, mode)).await
+    }
+
+    async fn remove(&self, path: &str) -> Result<()> {
+        self.unit(Op::Remove(norm(path)?)).await
+    }
+
+    async fn remove_all(&self, path: &str) -> Result<()> {
+        self.unit(Op::RemoveAll(norm(path)?)).await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.unit(Op::Rename(norm(from)?, norm(to)?)).await
+    }
+
+    async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        self.unit(Op::Chmod(norm(path)?, mode)).await
+    }
+
+    async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        self.unit(Op::Truncate(norm(path)?, size)).await
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        if let Store::Mysql(pool) = &self.store {
+            pool.clone()
+                .disconnect()
+                .await
+                .map_err(mysql::map_mysql_error)?;
+        }
+        Ok(())
+    }
+}

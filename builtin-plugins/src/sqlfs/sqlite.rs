@@ -1,0 +1,310 @@
+//! The SQLite backend: one database file (WAL), run on tokio's blocking pool through the shared
+//! [`Pool`](crate::sql::sqlite::Pool). Every operation is one `BEGIN IMMEDIATE` (writes) or
+//! `BEGIN` (reads) transaction.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use fs_core::{Error, Result, WriteFlags};
+use futures_util::FutureExt;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::ops::{self, Node, Op, Out, Tx, below_range};
+use crate::sql::sqlite::Pool;
+
+const LABEL: &str = "sqlfs sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sqlfs_nodes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    parent TEXT,
+    is_dir INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sqlfs_nodes_parent ON sqlfs_nodes (parent);
+CREATE TABLE IF NOT EXISTS sqlfs_chunks (
+    file_id INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (file_id, idx)
+) WITHOUT ROWID;
+";
+
+/// The one SQLite → typed error mapping of sqlfs.
+pub(crate) fn map_sqlite_error(e: rusqlite::Error) -> Error {
+    crate::sql::sqlite::map_error(LABEL, e)
+}
+
+/// Opens (creating when missing) the database and its tables and the root directory.
+///
+/// # Errors
+/// `Unavailable` when the file cannot be opened.
+pub(crate) async fn open(path: &Path) -> Result<Arc<Pool>> {
+    let pool = Pool::new(path, LABEL);
+    pool.run(|conn| {
+        conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO sqlfs_nodes (path, parent, is_dir, mode, size, mtime_ns) \
+             VALUES ('/', NULL, 1, 493, 0, 0)",
+            [],
+        )
+        .map(drop)
+    })
+    .await
+    .map_err(|e| {
+        let msg = format!("sqlfs: cannot open {}: {}", path.display(), e.message());
+        Error::new(e.kind(), msg).with_source(e)
+    })?;
+    Ok(pool)
+}
+
+/// Runs `op` in one transaction; `fail_before_commit` (tests) rolls back instead of committing.
+pub(crate) async fn run(pool: &Arc<Pool>, op: Op, fail_before_commit: bool) -> Result<Out> {
+    pool.run_typed(move |conn| {
+        let begin = if op.is_write() {
+            "BEGIN IMMEDIATE"
+        } else {
+            "BEGIN"
+        };
+        // The SYNC write flag: this commit is fsynced (FULL) instead of only reaching the WAL.
+        let sync = matches!(&op, Op::Write { flags, .. } if flags.contains(WriteFlags::SYNC));
+        if sync {
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(map_sqlite_error)?;
+        }
+        let out = transaction(conn, op, begin, fail_before_commit);
+        if sync {
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(map_sqlite_error)?;
+        }
+        out
+    })
+    .await
+}
+
+fn transaction(
+    conn: &mut Connection,
+    op: Op,
+    begin: &str,
+    fail_before_commit: bool,
+) -> Result<Out> {
+    conn.execute_batch(begin).map_err(map_sqlite_error)?;
+    let result = {
+        let mut tx = SqliteTx { conn };
+        // Every statement is synchronous, so the future is ready on its first poll.
+        ops::execute(&mut tx, op, "sqlite")
+            .now_or_never()
+            .unwrap_or_else(|| Err(Error::internal("sqlfs sqlite: operation did not complete")))
+    };
+    let result = result.and_then(|out| {
+        if fail_before_commit {
+            Err(Error::internal("sqlfs: injected failure before commit"))
+        } else {
+            Ok(out)
+        }
+    });
+    match result {
+        Ok(out) => {
+            if let Err(e) = conn.execute_batch("COMMIT") {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(map_sqlite_error(e));
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+struct SqliteTx<'a> {
+    conn: &'a mut Connection,
+}
+
+type Row = (i64, bool, u32, i64, i64);
+
+fn node_of((id, is_dir, mode, size, mtime_ns): Row) -> Node {
+    Node {
+        id,
+        is_dir,
+        mode,
+        size: u64::try_from(size).unwrap_or(0),
+        mtime_ns,
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Row> {
+    Ok((
+        r.get(first)?,
+        r.get(first + 1)?,
+        r.get(first + 2)?,
+        r.get(first + 3)?,
+        r.get(first + 4)?,
+    ))
+}
+
+fn sz(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Tx for SqliteTx<'_> {
+    async fn node(&mut self, path: &str) -> Result<Option<Node>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, is_dir, mode, size, mtime_ns FROM sqlfs_nodes WHERE path = ?1",
+            )
+            .and_then(|mut s| s.query_row(params![path], |r| row(r, 0)).optional())
+            .map(|r| r.map(node_of))
+            .map_err(map_sqlite_error)
+    }
+
+    async fn insert(
+        &mut self,
+        path: &str,
+        parent: &str,
+        is_dir: bool,
+        mode: u32,
+        now: i64,
+    ) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sqlfs_nodes (path, parent, is_dir, mode, size, mtime_ns) \
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            )
+            .and_then(|mut s| s.execute(params![path, parent, is_dir, mode, now]))
+            .map_err(map_sqlite_error)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    async fn set_size(&mut self, id: i64, size: u64, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sqlfs_nodes SET size = ?2, mtime_ns = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, sz(size), now]))
+            .map(drop)
+            .map_err(map_sqlite_error)
+    }
+
+    async fn set_mode(&mut self, id: i64, mode: u32) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sqlfs_nodes SET mode = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, mode]))
+            .map(drop)
+            .map_err(map_sqlite_error)
+    }
+
+    async fn chunk(&mut self, id: i64, idx: u64) -> Result<Option<Vec<u8>>> {
+        self.conn
+            .prepare_cached("SELECT data FROM sqlfs_chunks WHERE file_id = ?1 AND idx = ?2")
+            .and_then(|mut s| s.query_row(params![id, sz(idx)], |r| r.get(0)).optional())
+            .map_err(map_sqlite_error)
+    }
+
+    async fn chunks(&mut self, id: i64, lo: u64, hi: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        (|| {
+            let mut s = self.conn.prepare_cached(
+                "SELECT idx, data FROM sqlfs_chunks WHERE file_id = ?1 AND idx >= ?2 AND idx < ?3 \
+                 ORDER BY idx",
+            )?;
+            let rows = s.query_map(params![id, sz(lo), sz(hi)], |r| {
+                Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(map_sqlite_error)
+    }
+
+    async fn put_chunk(&mut self, id: i64, idx: u64, data: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO sqlfs_chunks (file_id, idx, data) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![id, sz(idx), data]))
+            .map(drop)
+            .map_err(map_sqlite_error)
+    }
+
+    async fn delete_chunks_from(&mut self, id: i64, from: u64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM sqlfs_chunks WHERE file_id = ?1 AND idx >= ?2")
+            .and_then(|mut s| s.execute(params![id, sz(from)]))
+            .map(drop)
+            .map_err(map_sqlite_error)
+    }
+
+    async fn delete_node(&mut self, id: i64) -> Result<()> {
+        (|| {
+            self.conn
+                .prepare_cached("DELETE FROM sqlfs_chunks WHERE file_id = ?1")?
+                .execute(params![id])?;
+            self.conn
+                .prepare_cached("DELETE FROM sqlfs_nodes WHERE id = ?1")?
+                .execute(params![id])
+                .map(drop)
+        })()
+        .map_err(map_sqlite_error)
+    }
+
+    async fn children(&mut self, dir: &str) -> Result<Vec<(String, Node)>> {
+        (|| {
+            let mut s = self.conn.prepare_cached(
+                "SELECT path, id, is_dir, mode, size, mtime_ns FROM sqlfs_nodes WHERE parent = ?1",
+            )?;
+            let rows = s.query_map(params![dir], |r| Ok((r.get(0)?, node_of(row(r, 1)?))))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(map_sqlite_error)
+    }
+
+    async fn has_children(&mut self, dir: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM sqlfs_nodes WHERE parent = ?1 LIMIT 1")
+            .and_then(|mut s| s.exists(params![dir]))
+            .map_err(map_sqlite_error)
+    }
+
+    async fn delete_below(&mut self, dir: &str) -> Result<()> {
+        let (lo, hi) = below_range(dir);
+        (|| {
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM sqlfs_chunks WHERE file_id IN \
+                     (SELECT id FROM sqlfs_nodes WHERE path > ?1 AND path < ?2)",
+                )?
+                .execute(params![lo, hi])?;
+            self.conn
+                .prepare_cached("DELETE FROM sqlfs_nodes WHERE path > ?1 AND path < ?2")?
+                .execute(params![lo, hi])
+                .map(drop)
+        })()
+        .map_err(map_sqlite_error)
+    }
+
+    async fn move_node(&mut self, id: i64, to: &str, parent: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sqlfs_nodes SET path = ?2, parent = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, to, parent]))
+            .map(drop)
+            .map_err(map_sqlite_error)
+    }
+
+    async fn move_below(&mut self, from: &str, to: &str) -> Result<()> {
+        let (lo, hi) = below_range(from);
+        // SQLite's substr counts characters of TEXT, not bytes.
+        let start = i64::try_from(from.chars().count() + 1).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached(
+                "UPDATE sqlfs_nodes SET path = ?3 || substr(path, ?4), \
+                 parent = CASE WHEN parent = ?5 THEN ?3 ELSE ?3 || substr(parent, ?4) END \
+                 WHERE path > ?1 AND path < ?2",
+            )
+            .and_then(|mut s| s.execute(params![lo, hi, to, start, from]))
+            .map(drop)
+            .map_err(map_sqlite_error)
+    }
+}
