@@ -5,7 +5,6 @@ mod fs;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,7 +16,7 @@ use serde_json::Value;
 
 pub use fs::QueueFs;
 
-use backend::mysql::{Flavor, MysqlConfig};
+use crate::sql::SqlBackend;
 
 const README: &str = include_str!("README.md");
 /// The SQLite file when `db_path` is not given (AGFS's default, relative to the working directory).
@@ -27,12 +26,11 @@ const DEFAULT_DB_PATH: &str = "queue.db";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueueFsPlugin;
 
-/// Where a mount keeps its queues, from the `backend`, `db_path` and SQL server keys.
+/// Where a mount keeps its queues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum BackendConfig {
     Memory,
-    Sqlite { db_path: PathBuf },
-    Mysql(backend::mysql::MysqlConfig),
+    Sql(SqlBackend),
 }
 
 impl BackendConfig {
@@ -45,26 +43,19 @@ impl BackendConfig {
         let backend = config
             .get("backend")
             .and_then(Value::as_str)
-            .unwrap_or("memory");
-        match backend.to_ascii_lowercase().as_str() {
-            "memory" => Ok(BackendConfig::Memory),
-            "sqlite" | "sqlite3" => {
-                let db_path = config
-                    .get("db_path")
-                    .and_then(Value::as_str)
-                    .unwrap_or(DEFAULT_DB_PATH);
-                if db_path.trim().is_empty() {
-                    return Err(Error::invalid_argument(
-                        "invalid value for 'db_path': expected a file path, got an empty string",
-                    ));
-                }
-                Ok(BackendConfig::Sqlite {
-                    db_path: PathBuf::from(db_path),
-                })
-            }
-            "mysql" => MysqlConfig::from_config(Flavor::Mysql, config).map(BackendConfig::Mysql),
-            "tidb" => MysqlConfig::from_config(Flavor::Tidb, config).map(BackendConfig::Mysql),
-            _ => Err(Error::invalid_argument(format!(
+            .unwrap_or("memory")
+            .to_ascii_lowercase();
+        if backend == "memory" {
+            return Ok(BackendConfig::Memory);
+        }
+        match SqlBackend::parse(
+            &backend,
+            config,
+            DEFAULT_DB_PATH,
+            backend::mysql::DEFAULT_DATABASE,
+        ) {
+            Some(sql) => sql.map(BackendConfig::Sql),
+            None => Err(Error::invalid_argument(format!(
                 "invalid value for 'backend': unknown backend '{backend}' (allowed: memory, sqlite, sqlite3, mysql, tidb)"
             ))),
         }
@@ -82,45 +73,17 @@ impl ServicePlugin for QueueFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![
-            ConfigParam::optional(
-                "backend",
-                ParamType::String,
-                "memory",
-                "where queues live: memory, sqlite (sqlite3 is an alias), mysql or tidb",
-            ),
-            ConfigParam::optional(
-                "db_path",
-                ParamType::String,
-                DEFAULT_DB_PATH,
-                "SQLite database file (sqlite backend), created when missing",
-            ),
-            ConfigParam::optional(
-                "dsn",
-                ParamType::String,
-                "",
-                "mysql/tidb: user:pass@tcp(host:port)/db or mysql://user:pass@host:port/db; the keys below override its parts",
-            ),
-            ConfigParam::optional(
-                "host",
-                ParamType::String,
-                "127.0.0.1",
-                "mysql/tidb server host",
-            ),
-            ConfigParam::optional(
-                "port",
-                ParamType::Int,
-                "3306",
-                "mysql/tidb server port (4000 for tidb)",
-            ),
-            ConfigParam::optional("user", ParamType::String, "root", "mysql/tidb user"),
-            ConfigParam::optional("password", ParamType::String, "", "mysql/tidb password"),
-            ConfigParam::optional(
-                "database",
-                ParamType::String,
-                backend::mysql::DEFAULT_DATABASE,
-                "mysql/tidb database, created when it does not exist",
-            ),
+        let mut params = vec![ConfigParam::optional(
+            "backend",
+            ParamType::String,
+            "memory",
+            "where queues live: memory, sqlite (sqlite3 is an alias), mysql or tidb",
+        )];
+        params.extend(crate::sql::config_params(
+            DEFAULT_DB_PATH,
+            backend::mysql::DEFAULT_DATABASE,
+        ));
+        params.extend([
             ConfigParam::optional(
                 "enable_tls",
                 ParamType::Bool,
@@ -139,7 +102,8 @@ impl ServicePlugin for QueueFsPlugin {
                 "false",
                 "accepted, unused without TLS",
             ),
-        ]
+        ]);
+        params
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
@@ -150,10 +114,12 @@ impl ServicePlugin for QueueFsPlugin {
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let backend: Arc<dyn backend::Backend> = match BackendConfig::from_config(&ctx.config)? {
             BackendConfig::Memory => Arc::new(backend::memory::MemoryBackend::new()),
-            BackendConfig::Sqlite { db_path } => {
+            BackendConfig::Sql(SqlBackend::Sqlite { db_path }) => {
                 Arc::new(backend::sqlite::SqliteBackend::open(&db_path).await?)
             }
-            BackendConfig::Mysql(cfg) => Arc::new(backend::mysql::MysqlBackend::open(&cfg).await?),
+            BackendConfig::Sql(SqlBackend::Mysql(cfg)) => {
+                Arc::new(backend::mysql::MysqlBackend::open(&cfg).await?)
+            }
         };
         Ok(Arc::new(QueueFs::new(
             backend,

@@ -3,3 +3,103 @@
 
 pub(crate) mod mysql;
 pub(crate) mod sqlite;
+
+use std::path::PathBuf;
+
+use fs_core::{ConfigParam, Error, ParamType, Result};
+use serde_json::Value;
+
+use mysql::{Flavor, MysqlConfig};
+
+/// Where a SQL-backed mount keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SqlBackend {
+    /// A SQLite file.
+    Sqlite {
+        /// The database file.
+        db_path: PathBuf,
+    },
+    /// A MySQL, MariaDB or TiDB server.
+    Mysql(MysqlConfig),
+}
+
+impl SqlBackend {
+    /// Reads the SQL backend named `backend` (lower case) from a config already checked by
+    /// `check_config`; `None` when `backend` names no SQL backend (the caller reports it).
+    ///
+    /// # Errors (inside the `Some`)
+    /// `InvalidArgument` for an empty `db_path`, a bad `dsn` or `port`, or TLS asked for.
+    pub(crate) fn parse(
+        backend: &str,
+        config: &Value,
+        default_db_path: &str,
+        default_database: &str,
+    ) -> Option<Result<Self>> {
+        let flavor = match backend {
+            "sqlite" | "sqlite3" => {
+                let db_path = config
+                    .get("db_path")
+                    .and_then(Value::as_str)
+                    .unwrap_or(default_db_path);
+                return Some(if db_path.trim().is_empty() {
+                    Err(Error::invalid_argument(
+                        "invalid value for 'db_path': expected a file path, got an empty string",
+                    ))
+                } else {
+                    Ok(SqlBackend::Sqlite {
+                        db_path: PathBuf::from(db_path),
+                    })
+                });
+            }
+            "mysql" => Flavor::Mysql,
+            "tidb" => Flavor::Tidb,
+            _ => return None,
+        };
+        Some(
+            MysqlConfig::from_config_with_default(flavor, config, default_database)
+                .map(SqlBackend::Mysql),
+        )
+    }
+}
+
+/// The config keys every SQL backend accepts, after `backend`: `db_path` (SQLite) and the server
+/// keys `dsn`, `host`, `port`, `user`, `password`, `database` (MySQL/TiDB).
+pub(crate) fn config_params(
+    default_db_path: &'static str,
+    default_database: &'static str,
+) -> Vec<ConfigParam> {
+    vec![
+        ConfigParam::optional(
+            "db_path",
+            ParamType::String,
+            default_db_path,
+            "SQLite database file (sqlite backend), created when missing",
+        ),
+        ConfigParam::optional(
+            "dsn",
+            ParamType::String,
+            "",
+            "mysql/tidb: user:pass@tcp(host:port)/db or mysql://user:pass@host:port/db; the keys below override its parts",
+        ),
+        ConfigParam::optional(
+            "host",
+            ParamType::String,
+            "127.0.0.1",
+            "mysql/tidb server host",
+        ),
+        ConfigParam::optional(
+            "port",
+            ParamType::Int,
+            "3306",
+            "mysql/tidb server port (4000 for tidb)",
+        ),
+        ConfigParam::optional("user", ParamType::String, "root", "mysql/tidb user"),
+        ConfigParam::optional("password", ParamType::String, "", "mysql/tidb password"),
+        ConfigParam::optional(
+            "database",
+            ParamType::String,
+            default_database,
+            "mysql/tidb database, created when it does not exist",
+        ),
+    ]
+}

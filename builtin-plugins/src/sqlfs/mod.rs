@@ -6,7 +6,6 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -18,7 +17,7 @@ use fs_core::{
 };
 use serde_json::Value;
 
-use crate::sql::mysql::{Flavor, MysqlConfig};
+use crate::sql::SqlBackend as BackendConfig;
 use ops::{Op, Out};
 
 const README: &str = include_str!("README.md");
@@ -31,49 +30,21 @@ const DEFAULT_DATABASE: &str = "sqlfs";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SqlFsPlugin;
 
-/// Where a mount keeps its tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum BackendConfig {
-    Sqlite { db_path: PathBuf },
-    Mysql(MysqlConfig),
-}
-
-impl BackendConfig {
-    /// Reads a config already checked by [`check_config`](plugin::check_config).
-    ///
-    /// # Errors
-    /// `InvalidArgument` for an unknown backend, an empty `db_path`, a bad `dsn` or `port`.
-    fn from_config(config: &Value) -> Result<Self> {
-        let backend = config
-            .get("backend")
-            .and_then(Value::as_str)
-            .unwrap_or("sqlite");
-        match backend.to_ascii_lowercase().as_str() {
-            "sqlite" | "sqlite3" => {
-                let db_path = config
-                    .get("db_path")
-                    .and_then(Value::as_str)
-                    .unwrap_or(DEFAULT_DB_PATH);
-                if db_path.trim().is_empty() {
-                    return Err(Error::invalid_argument(
-                        "invalid value for 'db_path': expected a file path, got an empty string",
-                    ));
-                }
-                Ok(BackendConfig::Sqlite {
-                    db_path: PathBuf::from(db_path),
-                })
-            }
-            "mysql" => {
-                MysqlConfig::from_config_with_default(Flavor::Mysql, config, DEFAULT_DATABASE)
-                    .map(BackendConfig::Mysql)
-            }
-            "tidb" => MysqlConfig::from_config_with_default(Flavor::Tidb, config, DEFAULT_DATABASE)
-                .map(BackendConfig::Mysql),
-            _ => Err(Error::invalid_argument(format!(
-                "invalid value for 'backend': unknown backend '{backend}' (allowed: sqlite, sqlite3, mysql, tidb)"
-            ))),
-        }
-    }
+/// Reads the backend of a config already checked by [`check_config`](plugin::check_config).
+///
+/// # Errors
+/// `InvalidArgument` for an unknown backend, an empty `db_path`, a bad `dsn` or `port`.
+fn backend_config(config: &Value) -> Result<BackendConfig> {
+    let backend = config
+        .get("backend")
+        .and_then(Value::as_str)
+        .unwrap_or("sqlite")
+        .to_ascii_lowercase();
+    BackendConfig::parse(&backend, config, DEFAULT_DB_PATH, DEFAULT_DATABASE).unwrap_or_else(|| {
+        Err(Error::invalid_argument(format!(
+            "invalid value for 'backend': unknown backend '{backend}' (allowed: sqlite, sqlite3, mysql, tidb)"
+        )))
+    })
 }
 
 #[async_trait]
@@ -87,40 +58,14 @@ impl ServicePlugin for SqlFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![
-            ConfigParam::optional(
-                "backend",
-                ParamType::String,
-                "sqlite",
-                "sqlite (sqlite3 is an alias), mysql or tidb",
-            ),
-            ConfigParam::optional(
-                "db_path",
-                ParamType::String,
-                DEFAULT_DB_PATH,
-                "SQLite database file (sqlite backend), created when missing",
-            ),
-            ConfigParam::optional(
-                "dsn",
-                ParamType::String,
-                "",
-                "mysql/tidb: user:pass@tcp(host:port)/db or mysql://user:pass@host:port/db; the keys below override its parts",
-            ),
-            ConfigParam::optional("host", ParamType::String, "127.0.0.1", "mysql/tidb host"),
-            ConfigParam::optional(
-                "port",
-                ParamType::Int,
-                "3306",
-                "mysql/tidb port (4000 for tidb)",
-            ),
-            ConfigParam::optional("user", ParamType::String, "root", "mysql/tidb user"),
-            ConfigParam::optional("password", ParamType::String, "", "mysql/tidb password"),
-            ConfigParam::optional(
-                "database",
-                ParamType::String,
-                DEFAULT_DATABASE,
-                "mysql/tidb database, created when it does not exist",
-            ),
+        let mut params = vec![ConfigParam::optional(
+            "backend",
+            ParamType::String,
+            "sqlite",
+            "sqlite (sqlite3 is an alias), mysql or tidb",
+        )];
+        params.extend(crate::sql::config_params(DEFAULT_DB_PATH, DEFAULT_DATABASE));
+        params.extend([
             ConfigParam::optional(
                 "cache_enabled",
                 ParamType::Bool,
@@ -139,16 +84,17 @@ impl ServicePlugin for SqlFsPlugin {
                 "5",
                 "accepted, unused (no cache)",
             ),
-        ]
+        ]);
+        params
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
         plugin::check_config(&self.config_params(), config)?;
-        BackendConfig::from_config(config).map(drop)
+        backend_config(config).map(drop)
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let store = match BackendConfig::from_config(&ctx.config)? {
+        let store = match backend_config(&ctx.config)? {
             BackendConfig::Sqlite { db_path } => Store::Sqlite(sqlite::open(&db_path).await?),
             BackendConfig::Mysql(cfg) => Store::Mysql(mysql::open(&cfg).await?),
         };

@@ -133,7 +133,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 async fn sqlfs(config: Value) -> (Arc<dyn FileSystem>, Arc<SqlFs>) {
     SqlFsPlugin.validate(&config).unwrap();
-    let cfg = super::BackendConfig::from_config(&config).unwrap();
+    let cfg = super::backend_config(&config).unwrap();
     let store = match cfg {
         super::BackendConfig::Sqlite { db_path } => {
             super::Store::Sqlite(super::sqlite::open(&db_path).await.unwrap())
@@ -429,13 +429,13 @@ fn validate_accepts_agfs_keys_and_rejects_bad_backends() {
     ] {
         assert_kind(SqlFsPlugin.validate(&v), ErrorKind::InvalidArgument);
     }
-    let c = super::BackendConfig::from_config(&json!({"backend": "mysql"})).unwrap();
+    let c = super::backend_config(&json!({"backend": "mysql"})).unwrap();
     match c {
         super::BackendConfig::Mysql(m) => assert_eq!(m.database, "sqlfs"),
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        super::BackendConfig::from_config(&json!({})).unwrap(),
+        super::backend_config(&json!({})).unwrap(),
         super::BackendConfig::Sqlite {
             db_path: "sqlfs.db".into()
         }

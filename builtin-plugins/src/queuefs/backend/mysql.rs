@@ -6,7 +6,6 @@ use bytes::Bytes;
 use fs_core::{Error, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, TxOpts};
-use serde_json::Value;
 
 pub(crate) use crate::sql::mysql::{Flavor, MysqlConfig};
 
@@ -41,12 +40,13 @@ const MESSAGES_TABLE: &str = "CREATE TABLE IF NOT EXISTS queuefs_messages (
 /// commit order across servers; `AUTO_ID_CACHE=1` makes it one global sequence (TiDB ≥ 6.4).
 const TIDB_MESSAGES_SUFFIX: &str = " AUTO_ID_CACHE=1";
 
+#[cfg(test)]
 impl MysqlConfig {
     /// Reads a config already checked by `check_config`, defaulting the database to `queuedb`.
     ///
     /// # Errors
     /// As [`MysqlConfig::from_config_with_default`].
-    pub(crate) fn from_config(flavor: Flavor, config: &Value) -> Result<Self> {
+    pub(crate) fn from_config(flavor: Flavor, config: &serde_json::Value) -> Result<Self> {
         Self::from_config_with_default(flavor, config, DEFAULT_DATABASE)
     }
 }
@@ -382,7 +382,7 @@ mod tests {
     use fs_core::ErrorKind;
     use serde_json::json;
 
-    fn cfg(v: Value) -> Result<MysqlConfig> {
+    fn cfg(v: serde_json::Value) -> Result<MysqlConfig> {
         MysqlConfig::from_config(Flavor::Mysql, &v)
     }
 
