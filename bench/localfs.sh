@@ -30,37 +30,26 @@ PID=$!
 B="http://127.0.0.1:$PORT/api/v1"
 for _ in $(seq 200); do curl -sf -o /dev/null "$B/ready" && break; sleep 0.05; done
 curl -sf -o /dev/null "$B/ready" || { cat "$TMP/server.log" >&2; exit 1; }
-kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$PID/status"; }
-# Peak RSS during a command: sample VmRSS every 20 ms in the background.
-peak_during() {
-  local max=0 v
-  "$@" &
-  local job=$!
-  while kill -0 "$job" 2>/dev/null; do v=$(kb VmRSS); ((v > max)) && max=$v; sleep 0.02; done
-  wait "$job"
-  echo "$max"
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$TMP/big.bin"
 BASE=$(kb VmRSS)
 START=$(date +%s.%N)
 PUT_PEAK=$(peak_during curl -sf -o /dev/null -H 'Expect:' -T "$TMP/big.bin" "$B/files?path=/local/big.bin")
-PUT_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
+PUT_S=$(seconds_since "$START")
 cmp -s "$TMP/big.bin" "$TMP/root/big.bin" || { echo "the stored file differs from the upload" >&2; exit 1; }
 AFTER_PUT=$(kb VmRSS)
 START=$(date +%s.%N)
 GET_PEAK=$(peak_during curl -sf -o "$TMP/back.bin" "$B/files?path=/local/big.bin")
-GET_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
+GET_S=$(seconds_since "$START")
 cmp -s "$TMP/big.bin" "$TMP/back.bin" || { echo "the download differs from the upload" >&2; exit 1; }
-mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-growth() { awk -v p="$1" -v b="$2" 'BEGIN {printf "%.1f", (p - b) / 1024}'; }
-verdict() { awk -v g="$1" 'BEGIN {print (g < 64 ? "PASS" : "MISS")}'; }
 PG=$(growth "$PUT_PEAK" "$BASE")
 GG=$(growth "$GET_PEAK" "$AFTER_PUT")
 TABLE=$(cat <<EOF2
 | localfs, ${SIZE_MIB} MiB file | time, s (MB/s) | peak RSS, MiB | RSS growth, MiB | Target | Result |
 |---|---:|---:|---:|---|:---:|
-| upload (PUT, streamed to a temp file + rename) | $PUT_S ($(awk -v m="$SIZE_MIB" -v s="$PUT_S" 'BEGIN {printf "%.0f", m * 1.048576 / s}')) | $(mib "$PUT_PEAK") | $PG | < 64 | $(verdict "$PG") |
-| download (GET, streamed in 64 KiB chunks) | $GET_S ($(awk -v m="$SIZE_MIB" -v s="$GET_S" 'BEGIN {printf "%.0f", m * 1.048576 / s}')) | $(mib "$GET_PEAK") | $GG | < 64 | $(verdict "$GG") |
+| upload (PUT, streamed to a temp file + rename) | $PUT_S ($(mb_per_s "$SIZE_MIB" "$PUT_S")) | $(mib "$PUT_PEAK") | $PG | < 64 | $(verdict "$PG") |
+| download (GET, streamed in 64 KiB chunks) | $GET_S ($(mb_per_s "$SIZE_MIB" "$GET_S")) | $(mib "$GET_PEAK") | $GG | < 64 | $(verdict "$GG") |
 EOF2
 )
 echo "$TABLE"
@@ -68,15 +57,5 @@ if ((RECORD)); then
   BLOCK="Recorded $(date -u '+%Y-%m-%d %H:%M') UTC with \`bash bench/localfs.sh --record\`; $(nproc) CPUs; server RSS before: $(mib "$BASE") MiB; pfs at commit $(git rev-parse --short HEAD).
 
 $TABLE"
-  python3 - "$BLOCK" <<'PY'
-import re, sys
-p = "bench/RESULTS.md"
-s = open(p).read()
-block = "<!-- BEGIN LOCALFS -->\n" + sys.argv[1] + "\n<!-- END LOCALFS -->"
-if "<!-- BEGIN LOCALFS -->" in s:
-    s = re.sub(r"<!-- BEGIN LOCALFS -->.*?<!-- END LOCALFS -->", lambda m: block, s, flags=re.S)
-else:
-    s = s.rstrip() + "\n\n## Storage backends (localfs)\n\n" + block + "\n"
-open(p, "w").write(s)
-PY
+  record_section LOCALFS "Storage backends (localfs)" "$BLOCK"
 fi

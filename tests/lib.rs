@@ -21,6 +21,8 @@ pub struct Server {
     pub port: u16,
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub base_url: String,
+    /// Its own data directory (`--data-dir`), so servers never share sqlfs's default database.
+    pub data_dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -81,12 +83,19 @@ pub fn start_server(args: &[&str]) -> Server {
     let mut last_exit = 0;
     for _ in 0..START_ATTEMPTS {
         let port = free_port();
-        match wait_ready(port, spawn_server(port, args)) {
+        let data_dir = tempfile::tempdir().expect("a data directory for the test server");
+        let mut argv: Vec<&str> = args.to_vec();
+        let dir = data_dir.path().to_str().expect("a UTF-8 temporary path");
+        if !args.iter().any(|a| a.starts_with("--data-dir")) {
+            argv.extend(["--data-dir", dir]);
+        }
+        match wait_ready(port, spawn_server(port, &argv)) {
             // Dropping the handle detaches the thread: the server serves until the process exits.
             Ok(()) => {
                 return Server {
                     port,
                     base_url: format!("http://127.0.0.1:{port}"),
+                    data_dir,
                 };
             }
             Err(code) => last_exit = code,

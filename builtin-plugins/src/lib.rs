@@ -11,14 +11,20 @@ pub mod devfs;
 pub mod heartbeatfs;
 #[cfg(feature = "hellofs")]
 pub mod hellofs;
+#[cfg(feature = "httpfs")]
+pub mod httpfs;
 #[cfg(feature = "kvfs")]
 pub mod kvfs;
 #[cfg(feature = "localfs")]
 pub mod localfs;
 #[cfg(feature = "memfs")]
 pub mod memfs;
+#[cfg(feature = "proxyfs")]
+pub mod proxyfs;
 #[cfg(feature = "queuefs")]
 pub mod queuefs;
+#[cfg(feature = "s3fs")]
+pub mod s3fs;
 #[cfg(feature = "serverinfofs")]
 pub mod serverinfofs;
 #[cfg(any(feature = "queuefs", feature = "sqlfs"))]
@@ -41,14 +47,20 @@ pub fn register_builtin(registry: &PluginRegistry) -> fs_core::Result<()> {
     registry.register(Arc::new(heartbeatfs::HeartbeatFsPlugin))?;
     #[cfg(feature = "hellofs")]
     registry.register(Arc::new(hellofs::HelloFsPlugin))?;
+    #[cfg(feature = "httpfs")]
+    registry.register(Arc::new(httpfs::HttpFsPlugin))?;
     #[cfg(feature = "kvfs")]
     registry.register(Arc::new(kvfs::KvFsPlugin))?;
     #[cfg(feature = "localfs")]
     registry.register(Arc::new(localfs::LocalFsPlugin))?;
     #[cfg(feature = "memfs")]
     registry.register(Arc::new(memfs::MemFsPlugin))?;
+    #[cfg(feature = "proxyfs")]
+    registry.register(Arc::new(proxyfs::ProxyFsPlugin))?;
     #[cfg(feature = "queuefs")]
     registry.register(Arc::new(queuefs::QueueFsPlugin))?;
+    #[cfg(feature = "s3fs")]
+    registry.register(Arc::new(s3fs::S3FsPlugin))?;
     #[cfg(feature = "serverinfofs")]
     registry.register(Arc::new(serverinfofs::ServerInfoFsPlugin))?;
     #[cfg(feature = "sqlfs")]

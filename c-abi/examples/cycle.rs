@@ -27,6 +27,7 @@ fn main() {
         let router = MountableFs::new(ServerInfo {
             version: "cycle".into(),
             started: std::time::SystemTime::now(),
+            data_dir: None,
         });
         for round in 0..3 {
             let mount = format!("/p{round}");

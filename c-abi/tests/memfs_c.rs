@@ -33,6 +33,7 @@ mod through_the_router {
         let router = MountableFs::new(fs_core::ServerInfo {
             version: "test".into(),
             started: std::time::SystemTime::now(),
+            data_dir: None,
         });
         router
             .mount(

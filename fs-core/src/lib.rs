@@ -9,6 +9,7 @@
 //! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
 #![deny(missing_docs)]
 
+pub mod config_value;
 pub mod error;
 pub mod filesystem;
 pub mod mountable;

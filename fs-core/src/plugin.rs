@@ -247,6 +247,9 @@ pub struct ServerInfo {
     pub version: String,
     /// When the server started.
     pub started: SystemTime,
+    /// Where plugins keep files whose location their config leaves out (sqlfs's default database);
+    /// `None`: the working directory, as in AGFS.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// What a plugin gets when it is mounted.

@@ -19,6 +19,10 @@ pub trait ReadOnlyFs: Send + Sync + std::fmt::Debug + 'static {
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
         Ok(Content::from(self.read(path, offset, size).await?))
     }
+    /// As [`FileSystem::shutdown`].
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A [`FileSystem`] over a [`ReadOnlyFs`]: reads pass through, mutations answer `Unsupported`
@@ -100,5 +104,9 @@ impl<T: ReadOnlyFs> FileSystem for ReadOnly<T> {
 
     async fn touch(&self, path: &str) -> Result<()> {
         Err(refuse("touch", path))
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.0.shutdown().await
     }
 }

@@ -21,6 +21,10 @@ pub struct Args {
     /// Listen address: host:port, :port (all interfaces) or port. Overrides server.address.
     #[arg(long = "addr")]
     pub addr: Option<String>,
+    /// Data directory (sqlfs's default database lives here). Overrides `$PFS_DATA_DIR` and
+    /// server.data_dir; default `$XDG_DATA_HOME/pfs` or `~/.local/share/pfs`.
+    #[arg(long = "data-dir")]
+    pub data_dir: Option<PathBuf>,
     /// Print the sample config (every plugin and key) and exit.
     #[arg(long = "print-sample-config")]
     pub print_sample_config: bool,
@@ -32,7 +36,13 @@ pub struct Args {
 /// Rewrites Go-style long flags (`-addr`, `-config`, `-version`, `-print-sample-config`) to clap's
 /// `--` form, so AGFS command lines keep working.
 pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    const LONG: [&str; 4] = ["addr", "config", "version", "print-sample-config"];
+    const LONG: [&str; 5] = [
+        "addr",
+        "config",
+        "version",
+        "print-sample-config",
+        "data-dir",
+    ];
     args.into_iter()
         .map(|a| {
             let Some(s) = a.to_str() else { return a };
@@ -90,10 +100,31 @@ pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 1;
         }
     };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| {
+            std::env::var_os("PFS_DATA_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| {
+            (!config.server.data_dir.is_empty()).then(|| config.server.data_dir.clone().into())
+        })
+        .unwrap_or_else(crate::config::default_data_dir);
+    let mut config = config;
+    config.server.data_dir = data_dir.display().to_string();
     let state = AppState::new(config);
     // Config errors (unknown plugins or keys) stop the server before it claims an address.
     if let Err(e) = state.config.plan(&state.registry) {
         eprintln!("pfs-server: {e}");
+        return 1;
+    }
+    if let Err(e) = std::fs::create_dir_all(&data_dir) {
+        eprintln!(
+            "pfs-server: cannot create data directory {}: {e}",
+            data_dir.display()
+        );
         return 1;
     }
     let listener = match TcpListener::bind(addr).await {
@@ -110,8 +141,9 @@ pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             p.display().to_string()
         });
     tracing::info!(
-        "pfs-server {VERSION} listening on http://{} ({source})",
-        listener.local_addr().map_or(addr, |a| a)
+        "pfs-server {VERSION} listening on http://{} ({source}; data directory {})",
+        listener.local_addr().map_or(addr, |a| a),
+        data_dir.display()
     );
     if let Err(e) = crate::start_mounts(&state).await {
         eprintln!("pfs-server: {e}");

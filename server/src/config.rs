@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub log_level: String,
     /// Largest accepted request body in bytes (default 64 MiB; 0 or less means the default).
     pub max_request_body_bytes: i64,
+    /// Where plugins keep files whose location their config leaves out (sqlfs's default
+    /// database). Empty: `--data-dir`, `$PFS_DATA_DIR`, or [`default_data_dir`].
+    pub data_dir: String,
 }
 
 impl Default for ServerConfig {
@@ -50,8 +53,22 @@ impl Default for ServerConfig {
             address: "127.0.0.1:8080".into(),
             log_level: "info".into(),
             max_request_body_bytes: DEFAULT_MAX_BODY as i64,
+            data_dir: String::new(),
         }
     }
+}
+
+/// The data directory when nothing names one: `$XDG_DATA_HOME/pfs`, else `~/.local/share/pfs`, else
+/// `pfs-data` in the working directory.
+pub fn default_data_dir() -> std::path::PathBuf {
+    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
+    if let Some(xdg) = non_empty("XDG_DATA_HOME") {
+        return std::path::PathBuf::from(xdg).join("pfs");
+    }
+    if let Some(home) = non_empty("HOME") {
+        return std::path::PathBuf::from(home).join(".local/share/pfs");
+    }
+    std::path::PathBuf::from("pfs-data")
 }
 
 impl ServerConfig {

@@ -64,6 +64,8 @@ impl AppState {
         let server = ServerInfo {
             version: VERSION.to_string(),
             started: SystemTime::now(),
+            data_dir: (!config.server.data_dir.is_empty())
+                .then(|| std::path::PathBuf::from(&config.server.data_dir)),
         };
         AppState(Arc::new(Shared {
             fs: MountableFs::new(server),

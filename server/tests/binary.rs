@@ -35,6 +35,7 @@ fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
             "memfs",
             "queuefs",
             "serverinfofs",
+            "sqlfs",
             "streamfs"
         ]
     );
@@ -62,6 +63,53 @@ fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
         log.contains("shutdown signal received") && log.contains("stopped"),
         "{log}"
     );
+}
+
+/// Stops a server with SIGTERM and returns its log.
+fn stop(mut server: common::process::Server) -> String {
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    log
+}
+
+#[test]
+fn default_sqlfs_keeps_files_in_the_data_directory_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap();
+    let run = |body: Option<&str>| {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut server = start(&[
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "-data-dir",
+            data_arg,
+        ]);
+        wait_ready(&base, &mut server.0);
+        let url = format!("{base}/api/v1/files?path=/sqlfs/kept.txt");
+        let out = match body {
+            Some(b) => curl(&["-X", "PUT", "--data-binary", b, &url]),
+            None => curl(&[&url]),
+        };
+        (String::from_utf8(out.stdout).unwrap(), stop(server))
+    };
+    let (written, log) = run(Some("survives a restart"));
+    assert!(written.contains("\"written\":18"), "{written}");
+    // The flag wins over $PFS_DATA_DIR, and the log says where the data is.
+    assert!(log.contains(&format!("data directory {data_arg}")), "{log}");
+    assert!(data.path().join("sqlfs.db").is_file());
+    let (read, _) = run(None);
+    assert_eq!(read, "survives a restart");
 }
 
 #[test]

@@ -297,6 +297,7 @@ async fn unmount_drops_filesystem_and_sweeper() {
     let router = MountableFs::new(ServerInfo {
         version: "9.9.9".into(),
         started: SystemTime::now(),
+        data_dir: None,
     });
     let fs = HeartbeatFsPlugin
         .initialize(fs_core::conformance::mount_context("/hb", json!({})))

@@ -17,6 +17,7 @@ fn server() -> ServerInfo {
     ServerInfo {
         version: "9.9.9".into(),
         started: SystemTime::now(),
+        data_dir: None,
     }
 }
 

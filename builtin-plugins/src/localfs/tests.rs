@@ -33,6 +33,7 @@ async fn mounted_at(path: &'static str) -> Fixture {
     let router = MountableFs::new(ServerInfo {
         version: "test".into(),
         started: SystemTime::now(),
+        data_dir: None,
     });
     router
         .mount(path, "localfs", None, json!({}), Arc::new(fresh()))

@@ -21,6 +21,7 @@ fn server() -> ServerInfo {
     ServerInfo {
         version: "test".into(),
         started: SystemTime::now(),
+        data_dir: None,
     }
 }
 

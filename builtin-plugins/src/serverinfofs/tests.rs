@@ -21,6 +21,7 @@ fn ctx(config: Value, started: SystemTime) -> MountContext {
         server: ServerInfo {
             version: "9.9.9".into(),
             started,
+            data_dir: None,
         },
     }
 }

@@ -3,6 +3,7 @@
 mod mysql;
 mod ops;
 mod sqlite;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -12,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    Capabilities, ConfigParam, Error, FileInfo, FileSystem, MountContext, ParamType, Result,
-    ServicePlugin, WriteFlags, plugin,
+    ByteStream, Capabilities, ConfigParam, Error, FileInfo, FileSystem, MountContext, ParamType,
+    Result, ServicePlugin, WriteFlags, plugin,
 };
 use serde_json::Value;
 
@@ -21,7 +22,8 @@ use crate::sql::SqlBackend as BackendConfig;
 use ops::{Op, Out};
 
 const README: &str = include_str!("README.md");
-/// The SQLite file when `db_path` is not given (AGFS's default, relative to the working directory).
+/// The SQLite file when `db_path` is not given: in the server's data directory, or (without one)
+/// relative to the working directory as in AGFS.
 const DEFAULT_DB_PATH: &str = "sqlfs.db";
 /// The MySQL/TiDB database when neither `database` nor the DSN names one (AGFS's default).
 const DEFAULT_DATABASE: &str = "sqlfs";
@@ -34,13 +36,13 @@ pub struct SqlFsPlugin;
 ///
 /// # Errors
 /// `InvalidArgument` for an unknown backend, an empty `db_path`, a bad `dsn` or `port`.
-fn backend_config(config: &Value) -> Result<BackendConfig> {
+fn backend_config(config: &Value, default_db_path: &str) -> Result<BackendConfig> {
     let backend = config
         .get("backend")
         .and_then(Value::as_str)
         .unwrap_or("sqlite")
         .to_ascii_lowercase();
-    BackendConfig::parse(&backend, config, DEFAULT_DB_PATH, DEFAULT_DATABASE).unwrap_or_else(|| {
+    BackendConfig::parse(&backend, config, default_db_path, DEFAULT_DATABASE).unwrap_or_else(|| {
         Err(Error::invalid_argument(format!(
             "invalid value for 'backend': unknown backend '{backend}' (allowed: sqlite, sqlite3, mysql, tidb)"
         )))
@@ -90,11 +92,15 @@ impl ServicePlugin for SqlFsPlugin {
 
     fn validate(&self, config: &Value) -> Result<()> {
         plugin::check_config(&self.config_params(), config)?;
-        backend_config(config).map(drop)
+        backend_config(config, DEFAULT_DB_PATH).map(drop)
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let store = match backend_config(&ctx.config)? {
+        let default_db_path = match &ctx.server.data_dir {
+            Some(dir) => dir.join(DEFAULT_DB_PATH).to_string_lossy().into_owned(),
+            None => DEFAULT_DB_PATH.to_owned(),
+        };
+        let store = match backend_config(&ctx.config, &default_db_path)? {
             BackendConfig::Sqlite { db_path } => Store::Sqlite(sqlite::open(&db_path).await?),
             BackendConfig::Mysql(cfg) => Store::Mysql(mysql::open(&cfg).await?),
         };
@@ -102,7 +108,7 @@ impl ServicePlugin for SqlFsPlugin {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Store {
     Sqlite(Arc<crate::sql::sqlite::Pool>),
     Mysql(mysql_async::Pool),
@@ -135,6 +141,15 @@ impl SqlFs {
     #[cfg(test)]
     fn set_fail_before_commit(&self, fail: bool) {
         self.fail_before_commit.store(fail, Ordering::Relaxed);
+    }
+
+    /// Chunk rows that belong to no node (uploads in progress, or leaked).
+    #[cfg(test)]
+    async fn orphan_chunks(&self) -> u64 {
+        match &self.store {
+            Store::Sqlite(pool) => sqlite::orphan_chunks(pool).await.unwrap(),
+            Store::Mysql(pool) => mysql::orphan_chunks(pool).await.unwrap(),
+        }
     }
 
     async fn run(&self, op: Op) -> Result<Out> {
@@ -211,6 +226,22 @@ impl FileSystem for SqlFs {
             Out::Written(n) => Ok(n),
             _ => Err(unexpected()),
         }
+    }
+
+    async fn write_stream(
+        &self,
+        path: &str,
+        data: ByteStream,
+        limit: u64,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        if offset.is_some() || flags.contains(WriteFlags::APPEND) {
+            // In place: the bytes must meet the old content inside one transaction.
+            let data = fs_core::collect_stream(data, limit).await?;
+            return self.write(path, data, offset, flags).await;
+        }
+        stream::write_whole(self, norm(path)?, data, limit, flags).await
     }
 
     async fn create(&self, path: &str) -> Result<()> {

@@ -1,14 +1,18 @@
-//! The `mysql`/`tidb` backend through mysql_async: every operation is one transaction (READ
-//! COMMITTED, from the shared pool setup); write transactions lock the rows they read
-//! (`FOR UPDATE`), and a transaction picked as a deadlock victim is retried whole.
+//! The `mysql`/`tidb` backend through mysql_async: every operation is one transaction. Write
+//! transactions run READ COMMITTED (the shared pool setup) and lock the rows they read
+//! (`FOR UPDATE`); a transaction picked as a deadlock victim is retried whole. Read transactions
+//! run REPEATABLE READ from a consistent snapshot, so a read never mixes a node row and chunk rows
+//! from either side of a concurrent commit.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use fs_core::{Error, Result};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Pool, Transaction, TxOpts};
+use mysql_async::{IsolationLevel, Pool, Transaction, TxOpts};
 
 use super::ops::{self, Node, Op, Out, Tx, below_range};
-use crate::sql::mysql::{DEADLOCK_RETRIES, MysqlConfig, is_deadlock};
+use super::stream;
+use crate::sql::mysql::{DEADLOCK_RETRIES, ER_DUP_ENTRY, MysqlConfig, is_deadlock};
 
 const LABEL: &str = "sqlfs mysql";
 
@@ -45,16 +49,81 @@ pub(crate) fn map_mysql_error(e: mysql_async::Error) -> Error {
 /// # Errors
 /// `Unavailable` when the server cannot be reached, `PermissionDenied` for refused credentials.
 pub(crate) async fn open(cfg: &MysqlConfig) -> Result<Pool> {
-    crate::sql::mysql::open_pool(cfg, "sqlfs", &[NODES_TABLE, CHUNKS_TABLE, ROOT]).await
+    let pool =
+        crate::sql::mysql::open_pool(cfg, "sqlfs", &[NODES_TABLE, CHUNKS_TABLE, ROOT]).await?;
+    sweep_staged(&pool, stream::sweep_bound()).await?;
+    Ok(pool)
+}
+
+/// Inserts one staged chunk row, autocommitted; `false` when `id` is taken (a row `(id, idx)` or
+/// a node `id` exists).
+pub(crate) async fn stage(pool: &Pool, id: i64, idx: u64, data: Bytes) -> Result<bool> {
+    let mut conn = pool.get_conn().await.map_err(map_mysql_error)?;
+    let r = conn
+        .exec_drop(
+            "INSERT INTO sqlfs_chunks (file_id, idx, data) SELECT ?, ?, ? FROM DUAL \
+             WHERE NOT EXISTS (SELECT 1 FROM sqlfs_nodes WHERE id = ?)",
+            (id, idx, &data[..], id),
+        )
+        .await;
+    match r {
+        Ok(()) => Ok(conn.affected_rows() == 1),
+        Err(mysql_async::Error::Server(e)) if e.code == ER_DUP_ENTRY => Ok(false),
+        Err(e) => Err(map_mysql_error(e)),
+    }
+}
+
+/// Deletes the rows staged under `id`, unless a node took them (its commit did go through).
+pub(crate) async fn discard_staged(pool: &Pool, id: i64) -> Result<()> {
+    let mut conn = pool.get_conn().await.map_err(map_mysql_error)?;
+    conn.exec_drop(
+        "DELETE FROM sqlfs_chunks WHERE file_id = ? \
+         AND NOT EXISTS (SELECT 1 FROM sqlfs_nodes WHERE id = ?)",
+        (id, id),
+    )
+    .await
+    .map_err(map_mysql_error)
+}
+
+/// Deletes the staged rows no node took whose id is in `(bound, 0)`: uploads started before the
+/// time `bound` encodes (see [`stream::sweep_bound`]). Returns how many rows went.
+pub(crate) async fn sweep_staged(pool: &Pool, bound: i64) -> Result<u64> {
+    let mut conn = pool.get_conn().await.map_err(map_mysql_error)?;
+    conn.exec_drop(
+        "DELETE FROM sqlfs_chunks WHERE file_id > ? AND file_id < 0 \
+         AND file_id NOT IN (SELECT id FROM sqlfs_nodes WHERE id > ? AND id < 0)",
+        (bound, bound),
+    )
+    .await
+    .map_err(map_mysql_error)?;
+    Ok(conn.affected_rows())
+}
+
+/// Chunk rows that belong to no node: uploads in progress or leaked.
+#[cfg(test)]
+pub(crate) async fn orphan_chunks(pool: &Pool) -> Result<u64> {
+    let mut conn = pool.get_conn().await.map_err(map_mysql_error)?;
+    let n: Option<u64> = conn
+        .query_first(
+            "SELECT COUNT(*) FROM sqlfs_chunks WHERE file_id NOT IN (SELECT id FROM sqlfs_nodes)",
+        )
+        .await
+        .map_err(map_mysql_error)?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Runs `op` in one transaction, retrying deadlock victims; `fail_before_commit` (tests) rolls
 /// back instead of committing.
 pub(crate) async fn run(pool: &Pool, op: Op, fail_before_commit: bool) -> Result<Out> {
     let mut attempt = 0;
+    let mut opts = TxOpts::default();
+    if !op.is_write() {
+        opts.with_isolation_level(IsolationLevel::RepeatableRead)
+            .with_consistent_snapshot(true);
+    }
     loop {
         let tx = pool
-            .start_transaction(TxOpts::default())
+            .start_transaction(opts.clone())
             .await
             .map_err(map_mysql_error)?;
         let mut t = MysqlTx {
@@ -331,6 +400,27 @@ impl Tx for MysqlTx {
                     hi.as_bytes(),
                 ),
             )
+            .await;
+        r.map_err(|e| self.map(e))
+    }
+
+    async fn chunk_count(&mut self, id: i64) -> Result<u64> {
+        // Locked, so a concurrent discard of the staged rows waits for this commit and then
+        // finds them taken.
+        let r = self
+            .tx
+            .exec_first::<u64, _, _>(
+                "SELECT COUNT(*) FROM sqlfs_chunks WHERE file_id = ? FOR UPDATE",
+                (id,),
+            )
+            .await;
+        r.map(Option::unwrap_or_default).map_err(|e| self.map(e))
+    }
+
+    async fn renumber(&mut self, id: i64, new_id: i64) -> Result<()> {
+        let r = self
+            .tx
+            .exec_drop("UPDATE sqlfs_nodes SET id = ? WHERE id = ?", (new_id, id))
             .await;
         r.map_err(|e| self.map(e))
     }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{Error, FileInfo, Meta, Result, WriteFlags, path};
+use fs_core::{Error, ErrorKind, FileInfo, Meta, Result, WriteFlags, path};
 
 /// Bytes per chunk row: a file is `ceil(size / CHUNK)` rows, a range read touches only the rows
 /// it overlaps, a pwrite only the rows it changes.
@@ -65,6 +65,10 @@ pub(crate) trait Tx: Send {
     async fn move_node(&mut self, id: i64, to: &str, parent: &str) -> Result<()>;
     /// Moves every node strictly below `from` to the same place below `to`.
     async fn move_below(&mut self, from: &str, to: &str) -> Result<()>;
+    /// How many chunk rows `id` has.
+    async fn chunk_count(&mut self, id: i64) -> Result<u64>;
+    /// Gives node `id` the id `new_id`, so the chunk rows of `new_id` become its content.
+    async fn renumber(&mut self, id: i64, new_id: i64) -> Result<()>;
 }
 
 /// `(lo, hi)` such that `lo < p < hi` holds exactly for the paths strictly below `dir` (`0`
@@ -93,6 +97,17 @@ pub(crate) enum Op {
         offset: Option<u64>,
         flags: WriteFlags,
     },
+    /// Makes the chunk rows staged under `staged` ([`super::stream`]) the whole content of `path`:
+    /// `chunks` rows holding `size` bytes, checked like a whole-file [`Op::Write`].
+    Commit {
+        path: String,
+        staged: i64,
+        chunks: u64,
+        size: u64,
+        flags: WriteFlags,
+    },
+    /// Fails as a whole-file write of `path` with `flags` would, changing nothing.
+    CheckWrite(String, WriteFlags),
     Create(String),
     Mkdir(String, u32),
     Remove(String),
@@ -105,7 +120,16 @@ pub(crate) enum Op {
 impl Op {
     /// Whether the operation changes anything (an immediate / locking transaction).
     pub(crate) fn is_write(&self) -> bool {
-        !matches!(self, Op::Stat(_) | Op::ReadDir(_) | Op::Read { .. })
+        !matches!(
+            self,
+            Op::Stat(_) | Op::ReadDir(_) | Op::Read { .. } | Op::CheckWrite(..)
+        )
+    }
+
+    /// Whether the write asks to be durable before returning (the `SYNC` flag).
+    pub(crate) fn is_sync(&self) -> bool {
+        matches!(self, Op::Write { flags, .. } | Op::Commit { flags, .. }
+            if flags.contains(WriteFlags::SYNC))
     }
 }
 
@@ -186,6 +210,17 @@ pub(crate) async fn execute(tx: &mut dyn Tx, op: Op, kind: &str) -> Result<Out> 
             offset,
             flags,
         } => write(tx, &path, &data, offset, flags).await,
+        Op::Commit {
+            path,
+            staged,
+            chunks,
+            size,
+            flags,
+        } => commit(tx, &path, staged, chunks, size, flags).await,
+        Op::CheckWrite(p, flags) => {
+            target(tx, &p, flags, 0, true).await?;
+            Ok(Out::Unit)
+        }
         Op::Create(p) => {
             if tx.node(&p).await?.is_some() {
                 return Err(Error::already_exists(p));
@@ -287,6 +322,46 @@ async fn truncate(tx: &mut dyn Tx, n: &Node, size: u64) -> Result<()> {
     Ok(())
 }
 
+/// The file a write goes to: the node at `p`, created when the flags allow it (see
+/// [`fs_core::FileSystem::write`]). With `check_only` nothing is created (the node returned for a
+/// missing file then has id 0).
+async fn target(
+    tx: &mut dyn Tx,
+    p: &str,
+    flags: WriteFlags,
+    now: i64,
+    check_only: bool,
+) -> Result<Node> {
+    let no_flags =
+        WriteFlags::from_bits_truncate(flags.bits() & !WriteFlags::SYNC.bits()).is_empty();
+    match tx.node(p).await? {
+        Some(n) if n.is_dir => Err(Error::is_a_directory(p)),
+        Some(_) if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) => {
+            Err(Error::already_exists(p))
+        }
+        Some(n) => Ok(n),
+        None if flags.contains(WriteFlags::CREATE) || no_flags => {
+            require_parent(tx, p).await?;
+            let id = if check_only {
+                0
+            } else {
+                tx.insert(p, path::parent(p), false, FILE_MODE, now).await?
+            };
+            Ok(Node {
+                id,
+                is_dir: false,
+                mode: FILE_MODE,
+                size: 0,
+                mtime_ns: now,
+            })
+        }
+        None => {
+            lookup(tx, p).await?;
+            Err(Error::not_found(p))
+        }
+    }
+}
+
 async fn write(
     tx: &mut dyn Tx,
     p: &str,
@@ -295,30 +370,7 @@ async fn write(
     flags: WriteFlags,
 ) -> Result<Out> {
     let now = now_ns();
-    let no_flags =
-        WriteFlags::from_bits_truncate(flags.bits() & !WriteFlags::SYNC.bits()).is_empty();
-    let mut node = match tx.node(p).await? {
-        Some(n) if n.is_dir => return Err(Error::is_a_directory(p)),
-        Some(_) if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) => {
-            return Err(Error::already_exists(p));
-        }
-        Some(n) => n,
-        None if flags.contains(WriteFlags::CREATE) || no_flags => {
-            require_parent(tx, p).await?;
-            let id = tx.insert(p, path::parent(p), false, FILE_MODE, now).await?;
-            Node {
-                id,
-                is_dir: false,
-                mode: FILE_MODE,
-                size: 0,
-                mtime_ns: now,
-            }
-        }
-        None => {
-            lookup(tx, p).await?;
-            return Err(Error::not_found(p));
-        }
-    };
+    let mut node = target(tx, p, flags, now, false).await?;
     let append = flags.contains(WriteFlags::APPEND);
     if flags.contains(WriteFlags::TRUNCATE) || (offset.is_none() && !append) {
         if node.size > 0 {
@@ -361,6 +413,32 @@ async fn write(
     };
     tx.set_size(node.id, new_size, now).await?;
     Ok(Out::Written(data.len() as u64))
+}
+
+/// Swaps in staged content: the node takes the staging id instead of the chunk rows taking the
+/// node's, so no chunk row is rewritten and the transaction stays short whatever the file size.
+async fn commit(
+    tx: &mut dyn Tx,
+    p: &str,
+    staged: i64,
+    chunks: u64,
+    size: u64,
+    flags: WriteFlags,
+) -> Result<Out> {
+    let now = now_ns();
+    let node = target(tx, p, flags, now, false).await?;
+    // Rows swept as stale (an upload older than the sweep age) must not become a file of zeros.
+    let found = tx.chunk_count(staged).await?;
+    if found != chunks {
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("{p}: the upload's staged data is gone ({found} of {chunks} chunks left)"),
+        ));
+    }
+    tx.delete_chunks_from(node.id, 0).await?;
+    tx.renumber(node.id, staged).await?;
+    tx.set_size(staged, size, now).await?;
+    Ok(Out::Written(size))
 }
 
 async fn rename(tx: &mut dyn Tx, from: &str, to: &str) -> Result<Out> {

@@ -6,11 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fs_core::{Error, Result, WriteFlags};
+use bytes::Bytes;
+use fs_core::{Error, Result};
 use futures_util::FutureExt;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::ops::{self, Node, Op, Out, Tx, below_range};
+use super::stream;
 use crate::sql::sqlite::Pool;
 
 const LABEL: &str = "sqlfs sqlite";
@@ -59,7 +61,68 @@ pub(crate) async fn open(path: &Path) -> Result<Arc<Pool>> {
         let msg = format!("sqlfs: cannot open {}: {}", path.display(), e.message());
         Error::new(e.kind(), msg).with_source(e)
     })?;
+    sweep_staged(&pool, stream::sweep_bound()).await?;
     Ok(pool)
+}
+
+/// Inserts one staged chunk row, in a transaction of its own; `false` when `id` is taken (a row
+/// `(id, idx)` or a node `id` exists).
+pub(crate) async fn stage(pool: &Arc<Pool>, id: i64, idx: u64, data: Bytes) -> Result<bool> {
+    pool.run_typed(move |conn| {
+        let r = conn
+            .prepare_cached(
+                "INSERT INTO sqlfs_chunks (file_id, idx, data) SELECT ?1, ?2, ?3 \
+                 WHERE NOT EXISTS (SELECT 1 FROM sqlfs_nodes WHERE id = ?1)",
+            )
+            .and_then(|mut s| s.execute(params![id, sz(idx), &data[..]]));
+        match r {
+            Ok(n) => Ok(n == 1),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Ok(false),
+            Err(e) => Err(map_sqlite_error(e)),
+        }
+    })
+    .await
+}
+
+/// Deletes the rows staged under `id`, unless a node took them (its commit did go through).
+pub(crate) async fn discard_staged(pool: &Arc<Pool>, id: i64) -> Result<()> {
+    pool.run(move |conn| {
+        conn.prepare_cached(
+            "DELETE FROM sqlfs_chunks WHERE file_id = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM sqlfs_nodes WHERE id = ?1)",
+        )?
+        .execute(params![id])
+        .map(drop)
+    })
+    .await
+}
+
+/// Deletes the staged rows no node took whose id is in `(bound, 0)`: uploads started before the
+/// time `bound` encodes (see [`stream::sweep_bound`]). Returns how many rows went.
+pub(crate) async fn sweep_staged(pool: &Arc<Pool>, bound: i64) -> Result<u64> {
+    pool.run(move |conn| {
+        conn.execute(
+            "DELETE FROM sqlfs_chunks WHERE file_id > ?1 AND file_id < 0 \
+             AND file_id NOT IN (SELECT id FROM sqlfs_nodes WHERE id > ?1 AND id < 0)",
+            params![bound],
+        )
+        .map(|n| n as u64)
+    })
+    .await
+}
+
+/// Chunk rows that belong to no node: uploads in progress or leaked.
+#[cfg(test)]
+pub(crate) async fn orphan_chunks(pool: &Arc<Pool>) -> Result<u64> {
+    pool.run(|conn| {
+        conn.query_row(
+            "SELECT COUNT(*) FROM sqlfs_chunks WHERE file_id NOT IN (SELECT id FROM sqlfs_nodes)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+    })
+    .await
 }
 
 /// Runs `op` in one transaction; `fail_before_commit` (tests) rolls back instead of committing.
@@ -70,8 +133,9 @@ pub(crate) async fn run(pool: &Arc<Pool>, op: Op, fail_before_commit: bool) -> R
         } else {
             "BEGIN"
         };
-        // The SYNC write flag: this commit is fsynced (FULL) instead of only reaching the WAL.
-        let sync = matches!(&op, Op::Write { flags, .. } if flags.contains(WriteFlags::SYNC));
+        // The SYNC write flag: this commit is fsynced (FULL) instead of only reaching the WAL (and
+        // with it every earlier commit, staged chunks included).
+        let sync = op.is_sync();
         if sync {
             conn.pragma_update(None, "synchronous", "FULL")
                 .map_err(map_sqlite_error)?;
@@ -304,6 +368,22 @@ impl Tx for SqliteTx<'_> {
                  WHERE path > ?1 AND path < ?2",
             )
             .and_then(|mut s| s.execute(params![lo, hi, to, start, from]))
+            .map(drop)
+            .map_err(map_sqlite_error)
+    }
+
+    async fn chunk_count(&mut self, id: i64) -> Result<u64> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM sqlfs_chunks WHERE file_id = ?1")
+            .and_then(|mut s| s.query_row(params![id], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(map_sqlite_error)
+    }
+
+    async fn renumber(&mut self, id: i64, new_id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sqlfs_nodes SET id = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, new_id]))
             .map(drop)
             .map_err(map_sqlite_error)
     }

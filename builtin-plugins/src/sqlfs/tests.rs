@@ -1,7 +1,7 @@
 //! sqlfs: the conformance suite on SQLite (a temporary file) and on MySQL (when
 //! `PFS_TEST_MYSQL_DSN` points at a server, a fresh database per fixture), then sqlfs cases on
 //! both: large files in chunks, range reads, subtree renames, rollback, awkward names, two
-//! instances on one database.
+//! instances on one database; streamed writes in [`stream`].
 
 use std::sync::Arc;
 
@@ -133,7 +133,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 async fn sqlfs(config: Value) -> (Arc<dyn FileSystem>, Arc<SqlFs>) {
     SqlFsPlugin.validate(&config).unwrap();
-    let cfg = super::backend_config(&config).unwrap();
+    let cfg = super::backend_config(&config, super::DEFAULT_DB_PATH).unwrap();
     let store = match cfg {
         super::BackendConfig::Sqlite { db_path } => {
             super::Store::Sqlite(super::sqlite::open(&db_path).await.unwrap())
@@ -429,13 +429,13 @@ fn validate_accepts_agfs_keys_and_rejects_bad_backends() {
     ] {
         assert_kind(SqlFsPlugin.validate(&v), ErrorKind::InvalidArgument);
     }
-    let c = super::backend_config(&json!({"backend": "mysql"})).unwrap();
+    let c = super::backend_config(&json!({"backend": "mysql"}), super::DEFAULT_DB_PATH).unwrap();
     match c {
         super::BackendConfig::Mysql(m) => assert_eq!(m.database, "sqlfs"),
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        super::backend_config(&json!({})).unwrap(),
+        super::backend_config(&json!({}), super::DEFAULT_DB_PATH).unwrap(),
         super::BackendConfig::Sqlite {
             db_path: "sqlfs.db".into()
         }
@@ -454,3 +454,5 @@ async fn initialize_sqlite_missing_directory_unavailable() {
         .await;
     assert_kind(r, ErrorKind::Unavailable);
 }
+
+mod stream;

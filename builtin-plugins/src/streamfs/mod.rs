@@ -9,7 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, plugin,
+    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, config_value,
+    plugin,
 };
 use serde_json::Value;
 
@@ -47,8 +48,12 @@ impl StreamFsConfig {
     /// `InvalidArgument` naming the key when a value is not a size, or `channel_buffer_size` is 0.
     pub fn from_value(config: &Value) -> Result<Self> {
         let out = StreamFsConfig {
-            ring_buffer_size: size(config, "ring_buffer_size")?,
-            channel_buffer_size: size(config, "channel_buffer_size")?,
+            ring_buffer_size: config_value::size(config, "ring_buffer_size", DEFAULT_BUFFER_SIZE)?,
+            channel_buffer_size: config_value::size(
+                config,
+                "channel_buffer_size",
+                DEFAULT_BUFFER_SIZE,
+            )?,
         };
         if out.channel_buffer_size == 0 {
             return Err(Error::invalid_argument(
@@ -56,28 +61,6 @@ impl StreamFsConfig {
             ));
         }
         Ok(out)
-    }
-}
-
-/// The size at `key`, or the default when absent.
-fn size(config: &Value, key: &str) -> Result<u64> {
-    let invalid = || {
-        Error::invalid_argument(format!(
-            "invalid value for '{key}': expected a number of bytes or a size such as \"512KB\" or \"6MB\""
-        ))
-    };
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(DEFAULT_BUFFER_SIZE),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < u64::MAX as f64)
-                    .map(|f| f as u64)
-            })
-            .ok_or_else(invalid),
-        Some(Value::String(s)) => plugin::parse_size(s).map_err(|_| invalid()),
-        Some(_) => Err(invalid()),
     }
 }
 

@@ -68,7 +68,8 @@ impl RotationConfig {
                 ));
             }
         };
-        let rotation_size = size(config, "rotation_size", DEFAULT_ROTATION_SIZE)?;
+        let rotation_size =
+            fs_core::config_value::size(config, "rotation_size", DEFAULT_ROTATION_SIZE)?;
         if rotation_size == 0 {
             return Err(Error::invalid_argument(
                 "invalid value for 'rotation_size': must be at least 1 byte",
@@ -89,21 +90,6 @@ impl RotationConfig {
             rotation_interval: interval(config)?,
             filename_pattern,
         })
-    }
-}
-
-/// The size at `key`, or `default` when absent.
-fn size(config: &Value, key: &str, default: u64) -> Result<u64> {
-    let invalid = || {
-        Error::invalid_argument(format!(
-            "invalid value for '{key}': expected a number of bytes or a size such as \"10MB\""
-        ))
-    };
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Number(n)) => n.as_u64().ok_or_else(invalid),
-        Some(Value::String(s)) => plugin::parse_size(s).map_err(|_| invalid()),
-        Some(_) => Err(invalid()),
     }
 }
 

@@ -37,6 +37,7 @@ async fn tree(config: Value) -> Arc<MountableFs> {
     let router = MountableFs::new(ServerInfo {
         version: "9.9.9".into(),
         started: SystemTime::now(),
+        data_dir: None,
     });
     let registry = PluginRegistry::new();
     crate::register_builtin(&registry).unwrap();
@@ -337,6 +338,7 @@ async fn mount_with_output_inside_itself_fails() {
     let router = MountableFs::new(ServerInfo {
         version: "9.9.9".into(),
         started: SystemTime::now(),
+        data_dir: None,
     });
     let registry = PluginRegistry::new();
     crate::register_builtin(&registry).unwrap();

@@ -100,6 +100,7 @@ pub fn mount_context(mount_path: &str, config: serde_json::Value) -> crate::Moun
         server: crate::ServerInfo {
             version: "9.9.9".into(),
             started: std::time::SystemTime::now(),
+            data_dir: None,
         },
     }
 }
@@ -142,10 +143,20 @@ pub async fn names(fs: &dyn FileSystem, dir: &str) -> Result<Vec<String>> {
 /// ```text
 /// fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(MemFs::new()), "/") });
 /// ```
+///
+/// With `optional`, the closure returns `Option<Fixture>`, and a case returns early on `None` (for
+/// backends that may be absent; the closure says why):
+///
+/// ```text
+/// fs_core::conformance_tests!(optional || async { server().map(|s| Fixture::writable(s, "/")) });
+/// ```
 #[macro_export]
 macro_rules! conformance_tests {
-    ($fixture:expr) => {
-        $crate::conformance_tests!(@cases $fixture;
+    (optional $fixture:expr) => {
+        $crate::conformance_tests!(@list optional, $fixture);
+    };
+    (@list $mode:ident, $fixture:expr) => {
+        $crate::conformance_tests!(@cases $mode, $fixture;
             paths::special_names_roundtrip,
             paths::root_is_a_directory,
             paths::trailing_slash_names_the_same_file,
@@ -185,7 +196,7 @@ macro_rules! conformance_tests {
             caps::unsupported_ops_answer_unsupported,
         );
     };
-    (@cases $fixture:expr; $($module:ident :: $case:ident),* $(,)?) => {
+    (@cases required, $fixture:expr; $($module:ident :: $case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
@@ -193,5 +204,17 @@ macro_rules! conformance_tests {
                 $crate::conformance::$module::$case(fixture).await;
             }
         )*
+    };
+    (@cases optional, $fixture:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some(fixture) = ($fixture)().await else { return };
+                $crate::conformance::$module::$case(fixture).await;
+            }
+        )*
+    };
+    ($fixture:expr) => {
+        $crate::conformance_tests!(@list required, $fixture);
     };
 }

@@ -16,6 +16,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A fresh data directory under the target's temporary directory, so servers started on the
+/// embedded default config never share sqlfs's database.
+pub fn data_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "pfs-data-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Runs curl with `args` (silent, 5 s limit).
 pub fn curl(args: &[&str]) -> Output {
     Command::new("curl")
@@ -60,6 +75,7 @@ impl Drop for Server {
 /// Starts the binary with `args`; stderr is piped (read it after the process ends).
 pub fn start(args: &[&str]) -> Server {
     let child = Command::new(BIN)
+        .env("PFS_DATA_DIR", data_dir())
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

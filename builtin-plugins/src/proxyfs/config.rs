@@ -1,0 +1,141 @@
+//! proxyfs's config: the remote's base URL (AGFS's form with or without `/api/v1`), the remote
+//! directory served as the mount root, and the timeout.
+
+use std::time::Duration;
+
+use fs_core::plugin::{MOUNT_PATH_KEY, parse_duration};
+use fs_core::{ConfigParam, Error, ParamType, Result};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The timeout when the config names none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// proxyfs's config as written in YAML or in `POST /api/v1/mount`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyFsConfig {
+    /// The remote server, `http://host:port` with or without `/api/v1` (AGFS's form); required.
+    pub base_url: String,
+    /// The remote directory served as the mount root; default `/` (the remote's whole tree).
+    #[serde(default)]
+    pub remote_path: Option<String>,
+    /// The longest wait for the remote (connect, answer, silence inside a body), a duration
+    /// string (`30s`, `500ms`) or a number of seconds; default `30s`. Live streams may stay
+    /// silent forever once open.
+    #[serde(default)]
+    pub timeout: Option<Value>,
+}
+
+/// The config, checked and resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The remote API root, e.g. `http://127.0.0.1:8080/api/v1`, without a trailing slash.
+    pub base: String,
+    /// The normalized remote directory served as the mount root.
+    pub root: String,
+    /// See [`ProxyFsConfig::timeout`].
+    pub timeout: Duration,
+}
+
+impl Settings {
+    /// Parses and checks a mount's config (no network access).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an unknown key, a missing or malformed `base_url`, an `https` URL,
+    /// a malformed `remote_path` or a zero or malformed `timeout`.
+    pub fn parse(config: &Value) -> Result<Self> {
+        let mut config = config.clone();
+        if let Value::Object(m) = &mut config {
+            m.remove(MOUNT_PATH_KEY);
+        }
+        let c: ProxyFsConfig = serde_json::from_value(config)
+            .map_err(|e| Error::invalid_argument(format!("invalid proxyfs config: {e}")))?;
+        let root = fs_core::path::normalize(c.remote_path.as_deref().unwrap_or("/"))
+            .map_err(|e| Error::invalid_argument(format!("invalid remote_path: {e}")))?;
+        Ok(Settings {
+            base: normalize_base_url(&c.base_url)?,
+            root,
+            timeout: parse_timeout(c.timeout.as_ref())?,
+        })
+    }
+}
+
+/// Turns AGFS's `base_url` forms into the remote API root: `http://h:p`, `http://h:p/` and
+/// `http://h:p/api/v1/` all become `http://h:p/api/v1`; a path prefix (a server behind a
+/// reverse proxy) is kept.
+///
+/// # Errors
+/// `InvalidArgument` for a URL that does not parse, has no host, carries a query or fragment,
+/// or is not `http` (this build has no TLS client).
+pub fn normalize_base_url(raw: &str) -> Result<String> {
+    let bad = |why: &str| Error::invalid_argument(format!("invalid base_url '{raw}': {why}"));
+    let mut url = reqwest::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(bad(
+                "https is not supported: proxyfs speaks plain http (reach a TLS server through a local TLS-terminating proxy)",
+            ));
+        }
+        other => return Err(bad(&format!("scheme '{other}' is not http"))),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a query or fragment is not allowed"));
+    }
+    let mut path = url.path().trim_end_matches('/').to_string();
+    if !path.ends_with("/api/v1") {
+        path.push_str("/api/v1");
+    }
+    url.set_path(&path);
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+fn parse_timeout(v: Option<&Value>) -> Result<Duration> {
+    let d = match v {
+        None | Some(Value::Null) => return Ok(DEFAULT_TIMEOUT),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| Error::invalid_argument(format!("invalid timeout: {n}")))?,
+        Some(Value::String(s)) => parse_duration(s)?,
+        Some(other) => {
+            return Err(Error::invalid_argument(format!(
+                "invalid timeout: expected a duration such as \"30s\", got {other}"
+            )));
+        }
+    };
+    if d.is_zero() {
+        return Err(Error::invalid_argument(
+            "invalid timeout: must be more than 0",
+        ));
+    }
+    Ok(d)
+}
+
+/// The parameters `GET /api/v1/plugins` lists (Go's `GetConfigParams`).
+pub(crate) fn config_params() -> Vec<ConfigParam> {
+    vec![
+        ConfigParam::required(
+            "base_url",
+            ParamType::String,
+            "remote pfs/AGFS server, http://host:port (with or without /api/v1)",
+        ),
+        ConfigParam::optional(
+            "remote_path",
+            ParamType::String,
+            "/",
+            "remote directory served as the mount root",
+        ),
+        ConfigParam::optional(
+            "timeout",
+            ParamType::Duration,
+            "30s",
+            "longest wait for the remote: connect, answer, silence inside a body",
+        ),
+    ]
+}

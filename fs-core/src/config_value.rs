@@ -1,0 +1,101 @@
+//! Typed getters for plugin config values (a JSON object after YAML/JSON decoding), so every plugin
+//! reads sizes, durations, strings and booleans the same way and names the key in its errors.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::plugin::{parse_duration, parse_size};
+use crate::{Error, Result};
+
+/// The value at `key`, treating JSON `null` as absent.
+fn get<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
+    config.get(key).filter(|v| !v.is_null())
+}
+
+/// The byte size at `key` (a whole number or a string such as `"8MB"`), or `default` when absent.
+///
+/// ```
+/// use fs_core::config_value::size;
+/// let c = serde_json::json!({"a": "6MB", "b": 10, "c": "lots"});
+/// assert_eq!(size(&c, "a", 0).unwrap(), 6 << 20);
+/// assert_eq!(size(&c, "b", 0).unwrap(), 10);
+/// assert_eq!(size(&c, "z", 7).unwrap(), 7);
+/// assert!(size(&c, "c", 0).unwrap_err().to_string().contains("'c'"));
+/// ```
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not a size.
+pub fn size(config: &Value, key: &str, default: u64) -> Result<u64> {
+    let invalid = || {
+        Error::invalid_argument(format!(
+            "invalid value for '{key}': expected a number of bytes or a size such as \"512KB\" or \"6MB\""
+        ))
+    };
+    match get(config, key) {
+        None => Ok(default),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < u64::MAX as f64)
+                    .map(|f| f as u64)
+            })
+            .ok_or_else(invalid),
+        Some(Value::String(s)) => parse_size(s).map_err(|_| invalid()),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// The duration at `key` (seconds as a number, or a string such as `"30s"`), or `None` when absent.
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not a duration.
+pub fn duration(config: &Value, key: &str) -> Result<Option<Duration>> {
+    let invalid = || {
+        Error::invalid_argument(format!(
+            "invalid value for '{key}': expected seconds or a duration such as \"30s\" or \"5m\""
+        ))
+    };
+    match get(config, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => parse_duration(s).map(Some).map_err(|_| invalid()),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .map(|f| Some(Duration::from_secs_f64(f)))
+            .ok_or_else(invalid),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// The string at `key`, or `None` when absent or empty.
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not a string.
+pub fn string(config: &Value, key: &str) -> Result<Option<String>> {
+    match get(config, key) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::invalid_argument(format!(
+            "invalid value for '{key}': expected a string"
+        ))),
+    }
+}
+
+/// The boolean at `key` (`true`/`false`, or the strings `"true"`/`"false"`), or `default`.
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not a boolean.
+pub fn boolean(config: &Value, key: &str, default: bool) -> Result<bool> {
+    match get(config, key) {
+        None => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(Error::invalid_argument(format!(
+            "invalid value for '{key}': expected true or false"
+        ))),
+    }
+}

@@ -1,0 +1,552 @@
+//! proxyfs end to end against real `pfs-server` processes: the conformance suite through a proxy,
+//! a two-level chain A → B → C, remote statuses kept, a dead remote (503) and a frozen one (504),
+//! 64 MiB byte-exact both ways, uploads that stream, a proxied live stream, and `reload`.
+//! A is the in-process app; B and C are processes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use builtin_plugins::proxyfs::ProxyFsPlugin;
+use bytes::Bytes;
+use common::process::{BIN, curl, free_port, wait_ready};
+use common::{app_with, assert_error, get, post, post_json, put, send, send_json};
+use fs_core::conformance::{Fixture, mount_context};
+use fs_core::{
+    ByteStream, Capabilities, Content, FileInfo, FileSystem, Result, ServicePlugin, WriteFlags,
+};
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::json;
+use tower::ServiceExt;
+
+/// A `pfs-server` process on a loopback port, killed when dropped; its stderr goes to a file.
+struct Pfs {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Pfs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Pfs {
+    fn start(yaml: &str) -> Pfs {
+        Pfs::start_on(free_port(), yaml)
+    }
+
+    fn start_on(port: u16, yaml: &str) -> Pfs {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        std::fs::write(&config, yaml).unwrap();
+        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["-c", config.to_str().unwrap(), "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        wait_ready(&url, &mut child);
+        Pfs {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    /// The API root as proxyfs names it.
+    fn api(&self) -> String {
+        format!("{}/api/v1", self.url)
+    }
+
+    /// `curl -s <args> <url>/api/v1/<rest>`: the body.
+    fn curl(&self, args: &[&str], rest: &str) -> String {
+        let url = format!("{}/api/v1/{rest}", self.url);
+        let mut all = args.to_vec();
+        all.push(&url);
+        String::from_utf8(curl(&all).stdout).unwrap()
+    }
+
+    /// Sends SIGSTOP or SIGCONT.
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+}
+
+/// A proxy filesystem that keeps its remote process alive for as long as the case runs.
+#[derive(Debug)]
+struct KeepAlive {
+    fs: Arc<dyn FileSystem>,
+    _remote: Arc<PfsGuard>,
+}
+
+struct PfsGuard(Pfs);
+
+impl std::fmt::Debug for PfsGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pfs({})", self.0.url)
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl FileSystem for KeepAlive {
+    fn capabilities(&self) -> Capabilities {
+        self.fs.capabilities()
+    }
+    async fn stat(&self, p: &str) -> Result<FileInfo> {
+        self.fs.stat(p).await
+    }
+    async fn read_dir(&self, p: &str) -> Result<Vec<FileInfo>> {
+        self.fs.read_dir(p).await
+    }
+    async fn read(&self, p: &str, off: u64, size: Option<u64>) -> Result<Bytes> {
+        self.fs.read(p, off, size).await
+    }
+    async fn read_content(&self, p: &str, off: u64, size: Option<u64>) -> Result<Content> {
+        self.fs.read_content(p, off, size).await
+    }
+    async fn write(&self, p: &str, d: Bytes, off: Option<u64>, f: WriteFlags) -> Result<u64> {
+        self.fs.write(p, d, off, f).await
+    }
+    async fn write_stream(
+        &self,
+        p: &str,
+        d: ByteStream,
+        limit: u64,
+        off: Option<u64>,
+        f: WriteFlags,
+    ) -> Result<u64> {
+        self.fs.write_stream(p, d, limit, off, f).await
+    }
+    async fn create(&self, p: &str) -> Result<()> {
+        self.fs.create(p).await
+    }
+    async fn mkdir(&self, p: &str, mode: u32) -> Result<()> {
+        self.fs.mkdir(p, mode).await
+    }
+    async fn remove(&self, p: &str) -> Result<()> {
+        self.fs.remove(p).await
+    }
+    async fn remove_all(&self, p: &str) -> Result<()> {
+        self.fs.remove_all(p).await
+    }
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.fs.rename(from, to).await
+    }
+    async fn chmod(&self, p: &str, mode: u32) -> Result<()> {
+        self.fs.chmod(p, mode).await
+    }
+    async fn truncate(&self, p: &str, size: u64) -> Result<()> {
+        self.fs.truncate(p, size).await
+    }
+    async fn touch(&self, p: &str) -> Result<()> {
+        self.fs.touch(p).await
+    }
+    async fn open_stream(&self, p: &str) -> Result<ByteStream> {
+        self.fs.open_stream(p).await
+    }
+    async fn shutdown(&self) -> Result<()> {
+        self.fs.shutdown().await
+    }
+}
+
+/// A proxy over `remote_path` of a fresh remote started with `yaml`, as the plugin mounts it.
+async fn proxy_of(yaml: &str, remote_path: &str) -> (Arc<dyn FileSystem>, Arc<PfsGuard>) {
+    let remote = Arc::new(PfsGuard(Pfs::start(yaml)));
+    let config = json!({ "base_url": remote.0.api(), "remote_path": remote_path });
+    let fs = ProxyFsPlugin
+        .initialize(mount_context("/proxy", config))
+        .await
+        .expect("the proxy mounts");
+    (fs, remote)
+}
+
+mod conformance {
+    use super::*;
+
+    async fn fixture() -> Fixture {
+        let (fs, remote) = proxy_of("plugins:\n  memfs: {path: /memfs}\n", "/memfs").await;
+        Fixture::writable(
+            Arc::new(KeepAlive {
+                fs,
+                _remote: remote,
+            }),
+            "/",
+        )
+    }
+
+    fs_core::conformance_tests!(fixture);
+}
+
+/// A's config: proxyfs at `/b` on `remote` (its whole tree).
+fn a_config(remote: &Pfs, extra: &str) -> String {
+    format!(
+        "server: {{max_request_body_bytes: 134217728}}\nplugins:\n  memfs: {{path: /memfs}}\n  proxyfs: {{path: /b, config: {{base_url: \"{}\"{extra}}}}}\n",
+        remote.url
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_a_b_c_carries_data_both_ways_and_errors_end_to_end() {
+    let c = Pfs::start("plugins:\n  memfs: {path: /memfs}\n");
+    let b = Pfs::start(&format!(
+        "plugins:\n  proxyfs: {{path: /c, config: {{base_url: \"{}\", remote_path: /memfs}}}}\n",
+        c.api()
+    ));
+    let (a, _) = app_with(&a_config(&b, "")).await;
+
+    let (s, v) = send_json(
+        &a,
+        put("/api/v1/files?path=/b/c/from-a.txt", "written at A"),
+    )
+    .await;
+    assert_eq!((s.as_u16(), &v["written"]), (200, &json!(12)), "{v}");
+    assert_eq!(c.curl(&[], "files?path=/memfs/from-a.txt"), "written at A");
+
+    c.curl(
+        &["-X", "PUT", "--data-binary", "written at C"],
+        "files?path=/memfs/from-c.txt",
+    );
+    let (s, body) = send(&a, get("/api/v1/files?path=/b/c/from-c.txt")).await;
+    assert_eq!((s.as_u16(), &body[..]), (200, &b"written at C"[..]));
+
+    let (_, v) = send_json(&a, get("/api/v1/directories?path=/b/c")).await;
+    let names: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["README", "from-a.txt", "from-c.txt", "reload"]);
+    let (_, v) = send_json(&a, get("/api/v1/stat?path=/b/c/from-c.txt")).await;
+    assert_eq!(
+        (&v["size"], &v["meta"]["Content"]["remote-url"]),
+        (&json!(12), &json!(b.api()))
+    );
+
+    // C's 404 reaches A as a 404 that names both hops.
+    let got = send_json(&a, get("/api/v1/files?path=/b/c/missing")).await;
+    assert_error(got.clone(), 404, "not found");
+    let msg = got.1["error"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("remote {} answered 404", b.api())),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("remote {} answered 404", c.api())),
+        "{msg}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_statuses_are_kept_with_the_remote_named() {
+    let b = Pfs::start(
+        "server: {max_request_body_bytes: 1024}\nplugins:\n  memfs: {path: /memfs}\n  hellofs: {path: /hellofs}\n",
+    );
+    let (a, _) = app_with(&a_config(&b, "")).await;
+    let from_b = format!("remote {} answered", b.api());
+
+    assert_error(
+        send_json(&a, get("/api/v1/stat?path=/b/memfs/nope")).await,
+        404,
+        &from_b,
+    );
+    let (s, _) = send(&a, post("/api/v1/directories?path=/b/memfs/d")).await;
+    assert_eq!(s, 201);
+    assert_error(
+        send_json(&a, post("/api/v1/directories?path=/b/memfs/d")).await,
+        409,
+        "already exists",
+    );
+    send(&a, put("/api/v1/files?path=/b/memfs/d/x", "x")).await;
+    assert_error(
+        send_json(&a, common::delete("/api/v1/files?path=/b/memfs/d")).await,
+        409,
+        "directory not empty",
+    );
+    assert_error(
+        send_json(&a, get("/api/v1/files?path=/b/memfs/d")).await,
+        400,
+        "is a directory",
+    );
+    assert_error(
+        send_json(&a, get("/api/v1/directories?path=/b/memfs/d/x")).await,
+        400,
+        "not a directory",
+    );
+    assert_error(
+        send_json(&a, put("/api/v1/files?path=/b/hellofs/hello", "bye")).await,
+        501,
+        &from_b,
+    );
+    assert_error(
+        send_json(&a, post("/api/v1/files?path=/b/outside")).await,
+        403,
+        "permission denied",
+    );
+    let big = vec![b'x'; 2048];
+    assert_error(
+        send_json(&a, put("/api/v1/files?path=/b/memfs/big", big)).await,
+        413,
+        "maximum size of 1024 bytes",
+    );
+    assert_error(
+        send_json(&a, get("/api/v1/stat?path=/b/memfs/big")).await,
+        404,
+        "not found",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_remote_is_503_and_a_frozen_one_504() {
+    let b = Pfs::start("plugins:\n  memfs: {path: /memfs}\n");
+    let (a, _) = app_with(&a_config(&b, ", timeout: 500ms")).await;
+    let (s, _) = send(&a, put("/api/v1/files?path=/b/memfs/x", "x")).await;
+    assert_eq!(s, 200);
+
+    // Frozen: the kernel still accepts, nothing answers.
+    b.signal("-STOP");
+    let started = Instant::now();
+    let got = send_json(&a, get("/api/v1/files?path=/b/memfs/x")).await;
+    b.signal("-CONT");
+    assert_error(got, 504, &b.api());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let (s, body) = send(&a, get("/api/v1/files?path=/b/memfs/x")).await;
+    assert_eq!(
+        (s.as_u16(), &body[..]),
+        (200, &b"x"[..]),
+        "the remote answers again after SIGCONT"
+    );
+
+    let api = b.api();
+    drop(b);
+    let got = send_json(&a, get("/api/v1/files?path=/b/memfs/x")).await;
+    assert_error(got, 503, &format!("remote {api} is unreachable"));
+
+    // Mounting onto a dead remote fails the mount, at runtime and from the config.
+    let body =
+        json!({"fstype": "proxyfs", "path": "/late", "config": {"base_url": api}}).to_string();
+    assert_error(
+        send_json(&a, post_json("/api/v1/mount", &body)).await,
+        503,
+        &api,
+    );
+    let (dead, _) = app_with(&format!(
+        "plugins:\n  proxyfs: {{path: /p, config: {{base_url: \"{api}\"}}}}\n"
+    ))
+    .await;
+    let (s, _) = send(&dead, get("/api/v1/ready")).await;
+    assert_eq!(s, 503);
+    let (_, v) = send_json(&dead, get("/api/v1/mounts")).await;
+    let p = v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "/p")
+        .unwrap()
+        .clone();
+    assert_eq!(p["status"], "failed");
+    assert!(p["error"].as_str().unwrap().contains(&api), "{p}");
+}
+
+/// Chunk `i` of the big file: its index, then a pattern.
+fn chunk(i: usize) -> Bytes {
+    let mut v: Vec<u8> = (0..1usize << 20).map(|j| (j % 251) as u8).collect();
+    v[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    Bytes::from(v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_mib_pass_byte_exact_both_ways() {
+    const CHUNKS: usize = 64;
+    let b = Pfs::start(
+        "server: {max_request_body_bytes: 134217728}\nplugins:\n  memfs: {path: /memfs}\n",
+    );
+    let (a, _) = app_with(&a_config(&b, "")).await;
+    let body = Body::from_stream(
+        futures_util::stream::iter(0..CHUNKS).map(|i| Ok::<_, std::io::Error>(chunk(i))),
+    );
+    let (s, v) = send_json(&a, put("/api/v1/files?path=/b/memfs/big.bin", body)).await;
+    assert_eq!(
+        (s.as_u16(), &v["written"]),
+        (200, &json!(CHUNKS << 20)),
+        "{v}"
+    );
+
+    let resp = a
+        .clone()
+        .oneshot(get("/api/v1/files?path=/b/memfs/big.bin"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let len = resp.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        len,
+        (CHUNKS << 20).to_string(),
+        "the remote's length is passed on"
+    );
+    let data = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(data.len(), CHUNKS << 20);
+    for i in 0..CHUNKS {
+        assert!(
+            data[i << 20..(i + 1) << 20] == chunk(i)[..],
+            "chunk {i} differs"
+        );
+    }
+}
+
+/// The size of the newest `.pfs-tmp-*` file in `dir` (localfs's upload temporary).
+fn temp_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".pfs-tmp"))
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_reach_the_remote_before_the_body_ends() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let root: PathBuf = data_dir.path().to_path_buf();
+    let yaml = format!(
+        "plugins:\n  localfs: {{path: /local, config: {{local_dir: \"{}\"}}}}\n",
+        root.display()
+    );
+    let (fs, _remote) = proxy_of(&yaml, "/local").await;
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let head = futures_util::stream::iter((0..8).map(|i| Ok(chunk(i))));
+    let tail = futures_util::stream::once(async move {
+        wait.await.expect("released");
+        Ok(chunk(8))
+    });
+    let body: ByteStream = Box::pin(head.chain(tail));
+    let upload = tokio::spawn(async move {
+        fs.write_stream("/up.bin", body, u64::MAX, None, WriteFlags::NONE)
+            .await
+    });
+    // 4 MiB land on the remote's disk while the last chunk is still held back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while temp_size(&root) < 4 << 20 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing streamed to the remote before the body ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!upload.is_finished());
+    release.send(()).unwrap();
+    assert_eq!(upload.await.unwrap().unwrap(), 9 << 20);
+    assert_eq!(
+        std::fs::metadata(root.join("up.bin")).unwrap().len(),
+        9 << 20
+    );
+}
+
+/// Reads `body` into `seen` until it contains `needle` (bounded).
+async fn read_until(body: &mut Body, seen: &mut String, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.contains(needle) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = tokio::time::timeout(left, body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("{needle:?} not received; got {seen:?}"))
+            .expect("stream ended early")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_true_follows_a_remote_live_stream() {
+    let b = Pfs::start("plugins:\n  streamfs: {path: /streamfs}\n");
+    let (a, _) = app_with(&a_config(&b, ", timeout: 500ms")).await;
+    b.curl(
+        &["-X", "PUT", "--data-binary", "first|"],
+        "files?path=/streamfs/live",
+    );
+    let resp = a
+        .clone()
+        .oneshot(get("/api/v1/files?path=/b/streamfs/live&stream=true"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut seen = String::new();
+    read_until(&mut body, &mut seen, "first|").await;
+    // Longer than the proxy's timeout: a live stream may be silent.
+    let quiet = tokio::time::timeout(Duration::from_millis(800), body.frame()).await;
+    assert!(quiet.is_err(), "the stream must stay open and silent");
+    b.curl(
+        &["-X", "PUT", "--data-binary", "second|"],
+        "files?path=/streamfs/live",
+    );
+    read_until(&mut body, &mut seen, "second|").await;
+    assert_eq!(seen, "first|second|");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_rechecks_the_remote_and_learns_it_anew() {
+    let port = free_port();
+    let b1 = Pfs::start_on(port, "plugins:\n  memfs: {path: /m}\n");
+    let (a, _) = app_with(&a_config(&b1, ", remote_path: /m")).await;
+    let (_, v) = send_json(&a, get("/api/v1/capabilities?path=/b")).await;
+    assert_eq!(v["capabilities"]["write"], true, "{v}");
+    let (s, text) = send(&a, get("/api/v1/files?path=/b/reload")).await;
+    assert_eq!(s, 200);
+    assert!(
+        String::from_utf8_lossy(&text).contains("reloads: 0"),
+        "{text:?}"
+    );
+
+    drop(b1);
+    let got = send_json(&a, put("/api/v1/files?path=/b/reload", "1")).await;
+    assert_error(got, 503, "reload failed");
+
+    // The same address now serves a read-only plugin at /m.
+    let _b2 = Pfs::start_on(port, "plugins:\n  hellofs: {path: /m}\n");
+    let (s, v) = send_json(&a, put("/api/v1/files?path=/b/reload", "1")).await;
+    assert_eq!((s.as_u16(), &v["written"]), (200, &json!(1)), "{v}");
+    let (_, text) = send(&a, get("/api/v1/files?path=/b/reload")).await;
+    assert!(
+        String::from_utf8_lossy(&text).contains("reloads: 1"),
+        "{text:?}"
+    );
+    let (_, v) = send_json(&a, get("/api/v1/capabilities?path=/b")).await;
+    assert_eq!(
+        v["capabilities"]["write"], false,
+        "reload re-learns the remote: {v}"
+    );
+    let (s, body) = send(&a, get("/api/v1/files?path=/b/hello")).await;
+    assert_eq!((s.as_u16(), &body[..]), (200, &b"Hello, World!\n"[..]));
+    let (_, v) = send_json(&a, post("/api/v1/touch?path=/b/reload")).await;
+    assert_eq!(v["message"], "touched");
+}
