@@ -562,6 +562,17 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
         }
     }
 
+    /// Whether reading `path` changes state: queuefs's `dequeue` removes the message it returns.
+    ///
+    /// # Behavior
+    /// The server never reads such a file unless a client asked for its content: `HEAD` answers
+    /// from `stat`, grep skips it, digest refuses it, a `Range` is served from one whole read, and
+    /// no generic handle is built over it. The default is `false`.
+    fn read_has_side_effects(&self, path: &str) -> bool {
+        let _ = path;
+        false
+    }
+
     /// Opens a live stream of `path` that follows future writes (`GET /files?stream=true`).
     ///
     /// # Behavior

@@ -513,6 +513,13 @@ impl FileSystem for MountableFs {
             .map_err(|e| ctx(e, "touch", &r.mount, p))
     }
 
+    fn read_has_side_effects(&self, p: &str) -> bool {
+        self.table
+            .load()
+            .resolve(p)
+            .is_some_and(|r| r.mount.fs.read_has_side_effects(r.rel))
+    }
+
     async fn open_stream(&self, p: &str) -> Result<ByteStream> {
         let r = self.routed(p, "stream")?;
         r.mount

@@ -271,6 +271,10 @@ impl FileSystem for QueueFs {
         }
     }
 
+    fn read_has_side_effects(&self, path: &str) -> bool {
+        matches!(node(path), Ok(Node::Control(_, Control::Dequeue)))
+    }
+
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
         let data = match node(path)? {
             Node::Root => return Err(Error::is_a_directory(path)),

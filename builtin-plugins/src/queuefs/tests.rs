@@ -923,3 +923,34 @@ async fn enqueue_through_router_then_dequeue() {
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     assert_eq!(e.path(), Some("/queuefs/tasks/enqueue"));
 }
+
+#[tokio::test]
+async fn only_dequeue_reads_have_side_effects() {
+    let fs = mount(json!({})).await;
+    assert!(fs.read_has_side_effects("/q/dequeue"));
+    assert!(fs.read_has_side_effects("/a/b/dequeue"));
+    for path in [
+        "/",
+        "/README",
+        "/q",
+        "/q/peek",
+        "/q/size",
+        "/q/enqueue",
+        "/q/clear",
+    ] {
+        assert!(!fs.read_has_side_effects(path), "{path}");
+    }
+    // Through the router, with the mount path in front.
+    let router = fs_core::MountableFs::new(fs_core::ServerInfo {
+        version: "test".into(),
+        started: std::time::SystemTime::now(),
+        data_dir: None,
+    });
+    router
+        .mount("/queuefs", "queuefs", None, json!({}), fs)
+        .await
+        .unwrap();
+    assert!(router.read_has_side_effects("/queuefs/q/dequeue"));
+    assert!(!router.read_has_side_effects("/queuefs/q/peek"));
+    assert!(!router.read_has_side_effects("/elsewhere/dequeue"));
+}

@@ -59,8 +59,8 @@ pub async fn version() -> Json<Value> {
 }
 
 /// The server-wide features this build has (AGFS lists `handlefs`, `grep`, `digest`, `stream`,
-/// `touch`; the first three arrive with a later issue).
-pub const FEATURES: [&str; 5] = ["stream", "touch", "truncate", "range", "write_flags"];
+/// `touch`), one per line.
+pub const FEATURES: &[&str] = &["stream", "touch", "truncate", "range", "write_flags"];
 
 /// `GET /capabilities[?path=]`: the feature list, plus what the filesystem at `path` supports.
 pub async fn capabilities(State(st): State<AppState>, params: Params) -> Json<Value> {
