@@ -66,14 +66,19 @@ impl Pool {
             .await
     }
 
-    /// Runs `f` on a pooled connection in the blocking pool; `f` returns typed errors itself.
+    /// Runs `f` on a pooled connection; `f` returns typed errors itself.
+    ///
+    /// On a multi-threaded runtime the work runs in place (`block_in_place`: this worker becomes a
+    /// blocking thread and another takes its tasks), which saves the two thread hand-offs of
+    /// `spawn_blocking` (bench/RESULTS.md, sqlfs: 0.46x -> about 1x of direct rusqlite for 4 KiB
+    /// reads). A current-thread runtime cannot block in place, so there it goes to the blocking pool.
     pub(crate) async fn run_typed<T, F>(self: &Arc<Self>, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let work = move || {
             let taken = pool.idle.lock().pop();
             let mut conn = match taken {
                 Some(c) => c,
@@ -85,8 +90,13 @@ impl Pool {
                 idle.push(conn);
             }
             out
-        })
-        .await
-        .map_err(|e| Error::internal(format!("{} sqlite task failed: {e}", self.label)))?
+        };
+        let flavor = tokio::runtime::Handle::current().runtime_flavor();
+        if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+            return tokio::task::block_in_place(work);
+        }
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Error::internal(format!("{} sqlite task failed: {e}", self.label)))?
     }
 }
