@@ -56,6 +56,15 @@ fn agfs_style_plugin_serves_from_the_config() {
     // Its mutations say "operation not supported": 501.
     let (code, _) = s.send("POST", "/api/v1/files?path=/helloc/new", "");
     assert_eq!(code, 501);
+    // No handles on C plugins (as in AGFS): the 501 that sends FUSE clients to plain reads.
+    let (code, body) = s.send("POST", "/api/v1/handles/open?path=/helloc/hello", "");
+    assert_eq!(
+        (code, body.as_str()),
+        (
+            501,
+            r#"{"error":"openhandle: /helloc/hello: operation not supported"}"#
+        )
+    );
 
     let (_, body) = s.get("/api/v1/plugins");
     let plugins = json(&body)["plugins"].as_array().unwrap().clone();

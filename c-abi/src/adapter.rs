@@ -614,6 +614,17 @@ impl FileSystem for CPluginFs {
         .await
     }
 
+    /// 501, as in AGFS: the v1 ABI cannot say whether a plugin's reads have side effects, so no
+    /// generic handle is built over them. FUSE clients fall back to plain reads and writes.
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        _flags: fs_core::OpenFlags,
+        _mode: u32,
+    ) -> Result<Box<dyn fs_core::FileHandle>> {
+        Err(Error::unsupported("openhandle").with_path(path))
+    }
+
     async fn shutdown(&self) -> Result<()> {
         let inner = self.inner.clone();
         self.worker

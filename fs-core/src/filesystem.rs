@@ -4,14 +4,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use bytes::Bytes;
+use futures_util::Stream;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use crate::handle::{FileHandle, GenericHandle, OpenFlags};
 use crate::{Error, ErrorKind, Result};
 
 /// A stream of byte chunks; the body type of streaming reads and writes.
@@ -274,116 +276,7 @@ impl Capabilities {
     };
 }
 
-/// The answer to a read: the bytes (whole or streamed) plus what the plugin knows cheaply about them.
-pub struct Content {
-    /// The bytes.
-    pub body: ContentBody,
-    /// Last modification time, sent as `Last-Modified`.
-    pub modified: Option<SystemTime>,
-    /// A strong validator, sent as `ETag` (without quotes).
-    pub etag: Option<String>,
-}
-
-/// The bytes of a [`Content`].
-pub enum ContentBody {
-    /// All bytes at once. For in-memory plugins this is a slice of the stored buffer: no copy.
-    Bytes(Bytes),
-    /// A stream of chunks, for data too large to hold; `len` is the exact total when known.
-    Stream {
-        /// Exact number of bytes the stream yields, when known (sent as `Content-Length`).
-        len: Option<u64>,
-        /// The chunks.
-        stream: ByteStream,
-    },
-}
-
-impl From<Bytes> for Content {
-    fn from(b: Bytes) -> Self {
-        Content {
-            body: ContentBody::Bytes(b),
-            modified: None,
-            etag: None,
-        }
-    }
-}
-
-impl fmt::Debug for ContentBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ContentBody::Bytes(b) => write!(f, "Bytes({})", b.len()),
-            ContentBody::Stream { len, .. } => write!(f, "Stream({len:?})"),
-        }
-    }
-}
-
-impl fmt::Debug for Content {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Content")
-            .field("body", &self.body)
-            .field("modified", &self.modified)
-            .field("etag", &self.etag)
-            .finish()
-    }
-}
-
-impl Content {
-    /// Collects the whole content into one buffer (for callers that need it all, such as tests).
-    pub async fn into_bytes(self) -> Result<Bytes> {
-        match self.body {
-            ContentBody::Bytes(b) => Ok(b),
-            ContentBody::Stream { stream, .. } => collect_stream(stream, u64::MAX).await,
-        }
-    }
-}
-
-/// The `offset`/`size` window of `data` (to the end when `size` is `None`), empty at or past the
-/// end; a slice of the same buffer, never a copy.
-///
-/// ```
-/// use bytes::Bytes;
-/// use fs_core::read_window;
-/// let data = Bytes::from_static(b"0123456789");
-/// assert_eq!(read_window(&data, 2, Some(3)), "234");
-/// assert_eq!(read_window(&data, 8, None), "89");
-/// assert_eq!(read_window(&data, 20, Some(5)), "");
-/// ```
-pub fn read_window(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
-    let len = data.len() as u64;
-    let start = offset.min(len);
-    let end = size.map_or(len, |s| start.saturating_add(s).min(len));
-    data.slice(start as usize..end as usize)
-}
-
-/// Collects a stream into one buffer, failing with `PayloadTooLarge` past `limit` bytes.
-pub async fn collect_stream(mut stream: ByteStream, limit: u64) -> Result<Bytes> {
-    let first = match stream.next().await {
-        None => return Ok(Bytes::new()),
-        Some(chunk) => chunk?,
-    };
-    let Some(second) = stream.next().await else {
-        // One chunk: hand it on without copying.
-        return check_limit(first.len() as u64, limit).map(|_| first);
-    };
-    let mut buf = BytesMut::from(&first[..]);
-    buf.extend_from_slice(&second?);
-    check_limit(buf.len() as u64, limit)?;
-    while let Some(chunk) = stream.next().await {
-        buf.extend_from_slice(&chunk?);
-        check_limit(buf.len() as u64, limit)?;
-    }
-    Ok(buf.freeze())
-}
-
-fn check_limit(len: u64, limit: u64) -> Result<()> {
-    if len > limit {
-        Err(Error::new(
-            ErrorKind::PayloadTooLarge,
-            format!("request body exceeds maximum size of {limit} bytes"),
-        ))
-    } else {
-        Ok(())
-    }
-}
+pub use crate::content::{Content, ContentBody, collect_stream, read_window};
 
 /// A filesystem: what a plugin instance exposes and what the mount router routes to.
 ///
@@ -584,6 +477,34 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     async fn open_stream(&self, path: &str) -> Result<ByteStream> {
         let _ = path;
         Err(Error::unsupported("stream"))
+    }
+
+    /// Opens `path` as a [`FileHandle`] (`POST /handles/open`) with `flags` and, for a file it
+    /// creates, permission bits `mode`.
+    ///
+    /// # Behavior
+    /// The default is a [`GenericHandle`] over `read` and `write` with offsets (open(2) semantics
+    /// on `stat`, `create`, `chmod`, `truncate`), except on a path whose read has side effects
+    /// ([`FileSystem::read_has_side_effects`]), which answers `Unsupported`. Plugins with state
+    /// behind their files (queues, streams, OS files) override it; a plugin whose files are not
+    /// plain byte ranges overrides it to answer `Unsupported`.
+    ///
+    /// # Errors
+    /// `Unsupported` (`openhandle: <path>: operation not supported`, the 501 that tells FUSE
+    /// clients to fall back to plain reads); `NotFound`, `AlreadyExists`, `IsADirectory` as
+    /// open(2); `PermissionDenied` for a write open of a read-only filesystem.
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        flags: OpenFlags,
+        mode: u32,
+    ) -> Result<Box<dyn FileHandle>> {
+        if self.read_has_side_effects(path) {
+            return Err(Error::unsupported("openhandle").with_path(path));
+        }
+        Ok(Box::new(
+            GenericHandle::open(self, path, flags, mode).await?,
+        ))
     }
 
     /// Releases the plugin's resources. The mount router calls it exactly once, on unmount or on

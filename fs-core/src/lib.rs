@@ -3,19 +3,24 @@
 //! - [`FileSystem`]: what every plugin implements (async, object-safe, shared as `Arc<dyn FileSystem>`).
 //! - [`Error`] / [`ErrorKind`]: typed errors; the server maps each kind to one HTTP status.
 //! - [`path`]: the path rules, applied once at the edge.
-//! - [`MountableFs`]: the mount router, itself a `FileSystem`.
+//! - [`handle`]: open files ([`FileHandle`], [`OpenFlags`], the [`GenericHandle`]).
+//! - [`MountableFs`]: the mount router, itself a `FileSystem`; it also holds the virtual symbolic
+//!   links ([`symlinks`]).
 //! - [`readonly`]: [`ReadOnly`] turns a read-only source into a full `FileSystem`.
 //! - [`plugin`]: the [`ServicePlugin`] factory trait and the [`PluginRegistry`].
 //! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
 #![deny(missing_docs)]
 
 pub mod config_value;
+pub mod content;
 pub mod error;
 pub mod filesystem;
+pub mod handle;
 pub mod mountable;
 pub mod path;
 pub mod plugin;
 pub mod readonly;
+pub mod symlinks;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -25,6 +30,7 @@ pub use filesystem::{
     ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Meta, WriteFlags,
     collect_stream, read_window,
 };
+pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};
 pub use mountable::{Mount, MountableFs};
 pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};
 pub use readonly::{ReadOnly, ReadOnlyFs};

@@ -3,23 +3,25 @@
 //!
 //! Lookups read an immutable mount table through an atomic pointer (no lock on the request path);
 //! mount and unmount build a new table under a mutex and swap it in.
+//! Symbolic links (`links.rs`, [`crate::symlinks`]) are resolved before a path is routed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
-use bytes::Bytes;
 use serde_json::Value;
 
 use crate::path::{self, basename, is_within, join, strip};
 use crate::plugin::{MountContext, PluginRegistry, ServerInfo};
-use crate::{
-    ByteStream, Capabilities, Content, Error, ErrorKind, FileInfo, FileSystem, Meta, Result,
-    WriteFlags,
-};
+use crate::symlinks::LinkTable;
+use crate::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result};
+
+mod fs;
+mod handles;
+mod links;
 
 /// Permission bits of virtual directories (the root and mount-point parents).
 const VIRTUAL_DIR_MODE: u32 = 0o755;
@@ -121,7 +123,15 @@ pub struct MountableFs {
     /// Serializes mount/unmount; never taken on the request path.
     writer: tokio::sync::Mutex<()>,
     server: ServerInfo,
+    /// The virtual symbolic links (`links.rs`), resolved before routing.
+    links: LinkTable,
+    /// Called with each mount that leaves the table, before its shutdown (the server closes the
+    /// mount's open handles there).
+    unmount_hooks: parking_lot::RwLock<Vec<UnmountHook>>,
 }
+
+/// A function told about every mount that leaves the table ([`MountableFs::on_unmount`]).
+pub type UnmountHook = Box<dyn Fn(&Arc<Mount>) + Send + Sync>;
 
 impl fmt::Debug for MountableFs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,6 +161,8 @@ impl MountableFs {
             table: ArcSwap::from_pointee(MountTable::default()),
             writer: tokio::sync::Mutex::new(()),
             server,
+            links: LinkTable::default(),
+            unmount_hooks: parking_lot::RwLock::new(Vec::new()),
         })
     }
 
@@ -173,6 +185,7 @@ impl MountableFs {
         config: Value,
     ) -> Result<()> {
         let path = path::normalize(path)?;
+        self.check_mount_path(&path)?;
         let factory = registry.get(plugin)?;
         factory.validate(&config).map_err(|e| e.with_op("mount"))?;
         if self.table.load().by_path.contains_key(&path) {
@@ -214,6 +227,7 @@ impl MountableFs {
         if cur.by_path.contains_key(&path) {
             return Err(mount_exists(&path));
         }
+        self.check_mount_path(&path)?;
         let mut by_path = cur.by_path.clone();
         let mount = Mount {
             path: path.clone(),
@@ -245,9 +259,14 @@ impl MountableFs {
             };
             let mut by_path = cur.by_path.clone();
             by_path.remove(&path);
-            self.table.store(Arc::new(MountTable { by_path }));
+            let new = MountTable { by_path };
+            self.forget_links_of_unmount(&cur, &new, &path);
+            self.table.store(Arc::new(new));
             m
         };
+        for hook in self.unmount_hooks.read().iter() {
+            hook(&removed);
+        }
         removed.shutdown_once().await.map_err(|e| {
             Error::internal(format!(
                 "unmounted {path}, but the plugin's shutdown failed: {e}"
@@ -282,9 +301,13 @@ impl MountableFs {
 
     /// The capabilities of the filesystem that serves `path` (all false outside every mount).
     pub fn capabilities_at(&self, path: &str) -> Capabilities {
+        let path = self
+            .links
+            .resolve(path, true)
+            .unwrap_or(Cow::Borrowed(path));
         self.table
             .load()
-            .resolve(path)
+            .resolve(&path)
             .map(|r| r.mount.fs.capabilities())
             .unwrap_or_default()
     }
@@ -304,237 +327,6 @@ fn ctx(e: Error, op: &'static str, mount: &Mount, full: &str) -> Error {
         e.with_path(full)
     };
     e.with_op(op)
-}
-
-#[async_trait]
-impl FileSystem for MountableFs {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            live_stream: true,
-            ..Capabilities::READ_WRITE
-        }
-    }
-
-    async fn stat(&self, p: &str) -> Result<FileInfo> {
-        let table = self.table.load_full();
-        if let Some(r) = table.resolve(p) {
-            match r.mount.fs.stat(r.rel).await {
-                Ok(mut info) => {
-                    if r.rel == "/" {
-                        info.name = basename(&r.mount.path).to_string();
-                    }
-                    return Ok(info);
-                }
-                // A path inside a mount that leads to a nested mount is a virtual directory.
-                Err(e) if e.kind() == ErrorKind::NotFound && table.has_mount_below(p) => {}
-                Err(e) => return Err(ctx(e, "stat", &r.mount, p)),
-            }
-        }
-        if p == "/" {
-            return Ok(virtual_dir("/", "root"));
-        }
-        if table.has_mount_below(p) {
-            return Ok(virtual_dir(basename(p), "mount-point"));
-        }
-        Err(Error::not_found(p).with_op("stat"))
-    }
-
-    async fn read_dir(&self, p: &str) -> Result<Vec<FileInfo>> {
-        let table = self.table.load_full();
-        let children = table.child_mount_names(p);
-        let mut entries = match table.resolve(p) {
-            Some(r) => match r.mount.fs.read_dir(r.rel).await {
-                Ok(v) => v,
-                Err(e) if e.kind() == ErrorKind::NotFound && !children.is_empty() => Vec::new(),
-                Err(e) => return Err(ctx(e, "readdir", &r.mount, p)),
-            },
-            None if children.is_empty() => return Err(Error::not_found(p).with_op("readdir")),
-            None => Vec::new(),
-        };
-        if !children.is_empty() {
-            // Mount points shadow whatever the parent plugin has under the same name.
-            entries.retain(|e| !children.contains_key(&e.name));
-            entries.extend(children.keys().map(|name| virtual_dir(name, "mount-point")));
-        }
-        Ok(entries)
-    }
-
-    async fn read(&self, p: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
-        let r = self.routed(p, "read")?;
-        r.mount
-            .fs
-            .read(r.rel, offset, size)
-            .await
-            .map_err(|e| ctx(e, "read", &r.mount, p))
-    }
-
-    async fn read_content(&self, p: &str, offset: u64, size: Option<u64>) -> Result<Content> {
-        let r = self.routed(p, "read")?;
-        r.mount
-            .fs
-            .read_content(r.rel, offset, size)
-            .await
-            .map_err(|e| ctx(e, "read", &r.mount, p))
-    }
-
-    async fn write(
-        &self,
-        p: &str,
-        data: Bytes,
-        offset: Option<u64>,
-        flags: WriteFlags,
-    ) -> Result<u64> {
-        let r = self.routed_create(p, "write")?;
-        r.mount
-            .fs
-            .write(r.rel, data, offset, flags)
-            .await
-            .map_err(|e| ctx(e, "write", &r.mount, p))
-    }
-
-    async fn write_stream(
-        &self,
-        p: &str,
-        data: ByteStream,
-        limit: u64,
-        offset: Option<u64>,
-        flags: WriteFlags,
-    ) -> Result<u64> {
-        let r = self.routed_create(p, "write")?;
-        r.mount
-            .fs
-            .write_stream(r.rel, data, limit, offset, flags)
-            .await
-            .map_err(|e| ctx(e, "write", &r.mount, p))
-    }
-
-    async fn create(&self, p: &str) -> Result<()> {
-        let r = self.routed_create(p, "create")?;
-        r.mount
-            .fs
-            .create(r.rel)
-            .await
-            .map_err(|e| ctx(e, "create", &r.mount, p))
-    }
-
-    async fn mkdir(&self, p: &str, mode: u32) -> Result<()> {
-        let table = self.table.load_full();
-        match table.resolve(p) {
-            Some(r) if r.rel == "/" => Err(Error::already_exists(p).with_op("mkdir")),
-            Some(r) => r
-                .mount
-                .fs
-                .mkdir(r.rel, mode)
-                .await
-                .map_err(|e| ctx(e, "mkdir", &r.mount, p)),
-            None if p == "/" || table.has_mount_below(p) => {
-                Err(Error::already_exists(p).with_op("mkdir"))
-            }
-            None => Err(outside(
-                "mkdir",
-                p,
-                "not allowed to create a directory in rootfs, use mount instead",
-            )),
-        }
-    }
-
-    async fn remove(&self, p: &str) -> Result<()> {
-        let r = self.routed_remove(p, "remove")?;
-        r.mount
-            .fs
-            .remove(r.rel)
-            .await
-            .map_err(|e| ctx(e, "remove", &r.mount, p))
-    }
-
-    async fn remove_all(&self, p: &str) -> Result<()> {
-        let r = self.routed_remove(p, "remove")?;
-        r.mount
-            .fs
-            .remove_all(r.rel)
-            .await
-            .map_err(|e| ctx(e, "remove", &r.mount, p))
-    }
-
-    async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let table = self.table.load_full();
-        let (Some(a), Some(b)) = (table.resolve(from), table.resolve(to)) else {
-            return Err(Error::invalid_argument(
-                "cannot rename: paths not in the same mounted filesystem",
-            )
-            .with_op("rename")
-            .with_path(from));
-        };
-        if !Arc::ptr_eq(&a.mount, &b.mount) {
-            return Err(Error::invalid_argument(format!(
-                "cannot rename across different mounts ({} is on {}, {} is on {})",
-                from, a.mount.path, to, b.mount.path
-            ))
-            .with_op("rename"));
-        }
-        if a.rel == "/" || b.rel == "/" {
-            return Err(Error::invalid_argument(
-                "cannot rename a mount point; use unmount and mount",
-            )
-            .with_op("rename")
-            .with_path(from));
-        }
-        a.mount
-            .fs
-            .rename(a.rel, b.rel)
-            .await
-            .map_err(|e| ctx(e, "rename", &a.mount, from))
-    }
-
-    async fn chmod(&self, p: &str, mode: u32) -> Result<()> {
-        let r = self.routed(p, "chmod")?;
-        r.mount
-            .fs
-            .chmod(r.rel, mode)
-            .await
-            .map_err(|e| ctx(e, "chmod", &r.mount, p))
-    }
-
-    async fn truncate(&self, p: &str, size: u64) -> Result<()> {
-        let r = self.routed(p, "truncate")?;
-        r.mount
-            .fs
-            .truncate(r.rel, size)
-            .await
-            .map_err(|e| ctx(e, "truncate", &r.mount, p))
-    }
-
-    async fn touch(&self, p: &str) -> Result<()> {
-        let r = self.routed_create(p, "touch")?;
-        r.mount
-            .fs
-            .touch(r.rel)
-            .await
-            .map_err(|e| ctx(e, "touch", &r.mount, p))
-    }
-
-    fn read_has_side_effects(&self, p: &str) -> bool {
-        self.table
-            .load()
-            .resolve(p)
-            .is_some_and(|r| r.mount.fs.read_has_side_effects(r.rel))
-    }
-
-    async fn open_stream(&self, p: &str) -> Result<ByteStream> {
-        let r = self.routed(p, "stream")?;
-        r.mount
-            .fs
-            .open_stream(r.rel)
-            .await
-            .map_err(|e| ctx(e, "stream", &r.mount, p))
-    }
-
-    async fn shutdown(&self) -> Result<()> {
-        match self.unmount_all().await.into_iter().next() {
-            None => Ok(()),
-            Some((_, e)) => Err(e),
-        }
-    }
 }
 
 impl MountableFs {

@@ -1,16 +1,16 @@
 //! The `/api/v1` router.
 
+use crate::error::error_body;
+use crate::routes::{
+    digest, directories, files, grep, handles, health, links, mounts, ops, plugins,
+};
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use fs_core::Error;
-
-use crate::error::{ApiError, error_body};
-use crate::routes::{directories, files, health, mounts, ops, plugins};
-use crate::state::AppState;
 
 /// Builds the whole HTTP application over `state`. Routes are registered with their full path
 /// (no `nest`), which saves rebuilding the URI on every request.
@@ -42,20 +42,17 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/chmod", post(ops::chmod))
         .route("/api/v1/truncate", post(ops::truncate))
         .route("/api/v1/touch", post(ops::touch))
+        .route("/api/v1/symlink", post(links::symlink))
+        .route("/api/v1/readlink", get(links::readlink))
         .route("/api/v1/mounts", get(mounts::list))
         .route("/api/v1/mount", post(mounts::mount))
         .route("/api/v1/unmount", post(mounts::unmount))
         .route("/api/v1/plugins", get(plugins::list))
         .route("/api/v1/plugins/load", post(plugins::load))
         .route("/api/v1/plugins/unload", post(plugins::unload))
-        // Routes of a later issue: a JSON 501 tells clients (the FUSE client included) to fall back.
-        .route("/api/v1/symlink", post(later))
-        .route("/api/v1/readlink", get(later))
-        .route("/api/v1/grep", post(later))
-        .route("/api/v1/digest", post(later))
-        .route("/api/v1/handles", any(later))
-        .route("/api/v1/handles/", any(later))
-        .route("/api/v1/handles/{*rest}", any(later));
+        .route("/api/v1/grep", post(grep::grep))
+        .route("/api/v1/digest", post(digest::digest))
+        .merge(handles::router());
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -68,15 +65,6 @@ pub fn app(state: AppState) -> Router {
         router
     };
     router.with_state(state)
-}
-
-async fn later(method: Method, uri: axum::http::Uri) -> ApiError {
-    Error::unsupported("api")
-        .with_message(format!(
-            "operation not supported: {method} {} is not available in this build yet",
-            uri.path()
-        ))
-        .into()
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {

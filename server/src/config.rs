@@ -45,7 +45,13 @@ pub struct ServerConfig {
     /// Where plugins keep files whose location their config leaves out (sqlfs's default
     /// database). Empty: `--data-dir`, `$PFS_DATA_DIR`, or [`default_data_dir`].
     pub data_dir: String,
+    /// Most handles open at once (`POST /handles/open` answers 503 beyond it); default 10000, 0
+    /// means the default.
+    pub max_handles: usize,
 }
+
+/// Default limit of open handles.
+pub const DEFAULT_MAX_HANDLES: usize = 10_000;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -54,6 +60,7 @@ impl Default for ServerConfig {
             log_level: "info".into(),
             max_request_body_bytes: DEFAULT_MAX_BODY as i64,
             data_dir: String::new(),
+            max_handles: DEFAULT_MAX_HANDLES,
         }
     }
 }
@@ -72,6 +79,15 @@ pub fn default_data_dir() -> std::path::PathBuf {
 }
 
 impl ServerConfig {
+    /// The effective limit of open handles.
+    pub fn max_handles(&self) -> usize {
+        if self.max_handles == 0 {
+            DEFAULT_MAX_HANDLES
+        } else {
+            self.max_handles
+        }
+    }
+
     /// The effective body limit.
     pub fn max_body(&self) -> u64 {
         if self.max_request_body_bytes <= 0 {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, PlannedMount};
+use crate::handles::HandleTable;
 
 /// The server's version (`/version`, `/health`, serverinfofs).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -51,6 +52,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// The external (shared-library) plugins.
     pub host: c_abi::PluginHost,
+    /// The open handles (`/handles`); a mount's handles close when it is unmounted.
+    pub handles: Arc<HandleTable>,
 }
 
 impl AppState {
@@ -67,13 +70,25 @@ impl AppState {
             data_dir: (!config.server.data_dir.is_empty())
                 .then(|| std::path::PathBuf::from(&config.server.data_dir)),
         };
+        let fs = MountableFs::new(server);
+        let handles = HandleTable::new(config.server.max_handles());
+        let table = Arc::downgrade(&handles);
+        fs.on_unmount(move |mount| {
+            if let Some(table) = table.upgrade() {
+                let n = table.close_mount(mount);
+                if n > 0 {
+                    tracing::info!(path = %mount.path, handles = n, "closed the unmounted mount's handles");
+                }
+            }
+        });
         AppState(Arc::new(Shared {
-            fs: MountableFs::new(server),
+            fs,
             registry: Arc::new(registry),
             tracker: Arc::new(MountTracker::default()),
             max_body: config.server.max_body(),
             config: Arc::new(config),
             host,
+            handles,
         }))
     }
 

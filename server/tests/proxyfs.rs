@@ -163,6 +163,17 @@ impl FileSystem for KeepAlive {
     async fn open_stream(&self, p: &str) -> Result<ByteStream> {
         self.fs.open_stream(p).await
     }
+    fn read_has_side_effects(&self, p: &str) -> bool {
+        self.fs.read_has_side_effects(p)
+    }
+    async fn open_handle(
+        self: Arc<Self>,
+        p: &str,
+        flags: fs_core::OpenFlags,
+        mode: u32,
+    ) -> Result<Box<dyn fs_core::FileHandle>> {
+        self.fs.clone().open_handle(p, flags, mode).await
+    }
     async fn shutdown(&self) -> Result<()> {
         self.fs.shutdown().await
     }
@@ -549,4 +560,44 @@ async fn reload_rechecks_the_remote_and_learns_it_anew() {
     assert_eq!((s.as_u16(), &body[..]), (200, &b"Hello, World!\n"[..]));
     let (_, v) = send_json(&a, post("/api/v1/touch?path=/b/reload")).await;
     assert_eq!(v["message"], "touched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_dequeue_is_never_read_by_head_grep_or_a_handle() {
+    let b = Pfs::start("plugins:\n  queuefs: {path: /queuefs}\n");
+    let (a, _) = app_with(&a_config(&b, "")).await;
+    b.curl(&["-X", "POST"], "directories?path=/queuefs/jobs");
+    b.curl(
+        &["-X", "PUT", "--data-binary", "job one"],
+        "files?path=/queuefs/jobs/enqueue",
+    );
+    // HEAD, a recursive grep and a handle open all stay away from the consuming file.
+    let (s, _) = send(
+        &a,
+        axum::http::Request::head("/api/v1/files?path=/b/queuefs/jobs/dequeue")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200);
+    let (s, v) = send_json(
+        &a,
+        post_json(
+            "/api/v1/grep",
+            r#"{"path": "/b/queuefs", "pattern": "job", "recursive": true}"#,
+        ),
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    let (s, _) = send_json(
+        &a,
+        post("/api/v1/handles/open?path=/b/queuefs/jobs/dequeue&flags=0"),
+    )
+    .await;
+    assert_eq!(s.as_u16(), 501);
+    assert_eq!(b.curl(&[], "files?path=/queuefs/jobs/size"), "1");
+    // A plain read is what consumes it.
+    let (_, body) = send(&a, get("/api/v1/files?path=/b/queuefs/jobs/dequeue")).await;
+    assert!(String::from_utf8_lossy(&body).contains("job one"));
+    assert_eq!(b.curl(&[], "files?path=/queuefs/jobs/size"), "0");
 }

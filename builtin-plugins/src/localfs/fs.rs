@@ -26,7 +26,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Mode given to files created by a write (before the umask of the server process is irrelevant:
 /// it is set explicitly).
-const NEW_FILE_MODE: u32 = 0o644;
+pub(super) const NEW_FILE_MODE: u32 = 0o644;
 
 /// Prefix of the temporary files of atomic writes (hidden, in the target's directory).
 const TEMP_PREFIX: &str = ".pfs-tmp-";
@@ -85,9 +85,9 @@ pub(crate) fn check_base(local_dir: &str) -> Result<PathBuf> {
 
 /// A local directory served as a filesystem.
 pub struct LocalFs {
-    root: Arc<Dir>,
+    pub(super) root: Arc<Dir>,
     base: PathBuf,
-    read_only: bool,
+    pub(super) read_only: bool,
     /// Tests keep their temporary root alive for as long as the filesystem.
     #[cfg(test)]
     pub(super) guard: Option<tempfile::TempDir>,
@@ -104,7 +104,7 @@ impl fmt::Debug for LocalFs {
 
 /// The path below the root, relative (`.` for the root). `..` components are refused outright
 /// (the router normalizes them away; this is the second line, the directory handle the third).
-fn rel(path: &str) -> Result<String> {
+pub(super) fn rel(path: &str) -> Result<String> {
     let mut parts = Vec::new();
     for c in path.split('/') {
         match c {
@@ -139,7 +139,7 @@ fn split(rel: &str) -> (&str, &str) {
     }
 }
 
-fn name_of(path: &str) -> String {
+pub(super) fn name_of(path: &str) -> String {
     path.rsplit('/')
         .find(|c| !c.is_empty())
         .unwrap_or("/")
@@ -162,7 +162,9 @@ fn etag(m: &Metadata) -> Option<String> {
     Some(format!("{t:x}-{:x}", m.len()))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::internal(format!("localfs blocking task failed: {e}")))?
@@ -259,7 +261,7 @@ impl LocalFs {
         }
     }
 
-    fn info(&self, name: String, rel: &str, m: &Metadata) -> FileInfo {
+    pub(super) fn info(&self, name: String, rel: &str, m: &Metadata) -> FileInfo {
         let local = if rel == "." {
             self.base.clone()
         } else {
@@ -748,6 +750,18 @@ impl FileSystem for LocalFs {
             file.set_len(size).map_err(|e| map_io_error(e, &p))
         })
         .await
+    }
+
+    /// A real open file, opened through the root directory handle (see `handle.rs`).
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        flags: fs_core::OpenFlags,
+        mode: u32,
+    ) -> Result<Box<dyn fs_core::FileHandle>> {
+        Ok(Box::new(
+            super::handle::LocalHandle::open(self, path, flags, mode).await?,
+        ))
     }
 
     async fn touch(&self, path: &str) -> Result<()> {

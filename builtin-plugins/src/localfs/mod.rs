@@ -1,6 +1,7 @@
 #![doc = include_str!("README.md")]
 
 mod fs;
+mod handle;
 #[cfg(test)]
 mod tests;
 

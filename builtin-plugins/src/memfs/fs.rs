@@ -2,6 +2,7 @@
 //! slices of the stored buffer instead of copies.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -9,8 +10,8 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use fs_core::path::{basename, components, is_within, parent};
 use fs_core::{
-    Capabilities, Content, ContentBody, Error, FileInfo, FileSystem, Meta, Result, WriteFlags,
-    read_window,
+    Capabilities, Content, ContentBody, Error, FileHandle, FileInfo, FileSystem, GenericHandle,
+    Meta, OpenFlags, Result, WriteFlags, read_window,
 };
 use parking_lot::RwLock;
 
@@ -397,6 +398,48 @@ impl FileSystem for MemFs {
         node.mtime = SystemTime::now();
         node.version = version;
         Ok(())
+    }
+
+    /// The open is one step under the tree lock (exists, exclusive, create with `mode`, truncate),
+    /// so two racing `O_CREAT|O_EXCL` opens cannot both succeed; reads and writes then go through
+    /// the path like every other request.
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        flags: OpenFlags,
+        mode: u32,
+    ) -> Result<Box<dyn FileHandle>> {
+        if path == "/" {
+            return Err(Error::is_a_directory(path));
+        }
+        let version = self.next_version();
+        {
+            let mut root = self.root.write();
+            let (children, name) = parent_dir(&mut root, path)?;
+            match children.get_mut(name) {
+                Some(Node {
+                    kind: Kind::Dir(_), ..
+                }) => return Err(Error::is_a_directory(path)),
+                Some(_) if flags.contains(OpenFlags::CREATE | OpenFlags::EXCL) => {
+                    return Err(Error::already_exists(path));
+                }
+                Some(node) => {
+                    if flags.contains(OpenFlags::TRUNC) && flags.writable() {
+                        node.kind = Kind::File(Bytes::new());
+                        node.mtime = SystemTime::now();
+                        node.version = version;
+                    }
+                }
+                None if flags.contains(OpenFlags::CREATE) => {
+                    children.insert(
+                        name.to_string(),
+                        Node::file(Bytes::new(), mode & 0o7777, version),
+                    );
+                }
+                None => return Err(Error::not_found(path)),
+            }
+        }
+        Ok(Box::new(GenericHandle::new(self, path, flags)))
     }
 
     async fn touch(&self, path: &str) -> Result<()> {

@@ -461,6 +461,13 @@ impl FileSystem for ProxyFs {
             .await
     }
 
+    /// The remote cannot say which reads change state, so every file named `dequeue` (queuefs's
+    /// consuming control file) counts as one: grep skips it, HEAD answers from stat, and no generic
+    /// handle reads it. A plain file of that name elsewhere is treated the same way.
+    fn read_has_side_effects(&self, path: &str) -> bool {
+        fs_core::path::basename(path) == "dequeue"
+    }
+
     async fn open_stream(&self, path: &str) -> Result<ByteStream> {
         if path == RELOAD {
             return Err(Error::unsupported("stream").with_path(RELOAD));

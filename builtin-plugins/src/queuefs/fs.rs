@@ -7,7 +7,9 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{Capabilities, Error, FileInfo, FileSystem, Meta, Result, WriteFlags};
+use fs_core::{
+    Capabilities, Error, FileHandle, FileInfo, FileSystem, Meta, OpenFlags, Result, WriteFlags,
+};
 
 use super::backend::{Backend, Message, QueueStat};
 
@@ -54,14 +56,14 @@ impl Control {
         if self.is_write_only() { 0o222 } else { 0o444 }
     }
 
-    fn is_write_only(self) -> bool {
+    pub(super) fn is_write_only(self) -> bool {
         matches!(self, Control::Enqueue | Control::Clear)
     }
 }
 
 /// What a path names. Queue names carry no leading slash (`logs/errors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Node<'a> {
+pub(super) enum Node<'a> {
     Root,
     Readme,
     Queue(&'a str),
@@ -74,7 +76,7 @@ enum Node<'a> {
 /// # Errors
 /// `NotADirectory` when a parent component is a file (`/README/x`, `/q/size/x`); `NotFound` for a
 /// control-file name directly under the root (control files live inside queues).
-fn node(path: &str) -> Result<Node<'_>> {
+pub(super) fn node(path: &str) -> Result<Node<'_>> {
     match path {
         "/" => return Ok(Node::Root),
         "/README" => return Ok(Node::Readme),
@@ -100,11 +102,11 @@ fn node(path: &str) -> Result<Node<'_>> {
     }
 }
 
-fn write_only(path: &str) -> Error {
+pub(super) fn write_only(path: &str) -> Error {
     Error::permission_denied(path).with_message("permission denied: the file is write-only")
 }
 
-fn read_only(path: &str) -> Error {
+pub(super) fn read_only(path: &str) -> Error {
     Error::permission_denied(path).with_message("permission denied: the file is read-only")
 }
 
@@ -189,8 +191,13 @@ impl QueueFs {
         .with_meta(meta("file"))
     }
 
+    /// The backend the queues live in.
+    pub(super) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
     /// The queue's counters, `NotFound` when it does not exist.
-    async fn existing(&self, queue: &str, path: &str) -> Result<QueueStat> {
+    pub(super) async fn existing(&self, queue: &str, path: &str) -> Result<QueueStat> {
         self.backend
             .stat(queue)
             .await?
@@ -401,6 +408,18 @@ impl FileSystem for QueueFs {
             // A no-op: the open-with-truncate of `echo msg > q/enqueue` must not fail.
             Node::Control(q, _) => self.existing(q, path).await.map(drop),
         }
+    }
+
+    /// Control files get a queue handle (see `handle.rs`): the first read takes one message and
+    /// later reads page through it; each write enqueues one message. `/README` gets the generic
+    /// handle.
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        flags: OpenFlags,
+        mode: u32,
+    ) -> Result<Box<dyn FileHandle>> {
+        super::handle::open(self, path, flags, mode).await
     }
 
     async fn touch(&self, path: &str) -> Result<()> {

@@ -2,6 +2,7 @@
 
 mod backend;
 mod fs;
+mod handle;
 #[cfg(test)]
 mod tests;
 

@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    ByteStream, Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags,
+    ByteStream, Capabilities, Error, ErrorKind, FileHandle, FileInfo, FileSystem, Meta, OpenFlags,
+    Result, WriteFlags,
 };
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
@@ -66,7 +67,7 @@ struct StreamState {
 
 /// One stream.
 #[derive(Debug)]
-struct Stream {
+pub(super) struct Stream {
     // Writers and attaching readers take this lock, then (writers) each reader's queue lock; readers
     // take only their own queue lock, and a departing reader only this one, so no cycle exists.
     state: Mutex<StreamState>,
@@ -89,7 +90,7 @@ impl Stream {
     }
 
     /// Appends one chunk to the ring and offers it to every reader; never waits.
-    fn push(&self, chunk: Bytes, config: &StreamFsConfig, path: &str) -> Result<()> {
+    pub(super) fn push(&self, chunk: Bytes, config: &StreamFsConfig, path: &str) -> Result<()> {
         let mut st = self.state.lock();
         if st.closed {
             return Err(Error::not_found(path));
@@ -132,7 +133,7 @@ impl Stream {
     }
 
     /// Adds a reader that starts with the current ring history.
-    fn attach(self: &Arc<Self>, path: &str) -> Result<Reader> {
+    pub(super) fn attach(self: &Arc<Self>, path: &str) -> Result<Reader> {
         let mut st = self.state.lock();
         if st.closed {
             return Err(Error::not_found(path));
@@ -180,7 +181,7 @@ impl Stream {
 
 /// A live reader. Dropping it (the HTTP client went away) unregisters it and frees its queue.
 #[derive(Debug)]
-struct Reader {
+pub(super) struct Reader {
     stream: Arc<Stream>,
     id: u64,
     queue: Arc<ReaderQueue>,
@@ -189,7 +190,7 @@ struct Reader {
 impl Reader {
     /// The next chunk: history first, then live chunks; `None` once the stream is removed and the
     /// queue drained.
-    async fn next(&self) -> Option<Bytes> {
+    pub(super) async fn next(&self) -> Option<Bytes> {
         loop {
             {
                 let mut q = self.queue.queue.lock();
@@ -224,7 +225,7 @@ impl Drop for Reader {
 
 /// Where a path points, by shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place<'a> {
+pub(super) enum Place<'a> {
     Root,
     Readme,
     Stream(&'a str),
@@ -232,7 +233,7 @@ enum Place<'a> {
     Below(&'a str),
 }
 
-fn place(path: &str) -> Place<'_> {
+pub(super) fn place(path: &str) -> Place<'_> {
     if path == "/" {
         return Place::Root;
     }
@@ -244,7 +245,7 @@ fn place(path: &str) -> Place<'_> {
     }
 }
 
-fn readme_fixed(path: &str) -> Error {
+pub(super) fn readme_fixed(path: &str) -> Error {
     Error::permission_denied(path).with_message("permission denied: /README is read-only")
 }
 
@@ -257,7 +258,12 @@ pub struct StreamFs {
     config: StreamFsConfig,
     readme: Bytes,
     mounted: SystemTime,
+    /// How long a handle read waits for a chunk before it answers 0 bytes.
+    handle_read_wait: Duration,
 }
+
+/// How long a handle read waits for a chunk by default (AGFS: 30 s).
+pub const HANDLE_READ_WAIT: Duration = Duration::from_secs(30);
 
 impl StreamFs {
     /// Creates an empty filesystem with `config`'s buffer sizes and `readme` as `/README`.
@@ -267,7 +273,20 @@ impl StreamFs {
             config,
             readme,
             mounted: SystemTime::now(),
+            handle_read_wait: HANDLE_READ_WAIT,
         }
+    }
+
+    /// Sets how long a handle read waits for a chunk before answering 0 bytes (default
+    /// [`HANDLE_READ_WAIT`]).
+    pub fn with_handle_read_wait(mut self, wait: Duration) -> Self {
+        self.handle_read_wait = wait;
+        self
+    }
+
+    /// How long a handle read waits for a chunk.
+    pub(super) fn handle_read_wait(&self) -> Duration {
+        self.handle_read_wait
     }
 
     /// The buffer sizes in use.
@@ -275,11 +294,11 @@ impl StreamFs {
         self.config
     }
 
-    fn get(&self, name: &str) -> Option<Arc<Stream>> {
+    pub(super) fn get(&self, name: &str) -> Option<Arc<Stream>> {
         self.streams.read().get(name).cloned()
     }
 
-    fn get_or_create(&self, name: &str) -> Arc<Stream> {
+    pub(super) fn get_or_create(&self, name: &str) -> Arc<Stream> {
         if let Some(s) = self.get(name) {
             return s;
         }
@@ -292,7 +311,7 @@ impl StreamFs {
     }
 
     /// The error for a path below a top-level name.
-    fn below_error(&self, path: &str, first: &str) -> Error {
+    pub(super) fn below_error(&self, path: &str, first: &str) -> Error {
         if first == "README" || self.get(first).is_some() {
             Error::not_a_directory(path)
         } else {
@@ -499,6 +518,17 @@ impl FileSystem for StreamFs {
             Place::Stream(name) => Ok(self.get_or_create(name).attach(path)?.into_stream()),
             Place::Below(first) => Err(self.below_error(path, first)),
         }
+    }
+
+    /// A stream handle registers a reader on open (non-write-only opens) and writes chunks; see
+    /// `handle.rs`.
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        flags: OpenFlags,
+        mode: u32,
+    ) -> Result<Box<dyn FileHandle>> {
+        super::handle::open(self, path, flags, mode).await
     }
 
     async fn shutdown(&self) -> Result<()> {

@@ -1,6 +1,7 @@
 #![doc = include_str!("README.md")]
 
 mod fs;
+mod handle;
 #[cfg(test)]
 mod tests;
 
@@ -14,7 +15,7 @@ use fs_core::{
 };
 use serde_json::Value;
 
-pub use fs::StreamFs;
+pub use fs::{HANDLE_READ_WAIT, StreamFs};
 
 const README: &str = include_str!("README.md");
 

@@ -357,3 +357,45 @@ async fn initialize_applies_sizes_and_readme() {
             .starts_with(b"# streamfs")
     );
 }
+
+#[tokio::test]
+async fn handle_reads_wait_a_bounded_time_then_answer_empty() {
+    use fs_core::OpenFlags;
+    let wait = Duration::from_millis(100);
+    let fs = Arc::new(default_fs().with_handle_read_wait(wait));
+    let mut reader = fs
+        .clone()
+        .open_handle("/live", OpenFlags::RDONLY, 0o644)
+        .await
+        .unwrap();
+    let mut writer = fs
+        .clone()
+        .open_handle("/live", OpenFlags::WRONLY, 0o644)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(reader.read(10).await.unwrap().is_empty());
+    assert!(started.elapsed() >= wait && started.elapsed() < DEADLINE);
+    // Idle: ask again; data: a piece; removed and drained: the end.
+    assert_eq!(reader.read_chunk(10).await.unwrap(), Some(Bytes::new()));
+    writer.write(Bytes::from_static(b"chunk")).await.unwrap();
+    assert_eq!(reader.read_chunk(3).await.unwrap().unwrap(), "chu");
+    assert_eq!(reader.read(10).await.unwrap(), "nk");
+    assert_eq!(reader.position(), 5);
+    fs.remove("/live").await.unwrap();
+    assert_eq!(reader.read_chunk(10).await.unwrap(), None);
+    assert_kind(
+        writer.write(Bytes::from_static(b"late")).await,
+        ErrorKind::NotFound,
+    );
+    // A writer needs O_CREAT for a stream that does not exist; a reader may wait for one.
+    assert_kind(
+        fs.clone()
+            .open_handle("/new", OpenFlags::WRONLY, 0o644)
+            .await,
+        ErrorKind::NotFound,
+    );
+    drop(reader);
+    let st = fs.stat("/live").await;
+    assert_kind(st, ErrorKind::NotFound);
+}

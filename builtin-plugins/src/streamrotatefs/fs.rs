@@ -398,6 +398,21 @@ impl FileSystem for StreamRotateFs {
         self.inner.open_stream(path).await
     }
 
+    fn read_has_side_effects(&self, path: &str) -> bool {
+        self.inner.read_has_side_effects(path)
+    }
+
+    /// No handles: a write must also reach the recorder, which the stream handles of the inner
+    /// streamfs would bypass. The 501 sends FUSE clients to plain reads and writes.
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        _flags: fs_core::OpenFlags,
+        _mode: u32,
+    ) -> Result<Box<dyn fs_core::FileHandle>> {
+        Err(Error::unsupported("openhandle").with_path(path))
+    }
+
     async fn shutdown(&self) -> Result<()> {
         self.inner.shutdown().await?;
         self.recorders.lock().clear();

@@ -5,8 +5,9 @@ use std::time::SystemTime;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use fs_core::{ByteStream, Content, ContentBody, Error, ErrorKind, FileSystem, WriteFlags};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -17,14 +18,27 @@ use crate::extract::{Params, body_stream, check_content_length, json_body};
 use crate::state::AppState;
 
 /// `GET /files?path=&offset=&size=&stream=`: the file's bytes, honouring `Range`.
+///
+/// A file whose read has side effects (queuefs `dequeue`) is read at most once per request: `HEAD`
+/// answers from `stat` without reading, and a `Range` is cut from one whole read (see
+/// [`read_once_ranged`]).
 pub async fn read(
     State(st): State<AppState>,
+    method: Method,
     params: Params,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let path = params.path()?;
+    // Links are resolved once, here: a `Range` or `HEAD` sizes the target, not the link.
+    let path = st
+        .fs
+        .resolve_links(&params.path()?)
+        .map_err(|e| e.with_op("read"))?;
     let offset = params.u64("offset")?.unwrap_or(0);
     let size = params.read_size()?;
+    let side_effects = st.fs.read_has_side_effects(&path);
+    if side_effects && method == Method::HEAD {
+        return head_from_stat(&st, &path).await;
+    }
     if params.flag("stream") {
         match st.fs.open_stream(&path).await {
             Ok(stream) => return Ok(live_stream(stream)),
@@ -34,6 +48,9 @@ pub async fn read(
         }
     }
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        if side_effects {
+            return read_once_ranged(&st, &path, range).await;
+        }
         let info = st.fs.stat(&path).await?;
         if info.is_dir {
             return Err(Error::is_a_directory(&path).with_op("read").into());
@@ -60,6 +77,53 @@ pub async fn read(
     }
     let content = st.fs.read_content(&path, offset, size).await?;
     Ok(content_response(content))
+}
+
+/// `HEAD` of a file whose read has side effects: the headers a `GET` would send, from `stat`, with
+/// no read (which would consume what it reads).
+async fn head_from_stat(st: &AppState, path: &str) -> ApiResult<Response> {
+    let info = st.fs.stat(path).await?;
+    if info.is_dir {
+        return Err(Error::is_a_directory(path).with_op("read").into());
+    }
+    let mut resp = content_response(Content {
+        body: ContentBody::Bytes(Bytes::new()),
+        modified: info.mod_time,
+        etag: None,
+    });
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(info.size));
+    Ok(resp)
+}
+
+/// A `Range` on a file whose read has side effects: one whole read, then the range is cut from what
+/// it returned, so the size and the bytes come from the same read (a `stat` first could size one
+/// queue message and the read consume the next). A range that the bytes read cannot satisfy is
+/// answered with all of them (200): they are consumed, so an error would lose them.
+async fn read_once_ranged(st: &AppState, path: &str, range: &str) -> ApiResult<Response> {
+    let content = st.fs.read_content(path, 0, None).await?;
+    let (modified, etag) = (content.modified, content.etag.clone());
+    let data = content.into_bytes().await?;
+    let total = data.len() as u64;
+    let Some(Ok((start, end))) = parse_range(range, total) else {
+        return Ok(content_response(Content {
+            body: ContentBody::Bytes(data),
+            modified,
+            etag,
+        }));
+    };
+    let mut resp = content_response(Content {
+        body: ContentBody::Bytes(data.slice(start as usize..end as usize + 1)),
+        modified,
+        etag,
+    });
+    *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    let cr = format!("bytes {start}-{end}/{total}");
+    resp.headers_mut().insert(
+        header::CONTENT_RANGE,
+        HeaderValue::from_str(&cr).expect("ascii"),
+    );
+    Ok(resp)
 }
 
 /// Parses a single `bytes=` range against a file of `size` bytes into inclusive `(start, end)`.

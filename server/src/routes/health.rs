@@ -58,9 +58,19 @@ pub async fn version() -> Json<Value> {
     Json(json!({ "version": VERSION, "gitCommit": GIT_COMMIT, "buildTime": BUILD_TIME }))
 }
 
-/// The server-wide features this build has (AGFS lists `handlefs`, `grep`, `digest`, `stream`,
-/// `touch`), one per line.
-pub const FEATURES: &[&str] = &["stream", "touch", "truncate", "range", "write_flags"];
+/// The server-wide features this build has: AGFS's (`handlefs`, `grep`, `digest`, `stream`, `touch`)
+/// and pfs's own.
+pub const FEATURES: &[&str] = &[
+    "handlefs",
+    "grep",
+    "digest",
+    "stream",
+    "touch",
+    "symlink",
+    "truncate",
+    "range",
+    "write_flags",
+];
 
 /// `GET /capabilities[?path=]`: the feature list, plus what the filesystem at `path` supports.
 pub async fn capabilities(State(st): State<AppState>, params: Params) -> Json<Value> {
