@@ -7,8 +7,9 @@
 #   bash bench/sqlfs.sh            # print the table
 #   bash bench/sqlfs.sh --record   # ... and write it into bench/RESULTS.md (between markers)
 #
-# Then a BIG_MIB (default 256) MiB PUT into sqlfs through the server, with the server's peak RSS:
-# the body is staged chunk by chunk, never held whole (skipped with NO_HTTP=1).
+# Then a BIG_MIB (default 256) MiB file PUT into sqlfs through the server and read back, with the
+# server's peak RSS each way: staged chunk by chunk on the way in, streamed in batches on the way out
+# (skipped with NO_HTTP=1).
 #
 # Env: FILES (per round, default 5000), ROUNDS (default 5), BIG_MIB, NO_BUILD=1, NO_HTTP=1.
 # Loopback only; everything started here is stopped on exit.
@@ -20,6 +21,8 @@ ROUNDS=${ROUNDS:-5}
 BIG_MIB=${BIG_MIB:-256}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 BIN="${CARGO_TARGET_DIR:-target}/release"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pfs-bench-sqlfs.XXXXXX")
 PID=""
@@ -42,27 +45,21 @@ YAML
   for _ in $(seq 200); do curl -sf -o /dev/null "$B/ready" && break; sleep 0.05; done
   curl -sf -o /dev/null "$B/ready" || { cat "$TMP/server.log" >&2; exit 1; }
   HTTP_ARGS=(--http "$B/files?path=/sqlfs" --http-memfs "$B/files?path=/memfs")
-  kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$PID/status"; }
-  # Peak VmRSS of the server (KiB) while a command runs, sampled every 20 ms.
-  peak_during() {
-    local max=0 v
-    "$@" &
-    local job=$!
-    while kill -0 "$job" 2>/dev/null; do v=$(kb VmRSS); ((v > max)) && max=$v; sleep 0.02; done
-    wait "$job"
-    echo "$max"
-  }
   head -c $((BIG_MIB * 1048576)) /dev/urandom >"$TMP/big.bin"
   BASE=$(kb VmRSS)
   START=$(date +%s.%N)
   PEAK=$(peak_during curl -sf -o /dev/null -H 'Expect:' -T "$TMP/big.bin" "$B/files?path=/sqlfs/big.bin")
-  SECS=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
-  curl -sf -o "$TMP/back.bin" "$B/files?path=/sqlfs/big.bin"
+  SECS=$(seconds_since "$START")
+  AFTER=$(kb VmRSS)
+  START=$(date +%s.%N)
+  GET_PEAK=$(peak_during curl -sf -o "$TMP/back.bin" "$B/files?path=/sqlfs/big.bin")
+  GET_SECS=$(seconds_since "$START")
   cmp -s "$TMP/big.bin" "$TMP/back.bin" || { echo "the $BIG_MIB MiB file read back differs" >&2; exit 1; }
   rm -f "$TMP/big.bin" "$TMP/back.bin"
-  BIG_TABLE="| sqlfs, $BIG_MIB MiB \`PUT\` through pfs-server | time, s (MB/s) | server RSS before, MiB | peak RSS growth during the PUT, MiB |
+  BIG_TABLE="| sqlfs, $BIG_MIB MiB file through pfs-server | time, s (MB/s) | server RSS before, MiB | peak RSS growth, MiB |
 |---|---:|---:|---:|
-| staged in 256 KiB chunks, then one commit | $SECS ($(awk -v m="$BIG_MIB" -v s="$SECS" 'BEGIN {printf "%.0f", m * 1.048576 / s}')) | $(awk -v k="$BASE" 'BEGIN {printf "%.1f", k / 1024}') | $(awk -v p="$PEAK" -v b="$BASE" 'BEGIN {printf "%.1f", (p - b) / 1024}') |"
+| \`PUT\`: staged in 256 KiB chunks, then one commit | $SECS ($(mb_per_s "$BIG_MIB" "$SECS")) | $(mib "$BASE") | $(growth "$PEAK" "$BASE") |
+| \`GET\`: streamed in 4 MiB batches | $GET_SECS ($(mb_per_s "$BIG_MIB" "$GET_SECS")) | $(mib "$AFTER") | $(growth "$GET_PEAK" "$AFTER") |"
 fi
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 TABLE=$(TMPDIR="$TMP" "$BIN/bench-sqlfs" --files "$FILES" --rounds "$ROUNDS" "${HTTP_ARGS[@]}")
@@ -76,15 +73,5 @@ if ((RECORD)); then
   BLOCK="Recorded $(date -u '+%Y-%m-%d %H:%M') UTC with \`FILES=$FILES ROUNDS=$ROUNDS bash bench/sqlfs.sh --record\`; $(nproc) CPUs; load average before / after: $LOAD_BEFORE / $LOAD_AFTER; pfs at commit $(git rev-parse --short HEAD) (uncommitted changes included).
 
 $TABLE"
-  python3 - "$BLOCK" <<'PY'
-import re, sys
-p = "bench/RESULTS.md"
-s = open(p).read()
-block = "<!-- BEGIN SQLFS -->\n" + sys.argv[1] + "\n<!-- END SQLFS -->"
-if "<!-- BEGIN SQLFS -->" in s:
-    s = re.sub(r"<!-- BEGIN SQLFS -->.*?<!-- END SQLFS -->", lambda m: block, s, flags=re.S)
-else:
-    s = s.rstrip() + "\n\n## sqlfs on SQLite against direct rusqlite\n\n" + block + "\n"
-open(p, "w").write(s)
-PY
+  record_section SQLFS "sqlfs on SQLite against direct rusqlite" "$BLOCK"
 fi

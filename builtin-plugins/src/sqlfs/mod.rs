@@ -2,6 +2,7 @@
 
 mod mysql;
 mod ops;
+mod read_stream;
 mod sqlite;
 mod stream;
 #[cfg(test)]
@@ -13,8 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    ByteStream, Capabilities, ConfigParam, Error, FileInfo, FileSystem, MountContext, ParamType,
-    Result, ServicePlugin, WriteFlags, plugin,
+    ByteStream, Capabilities, ConfigParam, Content, Error, FileInfo, FileSystem, MountContext,
+    ParamType, Result, ServicePlugin, WriteFlags, plugin,
 };
 use serde_json::Value;
 
@@ -154,10 +155,7 @@ impl SqlFs {
 
     async fn run(&self, op: Op) -> Result<Out> {
         let fail = op.is_write() && self.fail_before_commit.load(Ordering::Relaxed);
-        let out = match &self.store {
-            Store::Sqlite(pool) => sqlite::run(pool, op, fail).await?,
-            Store::Mysql(pool) => mysql::run(pool, op, fail).await?,
-        };
+        let out = self.store.run(op, fail).await?;
         if let Out::Data(_, n) = &out {
             self.chunks_read.fetch_add(*n, Ordering::Relaxed);
         }
@@ -166,6 +164,16 @@ impl SqlFs {
 
     async fn unit(&self, op: Op) -> Result<()> {
         self.run(op).await.map(drop)
+    }
+}
+
+impl Store {
+    /// Runs one operation in one transaction (`fail`: tests make it fail before commit).
+    async fn run(&self, op: Op, fail: bool) -> Result<Out> {
+        match self {
+            Store::Sqlite(pool) => sqlite::run(pool, op, fail).await,
+            Store::Mysql(pool) => mysql::run(pool, op, fail).await,
+        }
     }
 }
 
@@ -195,6 +203,10 @@ impl FileSystem for SqlFs {
             Out::List(v) => Ok(v),
             _ => Err(unexpected()),
         }
+    }
+
+    async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
+        read_stream::read_content(self, path, offset, size).await
     }
 
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {

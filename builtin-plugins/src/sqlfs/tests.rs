@@ -455,4 +455,5 @@ async fn initialize_sqlite_missing_directory_unavailable() {
     assert_kind(r, ErrorKind::Unavailable);
 }
 
+mod read_stream;
 mod stream;
