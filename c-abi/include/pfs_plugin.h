@@ -159,7 +159,7 @@ const char* FSChmod(void* plugin, const char* path, uint32_t mode);
 /* The ABI version the plugin was built for: (major << 16) | minor. Absent = 1.0. The host checks
  * it before calling any other symbol and refuses a major it does not know, naming both numbers. */
 #define PFS_PLUGIN_ABI_MAJOR 1u
-#define PFS_PLUGIN_ABI_MINOR 1u
+#define PFS_PLUGIN_ABI_MINOR 2u
 #define PFS_PLUGIN_ABI_VERSION ((PFS_PLUGIN_ABI_MAJOR << 16) | PFS_PLUGIN_ABI_MINOR)
 uint32_t PFSPluginABIVersion(void);
 
@@ -175,6 +175,12 @@ void PFSFree(void* plugin, void* ptr, uint32_t kind);
 /* Sets the size of a file, cutting or zero-extending it. Returns NULL or an error text.
  * Absent: POST /truncate answers 501. */
 const char* PFSTruncate(void* plugin, const char* path, int64_t size);
+
+/* (1.2) Nonzero promises that no call of this plugin blocks: no I/O, no sleeping, no waiting on
+ * anything but short critical sections. The host then makes the calls on its own async worker
+ * threads, one at a time per instance, saving two thread hand-offs per call. Absent or zero: every
+ * call of an instance runs on a thread of that instance's own (the safe default). */
+int PFSNonBlocking(void);
 
 #ifdef __cplusplus
 }

@@ -80,7 +80,7 @@ impl ServicePlugin for ExternalPlugin {
         let config = cstring(&serde_json::Value::Object(config).to_string())?;
         let lib = self.lib.clone();
         let name = self.name.clone();
-        let worker = Worker::spawn(&name)?;
+        let worker = Worker::spawn(&name, lib.non_blocking)?;
         let handle = worker.clone();
         let inner = worker
             .run(move || {
@@ -209,23 +209,38 @@ pub struct CPluginFs {
     worker: Worker,
 }
 
+impl CPluginFs {
+    /// Whether this instance's calls run in place (the plugin's `PFSNonBlocking` said so) rather
+    /// than on a thread of its own.
+    pub fn runs_inline(&self) -> bool {
+        matches!(self.worker, Worker::Inline)
+    }
+}
+
 fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::invalid_argument("a NUL byte cannot cross the plugin ABI"))
 }
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The thread that makes every C call of one instance, in order, so no C call runs on an executor
-/// thread. Dedicated rather than tokio's blocking pool: one queue per instance serializes its calls
-/// as the header promises, and it measured about a third cheaper per call than a blocking-pool task
-/// (see bench/RESULTS.md, "External plugins").
+/// Where the C calls of one instance run. By default on a thread of the instance's own, in order,
+/// so no C call runs on an executor thread: dedicated rather than tokio's blocking pool, it
+/// measured about a third cheaper per call (bench/RESULTS.md, "External plugins"). A plugin whose
+/// `PFSNonBlocking` promises that no call blocks is called in place, which saves the two thread
+/// hand-offs; the instance's own lock (`Inner::with`) still serializes its calls.
 #[derive(Debug, Clone)]
-struct Worker {
-    jobs: std::sync::mpsc::Sender<Job>,
+enum Worker {
+    /// A thread of the instance's own, fed by a queue.
+    Thread(std::sync::mpsc::Sender<Job>),
+    /// In place, on the calling task's thread.
+    Inline,
 }
 
 impl Worker {
-    fn spawn(plugin: &str) -> Result<Worker> {
+    fn spawn(plugin: &str, non_blocking: bool) -> Result<Worker> {
+        if non_blocking {
+            return Ok(Worker::Inline);
+        }
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name(format!("plugin {plugin}"))
@@ -238,22 +253,28 @@ impl Worker {
             .map_err(|e| {
                 Error::internal(format!("cannot start a thread for plugin {plugin}: {e}"))
             })?;
-        Ok(Worker { jobs })
+        Ok(Worker::Thread(jobs))
     }
 
-    /// Runs `f` on the instance's thread and waits for its result without blocking the executor.
+    /// Runs `f` where the instance's calls run and waits for its result without blocking the
+    /// executor (unless the plugin promised not to block).
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let guarded = move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| Err(Error::internal("plugin call panicked in the host")))
+        };
+        let jobs = match self {
+            Worker::Inline => return guarded(),
+            Worker::Thread(jobs) => jobs,
+        };
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .unwrap_or_else(|_| Err(Error::internal("plugin call panicked in the host")));
-            let _ = done.send(r);
+            let _ = done.send(guarded());
         });
-        self.jobs
-            .send(job)
+        jobs.send(job)
             .map_err(|_| Error::new(ErrorKind::Unavailable, "plugin thread has stopped"))?;
         result
             .await

@@ -45,7 +45,7 @@ pub const FREE_FILEINFO_ARRAY: u32 = 3;
 /// The ABI major version this host implements.
 pub const ABI_MAJOR: u32 = 1;
 /// The ABI minor version this host implements.
-pub const ABI_MINOR: u32 = 1;
+pub const ABI_MINOR: u32 = 2;
 
 /// `void* PluginNew(void)`.
 pub type PluginNewFn = unsafe extern "C" fn() -> *mut c_void;
@@ -77,6 +77,8 @@ pub type AbiVersionFn = unsafe extern "C" fn() -> u32;
 pub type FreeFn = unsafe extern "C" fn(*mut c_void, *mut c_void, u32);
 /// `const char* PFSTruncate(void*, const char*, int64_t)`.
 pub type TruncateFn = unsafe extern "C" fn(*mut c_void, *const c_char, i64) -> *const c_char;
+/// `int PFSNonBlocking(void)`.
+pub type NonBlockingFn = unsafe extern "C" fn() -> c_int;
 
 #[cfg(test)]
 mod tests {

@@ -51,6 +51,8 @@ pub struct VTable {
     pub free: Option<FreeFn>,
     /// `PFSTruncate` (extension).
     pub truncate: Option<TruncateFn>,
+    /// `PFSNonBlocking` (extension, 1.2).
+    pub non_blocking: Option<NonBlockingFn>,
 }
 
 /// A loaded plugin library. The code stays mapped while this value lives: every instance holds
@@ -67,6 +69,8 @@ pub struct LoadedLibrary {
     pub path: PathBuf,
     /// The ABI version it declares, `(major, minor)`; `(1, 0)` without `PFSPluginABIVersion`.
     pub abi: (u32, u32),
+    /// Whether `PFSNonBlocking` promised that no call blocks (then calls run in place).
+    pub non_blocking: bool,
     // Declared last: dropped (dlclose) after everything else.
     _lib: libloading::Library,
 }
@@ -174,6 +178,7 @@ impl LoadedLibrary {
             fs_chmod: optional(&lib, "FSChmod"),
             free: optional(&lib, "PFSFree"),
             truncate: optional(&lib, "PFSTruncate"),
+            non_blocking: optional(&lib, "PFSNonBlocking"),
         };
         // A throw-away instance answers the name and the README.
         // SAFETY: PluginNew takes nothing and returns an instance pointer or NULL.
@@ -204,12 +209,15 @@ impl LoadedLibrary {
                 .unwrap_or("plugin")
                 .to_string(),
         };
+        // SAFETY: PFSNonBlocking takes nothing and returns an int.
+        let non_blocking = vt.non_blocking.is_some_and(|f| unsafe { f() } != 0);
         Ok(LoadedLibrary {
             vt,
             name,
             readme,
             path,
             abi,
+            non_blocking,
             _lib: lib,
         })
     }

@@ -24,6 +24,42 @@ fn newer_abi_major_is_refused_naming_both_versions() {
     assert!(e.contains("abi2.so"), "the error names the library: {e}");
 }
 
+#[tokio::test]
+async fn pfs_non_blocking_moves_calls_in_place_only_when_it_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let memfs = common::make_example("memfs-c", "memfs-c.so", dir.path());
+    let lib = LoadedLibrary::load(&memfs).unwrap();
+    assert!(lib.non_blocking);
+    assert_eq!(lib.abi, (1, 2));
+    let hello = common::make_example("hellofs-c", "hellofs-c.so", dir.path());
+    assert!(!LoadedLibrary::load(&hello).unwrap().non_blocking);
+    // Exported but answering 0: still a thread of its own.
+    let zero = common::cc(
+        "int PFSNonBlocking(void) { return 0; }
+void* PluginNew(void) { static int x; return &x; }
+",
+        "nonblocking0",
+        dir.path(),
+    );
+    assert!(!LoadedLibrary::load(&zero).unwrap().non_blocking);
+
+    // The adapter follows the library: memfs-c runs in place and still works.
+    let plugin = ExternalPlugin::new(Arc::new(lib), "memfs-c".into());
+    let fs = plugin
+        .initialize(common::ctx("/m", serde_json::json!({})))
+        .await
+        .unwrap();
+    fs.write(
+        "/a",
+        bytes::Bytes::from_static(b"inline"),
+        None,
+        WriteFlags::NONE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fs.read("/a", 0, None).await.unwrap(), "inline");
+}
+
 #[test]
 fn missing_plugin_new_is_refused_naming_the_symbol() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,7 +242,7 @@ fn log_lines(t: &Tracking) -> Vec<String> {
 #[tokio::test]
 async fn every_returned_pointer_goes_back_through_pfs_free() {
     let t = tracking();
-    assert_eq!(t.plugin.library().abi, (1, 1));
+    assert_eq!(t.plugin.library().abi, (1, 2));
     assert_eq!(t.plugin.library().readme, "# tracking\n");
     let fs = t
         .plugin

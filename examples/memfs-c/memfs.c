@@ -2,8 +2,8 @@
  * memfs-c — a writable in-memory filesystem written in C against pfs_plugin.h.
  *
  * It implements every v1 function and every pfs extension (PFSPluginABIVersion, PFSFree,
- * PFSTruncate), and it is the plugin pfs's shared conformance suite runs against through the
- * external-plugin adapter.
+ * PFSTruncate, PFSNonBlocking), and it is the plugin pfs's shared conformance suite runs against
+ * through the external-plugin adapter.
  *
  * Memory: because the plugin exports PFSFree, the host hands every non-NULL pointer it receives back
  * exactly once. So every pointer returned here is heap memory that PFSFree can release: names, the
@@ -357,6 +357,12 @@ static void free_info_strings(FileInfoC* info)
 
 uint32_t PFSPluginABIVersion(void) { return PFS_PLUGIN_ABI_VERSION; }
 
+/* Every call works on memory under a short per-instance lock: nothing here blocks, so the host may
+ * call it in place (build with -DMEMFS_C_BLOCKING to leave this out and compare). */
+#ifndef MEMFS_C_BLOCKING
+int PFSNonBlocking(void) { return 1; }
+#endif
+
 void PFSFree(void* plugin, void* ptr, uint32_t kind)
 {
     (void)plugin; /* everything is plain heap memory: no instance needed (it may be NULL) */
@@ -512,8 +518,8 @@ const char* PluginGetReadme(void* plugin)
     return strdup("# memfs-c\n"
                   "\n"
                   "A writable in-memory filesystem written in C. It implements every v1 function of\n"
-                  "the pfs plugin ABI plus the extensions `PFSPluginABIVersion`, `PFSFree` and\n"
-                  "`PFSTruncate`.\n"
+                  "the pfs plugin ABI plus the extensions `PFSPluginABIVersion`, `PFSFree`,\n"
+                  "`PFSTruncate` and `PFSNonBlocking`.\n"
                   "\n"
                   "- Content lives in memory and is lost on unmount.\n"
                   "- Files default to mode 0644, directories to the mode given to mkdir.\n"
