@@ -36,6 +36,11 @@ pub trait PluginFs: Default + Send + 'static {
     /// The plugin's name: the `fstype` of `POST /api/v1/mount` and of config mounts.
     const NAME: &'static str;
 
+    /// Whether no method ever blocks (no I/O, no sleeping, no waiting on anything but short
+    /// critical sections). `true` exports `PFSNonBlocking` = 1 and the host calls the plugin in
+    /// place instead of on a thread of the instance's own (ABI 1.2). Default `false`.
+    const NON_BLOCKING: bool = false;
+
     /// Returns the plugin's README (Markdown), shown by `GET /api/v1/plugins`.
     fn readme() -> &'static str {
         ""
@@ -181,8 +186,8 @@ pub trait PluginFs: Default + Send + 'static {
 /// (`PluginNew`, `PluginFree`, `PluginName`, `PluginValidate`, `PluginInitialize`,
 /// `PluginShutdown`, `PluginGetReadme`, `FSCreate`, `FSMkdir`, `FSRemove`, `FSRemoveAll`,
 /// `FSRead`, `FSWrite`, `FSReadDir`, `FSStat`, `FSRename`, `FSChmod`) and the extensions
-/// `PFSPluginABIVersion`, `PFSFree` and `PFSTruncate`. Each one forwards to a function of the SDK
-/// that does the work: NULL checks, `catch_unwind`, conversions and allocation.
+/// `PFSPluginABIVersion`, `PFSNonBlocking`, `PFSFree` and `PFSTruncate`. Each one forwards to a
+/// function of the SDK that does the work: NULL checks, `catch_unwind`, conversions and allocation.
 ///
 /// The expansion contains `#[unsafe(no_mangle)]`, which the `unsafe_code` lint counts: a crate
 /// that sets `unsafe_code = "forbid"` cannot call the macro; `"deny"` works (the generated items
@@ -425,6 +430,13 @@ macro_rules! export_plugin {
         #[unsafe(no_mangle)]
         pub extern "C" fn PFSPluginABIVersion() -> u32 {
             $crate::__private::abi_version()
+        }
+
+        /// `int PFSNonBlocking(void)`: [`PluginFs::NON_BLOCKING`](crate::PluginFs::NON_BLOCKING).
+        #[allow(unsafe_code, non_snake_case, unreachable_pub)]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn PFSNonBlocking() -> ::std::ffi::c_int {
+            <$fs as $crate::PluginFs>::NON_BLOCKING as ::std::ffi::c_int
         }
 
         /// `void PFSFree(void*, void*, uint32_t)`: releases what another symbol returned.

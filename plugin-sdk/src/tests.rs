@@ -34,6 +34,7 @@ impl TestFs {
 
 impl PluginFs for TestFs {
     const NAME: &'static str = "testfs";
+    const NON_BLOCKING: bool = true;
 
     fn readme() -> &'static str {
         "# testfs\n"
@@ -285,7 +286,16 @@ fn live() -> isize {
 
 #[test]
 fn abi_version_is_the_header_version() {
-    assert_eq!(PFSPluginABIVersion(), 0x0001_0001);
+    assert_eq!(
+        PFSPluginABIVersion(),
+        (c_abi::ffi::ABI_MAJOR << 16) | c_abi::ffi::ABI_MINOR
+    );
+    assert_eq!(PFSPluginABIVersion(), 0x0001_0002);
+}
+
+#[test]
+fn non_blocking_is_exported_from_the_trait_constant() {
+    assert_eq!(PFSNonBlocking(), 1);
 }
 
 #[test]

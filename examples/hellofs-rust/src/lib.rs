@@ -25,6 +25,8 @@ impl Default for HelloFs {
 
 impl PluginFs for HelloFs {
     const NAME: &'static str = "hellofs-rust";
+    // Everything is in memory: the host may call it in place (`PFSNonBlocking`).
+    const NON_BLOCKING: bool = true;
 
     fn readme() -> &'static str {
         include_str!("../README.md")
