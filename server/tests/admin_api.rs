@@ -1,5 +1,5 @@
 //! `/mounts`, `/mount`, `/unmount`, `/plugins`, `/health`, `/ready`, `/version`, `/capabilities`,
-//! `/`, unknown routes, wrong methods, and the routes of later issues.
+//! `/`, unknown routes and wrong methods.
 
 mod common;
 
