@@ -24,33 +24,16 @@ use std::process::ExitCode;
 use std::sync::Weak;
 use std::time::{Duration, Instant, SystemTime};
 
-use builtin_plugins::sqlfs::SqlFsPlugin;
+use builtin_plugins::sqlfs::{SQLITE_SCHEMA, SqlFsPlugin};
 use bytes::Bytes;
 use fs_core::{MountContext, ServerInfo, ServicePlugin, WriteFlags};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// sqlfs's SQLite schema (builtin-plugins/src/sqlfs/sqlite.rs), so both sides have the same tables
-/// and indexes.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sqlfs_nodes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL UNIQUE,
-    parent TEXT,
-    is_dir INTEGER NOT NULL,
-    mode INTEGER NOT NULL,
-    size INTEGER NOT NULL DEFAULT 0,
-    mtime_ns INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sqlfs_nodes_parent ON sqlfs_nodes (parent);
-CREATE TABLE IF NOT EXISTS sqlfs_chunks (
-    file_id INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (file_id, idx)
-) WITHOUT ROWID;
-INSERT OR IGNORE INTO sqlfs_nodes (path, parent, is_dir, mode, size, mtime_ns)
-    VALUES ('/', NULL, 1, 493, 0, 0);
-";
+/// The root node sqlfs creates, so the reference's tables start like sqlfs's (same schema:
+/// [`SQLITE_SCHEMA`]).
+const ROOT_NODE: &str =
+    "INSERT OR IGNORE INTO sqlfs_nodes (path, parent, is_dir, mode, size, mtime_ns)
+    VALUES ('/', NULL, 1, 493, 0, 0);";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -121,7 +104,8 @@ fn open_direct(db: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(Duration::from_millis(5000))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(SQLITE_SCHEMA)?;
+    conn.execute_batch(ROOT_NODE)?;
     Ok(conn)
 }
 

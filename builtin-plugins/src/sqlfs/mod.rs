@@ -19,6 +19,8 @@ use fs_core::{
 };
 use serde_json::Value;
 
+pub use sqlite::SCHEMA as SQLITE_SCHEMA;
+
 use crate::sql::SqlBackend as BackendConfig;
 use ops::{Op, Out};
 

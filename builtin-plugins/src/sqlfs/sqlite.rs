@@ -17,7 +17,8 @@ use crate::sql::sqlite::Pool;
 
 const LABEL: &str = "sqlfs sqlite";
 
-const SCHEMA: &str = "
+/// sqlfs's SQLite tables and index (public for the benchmark's direct-rusqlite reference).
+pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sqlfs_nodes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL UNIQUE,
