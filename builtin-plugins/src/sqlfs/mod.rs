@@ -158,7 +158,7 @@ impl SqlFs {
     async fn run(&self, op: Op) -> Result<Out> {
         let fail = op.is_write() && self.fail_before_commit.load(Ordering::Relaxed);
         let out = self.store.run(op, fail).await?;
-        if let Out::Data(_, n) = &out {
+        if let Out::Data(_, n, _) = &out {
             self.chunks_read.fetch_add(*n, Ordering::Relaxed);
         }
         Ok(out)
@@ -218,7 +218,7 @@ impl FileSystem for SqlFs {
             size,
         };
         match self.run(op).await? {
-            Out::Data(b, _) => Ok(b),
+            Out::Data(b, _, _) => Ok(b),
             _ => Err(unexpected()),
         }
     }

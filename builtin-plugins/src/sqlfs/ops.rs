@@ -139,8 +139,8 @@ pub(crate) enum Out {
     Unit,
     Info(FileInfo),
     List(Vec<FileInfo>),
-    /// The bytes and how many chunk rows were fetched.
-    Data(Bytes, u64),
+    /// The bytes, how many chunk rows were fetched, and the file's version.
+    Data(Bytes, u64, Version),
     Written(u64),
 }
 
@@ -150,10 +150,18 @@ fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-fn info(p: &str, n: &Node, kind: &str) -> FileInfo {
-    let t = u64::try_from(n.mtime_ns)
+/// A file's size and modification time as a read saw them (streamed reads compare them between
+/// batches).
+pub(crate) type Version = (u64, Option<SystemTime>);
+
+fn mtime(n: &Node) -> Option<SystemTime> {
+    u64::try_from(n.mtime_ns)
         .ok()
-        .map(|ns| UNIX_EPOCH + Duration::from_nanos(ns));
+        .map(|ns| UNIX_EPOCH + Duration::from_nanos(ns))
+}
+
+fn info(p: &str, n: &Node, kind: &str) -> FileInfo {
+    let t = mtime(n);
     let name = path::basename(p);
     let meta = Meta::new("sqlfs", kind);
     if n.is_dir {
@@ -285,7 +293,7 @@ async fn read(tx: &mut dyn Tx, p: &str, offset: u64, size: Option<u64>) -> Resul
     }
     let end = size.map_or(n.size, |s| offset.saturating_add(s).min(n.size));
     if offset >= end {
-        return Ok(Out::Data(Bytes::new(), 0));
+        return Ok(Out::Data(Bytes::new(), 0, (n.size, mtime(&n))));
     }
     let (lo, hi) = (offset / CHUNK, (end - 1) / CHUNK + 1);
     let rows = tx.chunks(n.id, lo, hi).await?;
@@ -300,7 +308,7 @@ async fn read(tx: &mut dyn Tx, p: &str, offset: u64, size: Option<u64>) -> Resul
                 .copy_from_slice(&data[(a - start) as usize..(b - start) as usize]);
         }
     }
-    Ok(Out::Data(Bytes::from(out), fetched))
+    Ok(Out::Data(Bytes::from(out), fetched, (n.size, mtime(&n))))
 }
 
 /// Cuts the chunk rows of `n` to `size` bytes (growing needs nothing: missing bytes read as zeros).

@@ -2,15 +2,16 @@
 //! [`BATCH`] bytes, each read in its own short transaction, so a GET of a large file holds one batch
 //! in memory rather than the file.
 //!
-//! Consistency: after every batch the file's size and modification time are compared with the ones
-//! the read started from. A write committed meanwhile ends the stream with an error (the client
-//! sees a failed transfer), never with a mix of two versions.
+//! Consistency: every batch's transaction also reads the file's size and modification time, which
+//! must equal the ones the read started from. A write committed meanwhile ends the stream with an
+//! error (the client sees a failed transfer), never with a mix of two versions.
 
 use bytes::Bytes;
-use fs_core::{ByteStream, Content, ContentBody, Error, ErrorKind, FileSystem, Result};
+use fs_core::{ByteStream, Content, ContentBody, Error, ErrorKind, Result};
+use futures_util::StreamExt;
 
 use super::SqlFs;
-use super::ops::{Op, Out};
+use super::ops::{Op, Out, Version};
 
 /// Windows up to this size are read in one transaction and answered whole.
 pub(crate) const STREAM_ABOVE: u64 = 4 << 20;
@@ -18,39 +19,49 @@ pub(crate) const STREAM_ABOVE: u64 = 4 << 20;
 const BATCH: u64 = 4 << 20;
 
 /// `read_content` of sqlfs: whole for small windows, streamed in batches above [`STREAM_ABOVE`].
+///
+/// The first read (at most one batch) also reports the file's size and version, so a small read
+/// is one transaction and a large one starts its stream with those bytes.
 pub(crate) async fn read_content(
     fs: &SqlFs,
     path: &str,
     offset: u64,
     size: Option<u64>,
 ) -> Result<Content> {
-    let info = fs.stat(path).await?;
-    if info.is_dir {
-        return Err(Error::is_a_directory(path));
-    }
-    let end = size.map_or(info.size, |s| offset.saturating_add(s).min(info.size));
+    let path = super::norm(path)?;
+    let first = Op::Read {
+        path: path.clone(),
+        offset,
+        size: Some(size.map_or(BATCH, |s| s.min(BATCH))),
+    };
+    let Out::Data(data, _, version) = fs.run(first).await? else {
+        return Err(Error::internal("sqlfs: unexpected result"));
+    };
+    let (file_size, modified) = version;
+    let end = size.map_or(file_size, |s| offset.saturating_add(s).min(file_size));
     let len = end.saturating_sub(offset);
     if len <= STREAM_ABOVE {
         return Ok(Content {
-            body: ContentBody::Bytes(fs.read(path, offset, size).await?),
-            modified: info.mod_time,
+            body: ContentBody::Bytes(data),
+            modified,
             etag: None,
         });
     }
     let state = Batches {
         store: fs.store.clone(),
-        path: super::norm(path)?,
-        pos: offset,
+        pos: offset + data.len() as u64,
+        path,
         end,
-        version: (info.size, info.mod_time),
+        version,
     };
-    let stream: ByteStream = Box::pin(futures_util::stream::try_unfold(state, next_batch));
+    let rest = futures_util::stream::try_unfold(state, next_batch);
+    let stream: ByteStream = Box::pin(futures_util::stream::once(async { Ok(data) }).chain(rest));
     Ok(Content {
         body: ContentBody::Stream {
             len: Some(len),
             stream,
         },
-        modified: info.mod_time,
+        modified,
         etag: None,
     })
 }
@@ -62,7 +73,7 @@ struct Batches {
     pos: u64,
     end: u64,
     /// Size and modification time at the start.
-    version: (u64, Option<std::time::SystemTime>),
+    version: Version,
 }
 
 async fn next_batch(mut b: Batches) -> Result<Option<(Bytes, Batches)>> {
@@ -75,12 +86,9 @@ async fn next_batch(mut b: Batches) -> Result<Option<(Bytes, Batches)>> {
         offset: b.pos,
         size: Some(want),
     };
-    let Out::Data(data, _) = b.store.run(op, false).await? else {
+    // The version comes from the same transaction as the bytes.
+    let Out::Data(data, _, now) = b.store.run(op, false).await? else {
         return Err(Error::internal("sqlfs: unexpected result"));
-    };
-    let now = match b.store.run(Op::Stat(b.path.clone()), false).await? {
-        Out::Info(i) => (i.size, i.mod_time),
-        _ => return Err(Error::internal("sqlfs: unexpected result")),
     };
     if now != b.version || data.len() as u64 != want {
         return Err(Error::new(
