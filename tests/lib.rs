@@ -1,5 +1,6 @@
-//! Helpers of the end-to-end tests: start a real `pfs-server` on a free loopback port (the binary's
-//! own code path, `pfs_server::cli::main_with_args`) and talk to it with `curl`.
+//! Helpers of the end-to-end tests: start a real `pfs-server` on a loopback port (the binary's own
+//! code path, `pfs_server::cli::main_with_listener` on a listener bound to port 0) and talk to it
+//! with `curl`.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -10,9 +11,6 @@ use std::time::{Duration, Instant};
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The pause between two readiness polls.
 const READY_POLL: Duration = Duration::from_millis(20);
-/// How often a server whose thread exited before it was ready is started again on a new port (the
-/// port picked may have been taken between the probe and the bind).
-const START_ATTEMPTS: usize = 3;
 
 /// A running server. It serves until the test process exits.
 #[derive(Debug)]
@@ -71,60 +69,27 @@ pub fn build_example(dir: &str, lib: &str, out: &std::path::Path) -> std::path::
     out.join(lib)
 }
 
-/// Starts `pfs-server` with `args` (after `--addr 127.0.0.1:<free port>`) on a background thread
-/// with its own tokio runtime, and returns once `GET /api/v1/ready` answers 200.
+/// Starts `pfs-server` with `args` on a background thread with its own tokio runtime, serving on
+/// a loopback listener bound to port 0 (so no other server can take its port), and returns once
+/// `GET /api/v1/ready` answers 200.
 ///
 /// Without `-c` in `args`, the server runs on its embedded default config.
 ///
 /// # Panics
-/// When the server exits before it is ready (bad config, port taken `START_ATTEMPTS` times in a
-/// row) or is not ready within 10 s.
+/// When the server exits before it is ready (bad config) or is not ready within 10 s.
 pub fn start_server(args: &[&str]) -> Server {
-    let mut last_exit = 0;
-    for _ in 0..START_ATTEMPTS {
-        let port = free_port();
-        let data_dir = tempfile::tempdir().expect("a data directory for the test server");
-        let mut argv: Vec<&str> = args.to_vec();
-        let dir = data_dir.path().to_str().expect("a UTF-8 temporary path");
-        if !args.iter().any(|a| a.starts_with("--data-dir")) {
-            argv.extend(["--data-dir", dir]);
-        }
-        match wait_ready(port, spawn_server(port, &argv)) {
-            // Dropping the handle detaches the thread: the server serves until the process exits.
-            Ok(()) => {
-                return Server {
-                    port,
-                    base_url: format!("http://127.0.0.1:{port}"),
-                    data_dir,
-                };
-            }
-            Err(code) => last_exit = code,
-        }
-    }
-    panic!(
-        "pfs-server {args:?} exited before it was ready ({START_ATTEMPTS} attempts; last exit code {last_exit}); \
-         its error is on stderr above"
-    );
-}
-
-/// Returns a loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener
-        .local_addr()
-        .expect("local address of the probe listener")
-        .port()
-}
-
-/// Runs the server's `main` on its own thread and runtime; the thread ends with its exit code.
-fn spawn_server(port: u16, args: &[&str]) -> JoinHandle<i32> {
-    let mut argv: Vec<OsString> = vec![
-        "pfs-server".into(),
-        "--addr".into(),
-        format!("127.0.0.1:{port}").into(),
-    ];
+    let data_dir = tempfile::tempdir().expect("a data directory for the test server");
+    let mut argv: Vec<OsString> = vec!["pfs-server".into()];
     argv.extend(args.iter().map(OsString::from));
-    std::thread::Builder::new()
+    if !args.iter().any(|a| a.starts_with("--data-dir")) {
+        argv.extend(["--data-dir".into(), data_dir.path().into()]);
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = listener
+        .local_addr()
+        .expect("local address of the listener")
+        .port();
+    let handle = std::thread::Builder::new()
         .name(format!("pfs-server-{port}"))
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -132,9 +97,20 @@ fn spawn_server(port: u16, args: &[&str]) -> JoinHandle<i32> {
                 .enable_all()
                 .build()
                 .expect("tokio runtime for the test server");
-            runtime.block_on(pfs_server::cli::main_with_args(argv))
+            runtime.block_on(pfs_server::cli::main_with_listener(argv, listener))
         })
-        .expect("spawn the server thread")
+        .expect("spawn the server thread");
+    if let Err(code) = wait_ready(port, handle) {
+        panic!(
+            "pfs-server {args:?} exited before it was ready (exit code {code}); its error is on stderr above"
+        );
+    }
+    // Dropping the handle detaches the thread: the server serves until the process exits.
+    Server {
+        port,
+        base_url: format!("http://127.0.0.1:{port}"),
+        data_dir,
+    }
 }
 
 /// Polls `GET /api/v1/ready` until it answers 200; `Err` carries the exit code of a server that

@@ -59,6 +59,23 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
 
 /// Runs the server from command-line arguments; returns the process exit code.
 pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    main_on(args, None).await
+}
+
+/// [`main_with_args`], serving on `listener` instead of binding the address the arguments and
+/// config name. An embedder (or a test) that binds port 0 itself knows the port before the server
+/// starts, and no other server can take it in between.
+pub async fn main_with_listener(
+    args: impl IntoIterator<Item = OsString>,
+    listener: std::net::TcpListener,
+) -> i32 {
+    main_on(args, Some(listener)).await
+}
+
+async fn main_on(
+    args: impl IntoIterator<Item = OsString>,
+    bound: Option<std::net::TcpListener>,
+) -> i32 {
     let args = match Args::try_parse_from(normalize_args(args)) {
         Ok(a) => a,
         Err(e) => {
@@ -127,7 +144,13 @@ pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         );
         return 1;
     }
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match bound {
+        Some(l) => l
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(l)),
+        None => TcpListener::bind(addr).await,
+    };
+    let listener = match listener {
         Ok(l) => l,
         Err(e) => {
             eprintln!("pfs-server: cannot listen on {addr}: {e}");

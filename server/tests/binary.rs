@@ -4,17 +4,13 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::process::{BIN, curl, free_port, start, wait_ready};
+use common::process::{BIN, curl, start};
 
 #[test]
 fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut server = start(&["--addr", &addr]);
-    let base = format!("http://{addr}");
-    wait_ready(&base, &mut server.0);
+    let server = start(&[]);
+    let base = server.base.clone();
     let out = curl(&[&format!("{base}/api/v1/files?path=/hellofs/hello")]);
     assert_eq!(out.stdout, b"Hello, World!\n");
     let out = curl(&[&format!("{base}/api/v1/directories?path=/")]);
@@ -40,46 +36,11 @@ fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
         ]
     );
 
-    let pid = server.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = server.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no exit 10 s after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}");
-    let mut log = String::new();
-    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let log = server.stop();
     assert!(
         log.contains("shutdown signal received") && log.contains("stopped"),
         "{log}"
     );
-}
-
-/// Stops a server with SIGTERM and returns its log.
-fn stop(mut server: common::process::Server) -> String {
-    let pid = server.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = server.0.wait().unwrap();
-    assert!(status.success(), "{status}");
-    let mut log = String::new();
-    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
-    log
 }
 
 #[test]
@@ -87,21 +48,13 @@ fn default_sqlfs_keeps_files_in_the_data_directory_across_restarts() {
     let data = tempfile::tempdir().unwrap();
     let data_arg = data.path().to_str().unwrap();
     let run = |body: Option<&str>| {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let mut server = start(&[
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "-data-dir",
-            data_arg,
-        ]);
-        wait_ready(&base, &mut server.0);
-        let url = format!("{base}/api/v1/files?path=/sqlfs/kept.txt");
+        let server = start(&["-data-dir", data_arg]);
+        let url = format!("{}/api/v1/files?path=/sqlfs/kept.txt", server.base);
         let out = match body {
             Some(b) => curl(&["-X", "PUT", "--data-binary", b, &url]),
             None => curl(&[&url]),
         };
-        (String::from_utf8(out.stdout).unwrap(), stop(server))
+        (String::from_utf8(out.stdout).unwrap(), server.stop())
     };
     let (written, log) = run(Some("survives a restart"));
     assert!(written.contains("\"written\":18"), "{written}");
@@ -114,9 +67,9 @@ fn default_sqlfs_keeps_files_in_the_data_directory_across_restarts() {
 
 #[test]
 fn go_style_addr_flag_is_accepted() {
-    let port = free_port();
-    let mut server = start(&["-addr", &format!("127.0.0.1:{port}")]);
-    wait_ready(&format!("http://127.0.0.1:{port}"), &mut server.0);
+    // The default is port 8080; the kernel never picks it for port 0 (outside the ephemeral range).
+    let server = start(&["-addr", "127.0.0.1:0"]);
+    assert_ne!(server.port(), 8080, "{}", server.log());
 }
 
 #[test]
@@ -153,10 +106,7 @@ fn unknown_plugin_in_config_is_a_startup_error_naming_the_known_ones() {
     let cfg = dir.path().join("bad.yaml");
     std::fs::write(
         &cfg,
-        format!(
-            "server: {{address: '127.0.0.1:{}'}}\nplugins:\n  memfz: {{path: /m}}\n",
-            free_port()
-        ),
+        "server: {address: '127.0.0.1:0'}\nplugins:\n  memfz: {path: /m}\n",
     )
     .unwrap();
     let out = Command::new(BIN).arg("-c").arg(&cfg).output().unwrap();
@@ -205,22 +155,10 @@ fn each_loaded_plugin_logs_one_line_naming_it() {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut server = start(&["-c", cfg.to_str().unwrap(), "--addr", &addr]);
-    wait_ready(&format!("http://{addr}"), &mut server.0);
-    let out = curl(&[&format!("http://{addr}/api/v1/files?path=/helloc/hello")]);
+    let server = start(&["-c", cfg.to_str().unwrap()]);
+    let out = curl(&[&format!("{}/api/v1/files?path=/helloc/hello", server.base)]);
     assert_eq!(out.stdout, b"Hello from C plugin!\n");
-    let pid = server.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut log = String::new();
-    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let log = server.stop();
     let canonical = so.canonicalize().unwrap();
     let line = format!("load [hellofs-c] plugin from {}", canonical.display());
     assert_eq!(log.matches(&line).count(), 1, "{log}");

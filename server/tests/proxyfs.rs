@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use axum::body::Body;
 use builtin_plugins::proxyfs::ProxyFsPlugin;
 use bytes::Bytes;
-use common::process::{BIN, curl, free_port, wait_ready};
+use common::process::{self, Server, curl};
 use common::{app_with, assert_error, get, post, post_json, put, send, send_json};
 use fs_core::conformance::{Fixture, mount_context};
 use fs_core::{
@@ -25,43 +25,35 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-/// A `pfs-server` process on a loopback port, killed when dropped; its stderr goes to a file.
+/// A `pfs-server` process on a loopback port with its config file, killed when dropped.
 struct Pfs {
-    child: Child,
+    server: Server,
     /// `http://127.0.0.1:<port>`.
     url: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Pfs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Pfs {
+    /// A server on `yaml`, on a port the kernel picks.
     fn start(yaml: &str) -> Pfs {
-        Pfs::start_on(free_port(), yaml)
+        Pfs::start_with(yaml, &[])
     }
 
+    /// A server on `yaml` at `port` (to bring a stopped server back at its old address).
     fn start_on(port: u16, yaml: &str) -> Pfs {
+        Pfs::start_with(yaml, &["--addr", &format!("127.0.0.1:{port}")])
+    }
+
+    fn start_with(yaml: &str, extra: &[&str]) -> Pfs {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.yaml");
         std::fs::write(&config, yaml).unwrap();
-        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["-c", config.to_str().unwrap(), "--addr"])
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        wait_ready(&url, &mut child);
+        let mut args = vec!["-c", config.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let server = process::start(&args);
         Pfs {
-            child,
-            url,
+            url: server.base.clone(),
+            server,
             _dir: dir,
         }
     }
@@ -81,12 +73,7 @@ impl Pfs {
 
     /// Sends SIGSTOP or SIGCONT.
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
+        self.server.signal(sig);
     }
 }
 
@@ -526,8 +513,8 @@ async fn stream_true_follows_a_remote_live_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_rechecks_the_remote_and_learns_it_anew() {
-    let port = free_port();
-    let b1 = Pfs::start_on(port, "plugins:\n  memfs: {path: /m}\n");
+    let b1 = Pfs::start("plugins:\n  memfs: {path: /m}\n");
+    let port = b1.server.port();
     let (a, _) = app_with(&a_config(&b1, ", remote_path: /m")).await;
     let (_, v) = send_json(&a, get("/api/v1/capabilities?path=/b")).await;
     assert_eq!(v["capabilities"]["write"], true, "{v}");

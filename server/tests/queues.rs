@@ -7,9 +7,8 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Command;
 
-use common::process::{Server, curl, free_port, start, wait_ready};
+use common::process::{Server, curl, start};
 
 /// The durable backends this machine can test: SQLite always, MySQL when a server is given.
 fn durable_backends() -> Vec<&'static str> {
@@ -54,10 +53,8 @@ fn config(dir: &Path, backend: &str) -> std::path::PathBuf {
 }
 
 fn server(cfg: &Path) -> (Server, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut s = start(&["-c", cfg.to_str().unwrap(), "--addr", &addr]);
-    let base = format!("http://{addr}");
-    wait_ready(&base, &mut s.0);
+    let s = start(&["-c", cfg.to_str().unwrap()]);
+    let base = s.base.clone();
     (s, base)
 }
 
@@ -167,15 +164,8 @@ fn survive_kill_9(backend: &str) {
         enqueue(&base, "durable", &format!("msg-{i}"));
     }
     // Every enqueue above got its 200; now the process dies without any shutdown.
-    let pid = s.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-9", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    s.0.wait().unwrap();
+    s.signal("-9");
+    s.child.wait().unwrap();
     let (_s2, base2) = server(&cfg);
     let out = curl(&[&format!("{base2}/api/v1/files?path=/queuefs/durable/size")]);
     assert_eq!(out.stdout, b"50");

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::process::{Server, curl, free_port, start, wait_ready};
+use common::process::{Server, curl, free_port, start};
 
 fn env(var: &str) -> Option<String> {
     match std::env::var(var) {
@@ -21,16 +21,10 @@ fn env(var: &str) -> Option<String> {
 
 /// One server on `config`, and its base URL.
 fn server(dir: &std::path::Path, name: &str, config: &str) -> (Server, String) {
-    let port = free_port();
     let file = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &file,
-        format!("server: {{address: '127.0.0.1:{port}'}}\n{config}"),
-    )
-    .unwrap();
-    let mut s = start(&["-c", file.to_str().unwrap()]);
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&base, &mut s.0);
+    std::fs::write(&file, config).unwrap();
+    let s = start(&["-c", file.to_str().unwrap()]);
+    let base = s.base.clone();
     (s, base)
 }
 

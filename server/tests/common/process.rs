@@ -1,13 +1,23 @@
 //! Helpers for tests that run the real `pfs-server` binary as a process.
+//!
+//! Servers listen on a port the kernel picks (`--addr 127.0.0.1:0`) and the helper reads the
+//! address back from the start line: probing for a free port and passing it on races with every
+//! other server the tests start at the same time (two may get one port, and the loser's readiness
+//! probe then reaches the winner).
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_pfs-server");
 
-/// A loopback port that was free a moment ago.
+/// How long a server may take to print its address and then answer `/api/v1/ready` with 200.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A loopback port that was free a moment ago (for names and for servers other than pfs-server;
+/// a pfs-server is started on port 0 instead, see [`start`]).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -40,46 +50,124 @@ pub fn curl(args: &[&str]) -> Output {
         .expect("curl runs")
 }
 
-/// Polls `/api/v1/ready` until it answers 200 (bounded).
-pub fn wait_ready(base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// A `pfs-server` process, killed when dropped; its stderr goes to a file read by [`Server::log`].
+pub struct Server {
+    pub child: Child,
+    /// `http://127.0.0.1:<port>`, the address the server printed.
+    pub base: String,
+    log: tempfile::NamedTempFile,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// What the server has written to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap()
+    }
+
+    /// The listening port.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit_once(':').unwrap().1.parse().unwrap()
+    }
+
+    /// Sends `sig` (`-TERM`, `-STOP`, `-CONT`, `-9`) with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Sends SIGTERM, waits for the exit (it must succeed) and returns the log.
+    pub fn stop(mut self) -> String {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "no exit 10 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status}: {}", self.log());
+        self.log()
+    }
+}
+
+/// Starts the binary with `args` (plus `--addr 127.0.0.1:0` unless they name an address) and its
+/// own data directory, and returns once it answers `GET /api/v1/ready` with 200.
+///
+/// # Panics
+/// When the server exits first or is not ready within [`START_TIMEOUT`]; the message holds its log.
+pub fn start(args: &[&str]) -> Server {
+    start_in(args, &data_dir())
+}
+
+/// [`start`] with `PFS_DATA_DIR` set to `data`.
+pub fn start_in(args: &[&str], data: &Path) -> Server {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.env("PFS_DATA_DIR", data)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap());
+    if !args.iter().any(|a| *a == "--addr" || *a == "-addr") {
+        cmd.args(["--addr", "127.0.0.1:0"]);
+    }
+    let mut server = Server {
+        child: cmd.spawn().unwrap(),
+        base: String::new(),
+        log,
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(addr) = listening_address(&server.log()) {
+            server.base = format!("http://{addr}");
+            break;
+        }
+        server.check_alive(deadline, "print its address");
+    }
     loop {
         let out = curl(&[
             "-o",
             "/dev/null",
             "-w",
             "%{http_code}",
-            &format!("{base}/api/v1/ready"),
+            &format!("{}/api/v1/ready", server.base),
         ]);
         if out.stdout == b"200" {
-            return;
+            return server;
         }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited early: {status}");
+        server.check_alive(deadline, "answer /api/v1/ready with 200");
+    }
+}
+
+impl Server {
+    /// Panics when the server has exited or `deadline` has passed; else pauses briefly.
+    fn check_alive(&mut self, deadline: Instant, what: &str) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("server exited early ({status}): {}", self.log());
         }
-        assert!(Instant::now() < deadline, "server not ready after 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "server did not {what} within {START_TIMEOUT:?}: {}",
+            self.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// A server process, killed when dropped.
-pub struct Server(pub Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary with `args`; stderr is piped (read it after the process ends).
-pub fn start(args: &[&str]) -> Server {
-    let child = Command::new(BIN)
-        .env("PFS_DATA_DIR", data_dir())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Server(child)
+/// The `host:port` of the start line (`... listening on http://127.0.0.1:PORT (...`).
+fn listening_address(log: &str) -> Option<&str> {
+    let rest = log.split_once("listening on http://")?.1;
+    let end = rest.find([' ', '\n'])?;
+    Some(&rest[..end])
 }
