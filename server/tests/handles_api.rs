@@ -8,25 +8,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::handles::{file, open};
 use common::{
     app_with, assert_error, delete, get, post, post_json, put, send, send_full, send_json,
 };
 use serde_json::Value;
 
 const MEMFS: &str = "plugins:\n  memfs: {path: /memfs}\n";
-
-/// Opens `path` with `flags` (plus extra query text) and returns the handle id.
-async fn open(app: &axum::Router, path: &str, flags: u32, extra: &str) -> u64 {
-    let (s, v) = send_json(
-        app,
-        post(&format!(
-            "/api/v1/handles/open?path={path}&flags={flags}{extra}"
-        )),
-    )
-    .await;
-    assert_eq!(s, 200, "open {path}: {v}");
-    v["handle_id"].as_u64().expect("handle_id")
-}
 
 async fn read(app: &axum::Router, id: u64, query: &str) -> (u16, String) {
     let (s, h, b) = send_full(app, get(&format!("/api/v1/handles/{id}/read?{query}"))).await;
@@ -57,12 +45,6 @@ async fn seek(app: &axum::Router, id: u64, offset: i64, whence: u8) -> (StatusCo
         )),
     )
     .await
-}
-
-async fn file(app: &axum::Router, path: &str) -> String {
-    let (s, b) = send(app, get(&format!("/api/v1/files?path={path}"))).await;
-    assert_eq!(s, 200);
-    String::from_utf8_lossy(&b).into_owned()
 }
 
 async fn memfs_with(content: &str) -> axum::Router {

@@ -1,28 +1,17 @@
 //! Handles on each kind of plugin through the shipped `app()`: native handles (localfs, queuefs,
-//! streamfs), the generic handle (sqlfs, kvfs, hellofs), many handles on many mounts at once, and
-//! a table that stays empty and flat after many open/close cycles.
+//! streamfs), the generic handle (sqlfs, kvfs, hellofs), and many handles on many mounts at once.
+//! (Open/close cycles and memory: `handles_memory.rs`.)
 
 mod common;
 
 use std::collections::HashSet;
 
 use axum::Router;
+use common::handles::{close, file, open};
 use common::{
     app_with, assert_error, delete, get, post, post_json, put, send, send_full, send_json,
 };
 use serde_json::Value;
-
-async fn open(app: &Router, path: &str, flags: u32, extra: &str) -> u64 {
-    let (s, v) = send_json(
-        app,
-        post(&format!(
-            "/api/v1/handles/open?path={path}&flags={flags}{extra}"
-        )),
-    )
-    .await;
-    assert_eq!(s, 200, "open {path}: {v}");
-    v["handle_id"].as_u64().expect("handle_id")
-}
 
 async fn read(app: &Router, id: u64, query: &str) -> String {
     let (s, b) = send(app, get(&format!("/api/v1/handles/{id}/read?{query}"))).await;
@@ -50,17 +39,6 @@ async fn seek(app: &Router, id: u64, offset: i64, whence: u8) -> Value {
     .await;
     assert_eq!(s, 200, "{v}");
     v
-}
-
-async fn close(app: &Router, id: u64) {
-    let (s, _) = send(app, delete(&format!("/api/v1/handles/{id}"))).await;
-    assert_eq!(s, 200);
-}
-
-async fn file(app: &Router, path: &str) -> String {
-    let (s, b) = send(app, get(&format!("/api/v1/files?path={path}"))).await;
-    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
-    String::from_utf8_lossy(&b).into_owned()
 }
 
 #[tokio::test]
@@ -307,51 +285,6 @@ async fn many_handles_on_many_mounts_from_parallel_tasks() {
     );
     let id = left[0]["id"].as_u64().unwrap();
     assert!(!read(&app, id, "offset=0").await.is_empty());
-}
-
-/// VmRSS of this process in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-async fn cycles(app: &Router, n: usize) -> u64 {
-    let mut last = 0;
-    for _ in 0..n {
-        let id = open(app, "/memfs/f", 0, "").await;
-        assert!(id > last, "ids go up");
-        last = id;
-        close(app, id).await;
-    }
-    last
-}
-
-#[tokio::test]
-async fn open_close_cycles_leave_the_table_empty() {
-    let (app, state) = app_with("plugins:\n  memfs: {path: /memfs}\n").await;
-    send(&app, put("/api/v1/files?path=/memfs/f", "x")).await;
-    cycles(&app, 5_000).await;
-    assert!(state.handles.is_empty());
-}
-
-/// `cargo test -p pfs-server --test handles_plugins -- --ignored --nocapture` (about 15 s in a
-/// debug build); `bench/handles.sh` measures the release server the same way.
-#[tokio::test]
-#[ignore = "100 K cycles: run with --ignored"]
-async fn memory_stays_flat_over_100k_open_close_cycles() {
-    let (app, state) = app_with("plugins:\n  memfs: {path: /memfs}\n").await;
-    send(&app, put("/api/v1/files?path=/memfs/f", "x")).await;
-    cycles(&app, 10_000).await; // warm-up: allocator pools, the sweeper task
-    let before = rss_kib();
-    let last = cycles(&app, 100_000).await;
-    let after = rss_kib();
-    println!("100000 open/close cycles: VmRSS {before} KiB -> {after} KiB, last id {last}");
-    assert!(state.handles.is_empty());
-    assert!(
-        after < before + 8 * 1024,
-        "RSS grew from {before} to {after} KiB"
-    );
 }
 
 #[tokio::test]
