@@ -1,6 +1,7 @@
 //! The s3fs filesystem: pfs operations as S3 requests (see the module docs for the layout).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -32,9 +33,16 @@ pub struct S3Fs {
     pub(crate) upload_concurrency: usize,
     pub(crate) rewrite_limit: u64,
     meta: BTreeMap<String, String>,
+    /// Keys per `DeleteObjects` request ([`super::bulk::DELETE_BATCH`]; tests use fewer).
+    pub(crate) delete_batch_size: usize,
+    /// Whether the server takes `DeleteObjects` (cleared the first time it refuses one).
+    pub(crate) batch_deletes: AtomicBool,
     /// Tests: copies left before every further copy fails (`usize::MAX`: never).
     #[cfg(test)]
     pub(crate) copies_before_failure: std::sync::atomic::AtomicUsize,
+    /// Tests: refuse every `DeleteObjects` request as a server without it would.
+    #[cfg(test)]
+    pub(crate) refuse_batch_deletes: AtomicBool,
 }
 
 impl S3Fs {
@@ -62,8 +70,12 @@ impl S3Fs {
             upload_concurrency: config.upload_concurrency,
             rewrite_limit: config.rewrite_limit,
             meta,
+            delete_batch_size: super::bulk::DELETE_BATCH,
+            batch_deletes: AtomicBool::new(true),
             #[cfg(test)]
             copies_before_failure: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            #[cfg(test)]
+            refuse_batch_deletes: AtomicBool::new(false),
         };
         fs.client
             .list_objects_v2()

@@ -173,30 +173,6 @@ impl S3Fs {
         Ok(())
     }
 
-    /// Deletes `keys` one request per key, reporting how many failed.
-    pub(crate) async fn delete_all(&self, path: &str, keys: &[String]) -> Result<()> {
-        let mut failed = 0usize;
-        let mut first = None;
-        for key in keys {
-            if let Err(e) = self.delete(path, key).await {
-                failed += 1;
-                first.get_or_insert(e);
-            }
-        }
-        match first {
-            None => Ok(()),
-            Some(e) => {
-                let message = format!(
-                    "deleted {} of {} objects; {failed} remain (first error: {})",
-                    keys.len() - failed,
-                    keys.len(),
-                    e.message()
-                );
-                Err(e.with_message(message))
-            }
-        }
-    }
-
     /// The first `len` bytes of the object at `path`, refusing more than the rewrite limit.
     pub(crate) async fn read_for_rewrite(
         &self,
@@ -235,43 +211,5 @@ impl S3Fs {
             }
             Entry::Missing => Err(Error::not_found(path)),
         }
-    }
-
-    /// Moves one directory's keys from `from` to `to`: copy everything, then delete the sources.
-    /// A failed copy removes the copies made so far and leaves the source whole.
-    pub(crate) async fn rename_dir(&self, from: &str, to: &str) -> Result<()> {
-        let (src, dst) = (self.keys.dir(from), self.keys.dir(to));
-        let keys = self.keys_under(from, &src).await?;
-        let mut copied = Vec::with_capacity(keys.len());
-        for key in &keys {
-            let target = format!("{dst}{}", &key[src.len()..]);
-            if let Err(e) = self.copy(from, key, &target).await {
-                let undo = self.delete_all(to, &copied).await;
-                let message = format!(
-                    "rename stopped after copying {} of {} objects ({}); {from} is unchanged{}",
-                    copied.len(),
-                    keys.len(),
-                    e.message(),
-                    match undo {
-                        Ok(()) => String::new(),
-                        Err(u) =>
-                            format!(", and removing the partial copy failed: {}", u.message()),
-                    }
-                );
-                return Err(e.with_message(message));
-            }
-            copied.push(target);
-        }
-        if !keys.contains(&src) {
-            // An implicit directory: give the target a marker so it stays once the sources go.
-            self.put(to, &dst, Bytes::new(), false).await?;
-        }
-        self.delete_all(from, &keys).await.map_err(|e| {
-            let message = format!(
-                "{to} holds every object of {from}, but removing the originals failed: {}",
-                e.message()
-            );
-            e.with_message(message)
-        })
     }
 }

@@ -471,3 +471,5 @@ fn config_errors_name_the_key() {
     assert!(c.path_style);
     assert_eq!(c.checksums, super::Checksums::WhenRequired);
 }
+
+mod bulk;
