@@ -40,15 +40,28 @@ impl MountableFs {
     /// - The link lives in the router, not in a plugin. It belongs to the mount that serves its
     ///   path and goes when that mount is unmounted; a link outside every mount lives as long as
     ///   the router.
+    /// - A mount that cannot create entries (neither `create` nor `mkdir` in its capabilities: a
+    ///   read-only mount) takes no links either.
     ///
     /// # Errors
     /// `InvalidArgument` for an empty or malformed target; `AlreadyExists` when something (a link,
     /// file, directory or mount point) is at `link`; `NotFound` when the parent is missing;
-    /// `NotADirectory` when the parent is a file.
+    /// `NotADirectory` when the parent is a file; `Unsupported` inside a read-only mount.
     pub async fn symlink(&self, target: &str, link: &str) -> Result<()> {
         check_target(target).map_err(|e| e.with_op("symlink"))?;
         let link = path::normalize(link)?;
         let link = self.follow_parent(&link, "symlink")?.into_owned();
+        if let Some(r) = self.table.load().resolve(&link) {
+            let caps = r.mount.fs.capabilities();
+            if !(caps.create || caps.mkdir) {
+                return Err(Error::unsupported("symlink")
+                    .with_path(&link)
+                    .with_message(format!(
+                        "operation not supported (the mount at {} is read-only)",
+                        r.mount.path
+                    )));
+            }
+        }
         self.check_parent_dir(&link, "symlink").await?;
         match FileSystem::stat(self, &link).await {
             Ok(_) => return Err(Error::already_exists(&link).with_op("symlink")),
