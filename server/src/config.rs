@@ -316,7 +316,24 @@ pub fn redact(config: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(text) => Value::String(mask_url_password(text)),
         other => other.clone(),
+    }
+}
+
+/// `scheme://user:password@host...` with the password as `***` (proxyfs's `base_url` may carry
+/// credentials under a key that does not look secret); any other text unchanged.
+fn mask_url_password(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return text.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => text.to_string(),
     }
 }
 
@@ -403,6 +420,25 @@ mod tests {
         assert_eq!(
             v,
             json!({"dsn": "***", "access_key_id": "***", "bucket": "b", "nested": {"password": "***"}})
+        );
+    }
+
+    #[test]
+    fn redact_masks_passwords_in_urls() {
+        let v = redact(&json!({
+            "base_url": "http://al:pw@h:1/api/v1",
+            "plain": "http://h:1/a@b",
+            "user_only": "http://al@h:1",
+            "text": "a:b@c",
+        }));
+        assert_eq!(
+            v,
+            json!({
+                "base_url": "http://al:***@h:1/api/v1",
+                "plain": "http://h:1/a@b",
+                "user_only": "http://al@h:1",
+                "text": "a:b@c",
+            })
         );
     }
 }

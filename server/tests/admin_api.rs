@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use common::*;
 use fs_core::{ConfigParam, FileSystem, MountContext, ParamType, ServicePlugin};
+use serde_json::json;
 
 #[tokio::test]
 async fn mount_then_use_then_unmount() {
@@ -484,4 +485,52 @@ async fn localfs_with_a_missing_dir_fails_its_mount_and_degrades_the_server() {
             .0,
         200
     );
+}
+
+/// A mount that fails names what failed without repeating a password or secret key from its
+/// config, in the mount's answer, in `/mounts` and in the log line's source (the error).
+#[tokio::test]
+async fn failed_mounts_never_echo_their_secrets() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (app, _) = app().await;
+    let cases = [
+        (
+            "sqlfs",
+            json!({"backend": "mysql", "dsn": format!("pfsuser:Sup3rSecretPw@tcp(127.0.0.1:{dead})/pfs")}),
+        ),
+        (
+            "sqlfs",
+            json!({"backend": "mysql", "host": "127.0.0.1", "port": dead, "user": "pfsuser",
+                   "password": "Sup3rSecretPw", "database": "pfs"}),
+        ),
+        (
+            "queuefs",
+            json!({"backend": "mysql", "dsn": format!("pfsuser:Sup3rSecretPw@tcp(127.0.0.1:{dead})/pfs")}),
+        ),
+        (
+            "s3fs",
+            json!({"bucket": "b", "endpoint": format!("http://127.0.0.1:{dead}"),
+                   "access_key_id": "AKIDPFS", "secret_access_key": "Sup3rSecretPw"}),
+        ),
+        (
+            "proxyfs",
+            json!({"base_url": format!("http://pfsuser:Sup3rSecretPw@127.0.0.1:{dead}/api/v1")}),
+        ),
+    ];
+    for (i, (fstype, config)) in cases.into_iter().enumerate() {
+        let body =
+            json!({"fstype": fstype, "path": format!("/m{i}"), "config": config}).to_string();
+        let (s, v) = send_json(&app, post_json("/api/v1/mount", &body)).await;
+        assert!(
+            s.is_client_error() || s.is_server_error(),
+            "{fstype}: {s} {v}"
+        );
+        assert!(v["error"].is_string(), "{fstype}: {v}");
+        assert!(!v.to_string().contains("Sup3rSecretPw"), "{fstype}: {v}");
+    }
+    let (_, body) = send(&app, get("/api/v1/mounts")).await;
+    assert!(!String::from_utf8_lossy(&body).contains("Sup3rSecretPw"));
 }

@@ -588,3 +588,26 @@ async fn a_remote_dequeue_is_never_read_by_head_grep_or_a_handle() {
     assert!(String::from_utf8_lossy(&body).contains("job one"));
     assert_eq!(b.curl(&[], "files?path=/queuefs/jobs/size"), "0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_the_base_url_work_and_stay_hidden() {
+    let b = Pfs::start("plugins:\n  memfs: {path: /memfs}\n");
+    let with_auth = b.url.replace("http://", "http://reader:Sup3rSecretPw@");
+    let (a, _) = app_with(&format!(
+        "plugins:\n  proxyfs: {{path: /b, config: {{base_url: \"{with_auth}\"}}}}\n"
+    ))
+    .await;
+    let (s, _) = send(&a, put("/api/v1/files?path=/b/memfs/x", "x")).await;
+    assert_eq!(s, 200);
+    let (_, mounts) = send(&a, get("/api/v1/mounts")).await;
+    let mounts = String::from_utf8_lossy(&mounts);
+    assert!(mounts.contains("reader:***@"), "{mounts}");
+    assert!(!mounts.contains("Sup3rSecretPw"), "{mounts}");
+    let (_, status) = send(&a, get("/api/v1/files?path=/b/reload")).await;
+    assert!(!String::from_utf8_lossy(&status).contains("Sup3rSecretPw"));
+    // Errors name the remote without its credentials.
+    drop(b);
+    let (_, v) = send_json(&a, get("/api/v1/files?path=/b/memfs/x")).await;
+    assert!(v["error"].as_str().unwrap().contains("unreachable"), "{v}");
+    assert!(!v.to_string().contains("Sup3rSecretPw"), "{v}");
+}

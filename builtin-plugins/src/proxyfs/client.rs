@@ -53,6 +53,8 @@ impl Default for RemoteInfo {
 pub(crate) struct Remote {
     /// The remote API root, e.g. `http://127.0.0.1:8080/api/v1`.
     pub(crate) base: String,
+    /// Sent as basic auth with every request.
+    credentials: Option<super::config::Credentials>,
     /// The remote directory served as the mount root.
     pub(crate) root: String,
     /// The inactivity timeout.
@@ -79,6 +81,7 @@ impl Remote {
     pub(crate) fn new(s: &Settings) -> Result<Self> {
         Ok(Remote {
             base: s.base.clone(),
+            credentials: s.credentials.clone(),
             root: s.root.clone(),
             timeout: s.timeout,
             client: RwLock::new(build_client(s.timeout)?),
@@ -109,7 +112,11 @@ impl Remote {
 
     /// A request to `endpoint` (`files`, `stat`, ...) on `client`.
     pub(crate) fn on(&self, client: &Client, method: Method, endpoint: &str) -> RequestBuilder {
-        client.request(method, format!("{}/{endpoint}", self.base))
+        let req = client.request(method, format!("{}/{endpoint}", self.base));
+        match &self.credentials {
+            Some(c) => req.basic_auth(&c.user, c.password.as_ref()),
+            None => req,
+        }
     }
 
     /// A request to `endpoint` on the current client.

@@ -1,6 +1,7 @@
-//! proxyfs's config: the remote's base URL (AGFS's form with or without `/api/v1`), the remote
-//! directory served as the mount root, and the timeout.
+//! proxyfs's config: the remote's base URL (AGFS's form with or without `/api/v1`, credentials
+//! in it taken out), the remote directory served as the mount root, and the timeout.
 
+use std::fmt;
 use std::time::Duration;
 
 use fs_core::plugin::{MOUNT_PATH_KEY, parse_duration};
@@ -30,8 +31,11 @@ pub struct ProxyFsConfig {
 /// The config, checked and resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// The remote API root, e.g. `http://127.0.0.1:8080/api/v1`, without a trailing slash.
+    /// The remote API root, e.g. `http://127.0.0.1:8080/api/v1`, without a trailing slash and
+    /// without credentials (safe to show in messages).
     pub base: String,
+    /// `user:password@` of `base_url`, sent as HTTP basic auth.
+    pub credentials: Option<Credentials>,
     /// The normalized remote directory served as the mount root.
     pub root: String,
     /// See [`ProxyFsConfig::timeout`].
@@ -53,8 +57,10 @@ impl Settings {
             .map_err(|e| Error::invalid_argument(format!("invalid proxyfs config: {e}")))?;
         let root = fs_core::path::normalize(c.remote_path.as_deref().unwrap_or("/"))
             .map_err(|e| Error::invalid_argument(format!("invalid remote_path: {e}")))?;
+        let (base, credentials) = take_credentials(&normalize_base_url(&c.base_url)?)?;
         Ok(Settings {
-            base: normalize_base_url(&c.base_url)?,
+            base,
+            credentials,
             root,
             timeout: parse_timeout(c.timeout.as_ref())?,
         })
@@ -69,7 +75,8 @@ impl Settings {
 /// `InvalidArgument` for a URL that does not parse, has no host, carries a query or fragment,
 /// or is not `http` (this build has no TLS client).
 pub fn normalize_base_url(raw: &str) -> Result<String> {
-    let bad = |why: &str| Error::invalid_argument(format!("invalid base_url '{raw}': {why}"));
+    let bad =
+        |why: &str| Error::invalid_argument(format!("invalid base_url '{}': {why}", redacted(raw)));
     let mut url = reqwest::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
     match url.scheme() {
         "http" => {}
@@ -92,6 +99,65 @@ pub fn normalize_base_url(raw: &str) -> Result<String> {
     }
     url.set_path(&path);
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Basic-auth credentials taken out of `base_url` (`http://user:password@host`); their `Debug`
+/// hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name, percent-decoded.
+    pub user: String,
+    /// The password, percent-decoded, if the URL has one.
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// Splits a normalized base URL into the URL without `user:password@` and the credentials.
+fn take_credentials(base: &str) -> Result<(String, Option<Credentials>)> {
+    let mut url = reqwest::Url::parse(base)
+        .map_err(|e| Error::invalid_argument(format!("invalid base_url: {e}")))?;
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok((base.to_string(), None));
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| Error::invalid_argument("invalid base_url: credentials are not UTF-8"))
+    };
+    let credentials = Credentials {
+        user: decode(url.username())?,
+        password: url.password().map(decode).transpose()?,
+    };
+    // Cannot fail for an http URL with a host (checked by `normalize_base_url`).
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok((
+        url.as_str().trim_end_matches('/').to_string(),
+        Some(credentials),
+    ))
+}
+
+/// `raw` fit for a message: a password replaced by `***`; any other value with an `@` that is not
+/// a plain `user@` is not shown at all (it may be a password the URL parser did not recognize).
+fn redacted(raw: &str) -> String {
+    match reqwest::Url::parse(raw.trim()) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) if !url.username().is_empty() => raw.to_string(),
+        _ if raw.contains('@') => "(not shown: it may hold credentials)".to_string(),
+        _ => raw.to_string(),
+    }
 }
 
 fn parse_timeout(v: Option<&Value>) -> Result<Duration> {

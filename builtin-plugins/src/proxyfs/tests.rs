@@ -112,6 +112,35 @@ fn base_url_accepts_agfs_forms() {
 }
 
 #[test]
+fn credentials_in_base_url_become_basic_auth_and_are_never_shown() {
+    let s = Settings::parse(&json!({"base_url": "http://al%40ice:p%3Ass@h:8080/"})).unwrap();
+    assert_eq!(s.base, "http://h:8080/api/v1");
+    let c = s.credentials.clone().unwrap();
+    assert_eq!(
+        (c.user.as_str(), c.password.as_deref()),
+        ("al@ice", Some("p:ss"))
+    );
+    assert!(!format!("{s:?}").contains("p:ss"), "{s:?}");
+    let remote = super::client::Remote::new(&s).unwrap();
+    let req = remote
+        .request(reqwest::Method::GET, "stat")
+        .build()
+        .unwrap();
+    assert_eq!(req.url().as_str(), "http://h:8080/api/v1/stat");
+    // base64("al@ice:p:ss")
+    assert_eq!(req.headers()["authorization"], "Basic YWxAaWNlOnA6c3M=");
+    // No credentials, no header.
+    let plain = super::client::Remote::new(&settings("http://h:1", "1s")).unwrap();
+    let req = plain.request(reqwest::Method::GET, "stat").build().unwrap();
+    assert!(req.headers().get("authorization").is_none());
+    // A bad URL with a password in it is named without the password.
+    let e = normalize_base_url("https://u:Sup3rSecret@h/").unwrap_err();
+    assert!(e.to_string().contains("https://u:***@h/"), "{e}");
+    let e = normalize_base_url("u:Sup3rSecret@h:1").unwrap_err();
+    assert!(!e.to_string().contains("Sup3rSecret"), "{e}");
+}
+
+#[test]
 fn config_keys_defaults_and_timeouts() {
     let s = Settings::parse(&json!({"base_url": "http://h:1", "mount_path": "/p"})).unwrap();
     assert_eq!(s.root, "/");
