@@ -71,9 +71,14 @@ impl Pfs {
         String::from_utf8(curl(&all).stdout).unwrap()
     }
 
-    /// Sends SIGSTOP or SIGCONT.
-    fn signal(&self, sig: &str) {
-        self.server.signal(sig);
+    /// Stops every thread (SIGSTOP) and returns once they are stopped.
+    fn freeze(&self) {
+        self.server.freeze();
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    fn thaw(&self) {
+        self.server.signal("-CONT");
     }
 }
 
@@ -321,10 +326,10 @@ async fn dead_remote_is_503_and_a_frozen_one_504() {
     assert_eq!(s, 200);
 
     // Frozen: the kernel still accepts, nothing answers.
-    b.signal("-STOP");
+    b.freeze();
     let started = Instant::now();
     let got = send_json(&a, get("/api/v1/files?path=/b/memfs/x")).await;
-    b.signal("-CONT");
+    b.thaw();
     assert_error(got, 504, &b.api());
     assert!(
         started.elapsed() < Duration::from_secs(10),

@@ -86,6 +86,30 @@ impl Server {
         assert!(ok, "kill {sig}");
     }
 
+    /// Sends SIGSTOP and returns once every thread of the process is stopped. kill(2) only starts
+    /// a group stop: one thread takes the signal and stops the others, and until it runs (on a
+    /// busy machine, milliseconds later) the other threads keep serving requests.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let all_stopped = std::fs::read_dir(&tasks).unwrap().all(|t| {
+                let stat = std::fs::read_to_string(t.unwrap().path().join("stat"));
+                // The state follows the parenthesized command name: `pid (comm) T ...`.
+                stat.is_ok_and(|s| {
+                    s.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with(['T', 't']))
+                })
+            });
+            if all_stopped {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not stopped 10 s after SIGSTOP");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Sends SIGTERM, waits for the exit (it must succeed) and returns the log.
     pub fn stop(mut self) -> String {
         self.signal("-TERM");
