@@ -297,16 +297,10 @@ async fn bad_bodies_are_400_and_oversized_ones_413() {
 /// s3fs streams its objects; needs moto (`PFS_TEST_S3_ENDPOINT`, started by scripts/test).
 #[tokio::test]
 async fn digest_streams_an_s3_object() {
-    let s3 = match std::env::var("PFS_TEST_S3_ENDPOINT") {
-        Ok(v) if !v.is_empty() => v,
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "PFS_TEST_S3_ENDPOINT is not set: CI must run the s3fs digest test"
-            );
-            println!("skipping: set PFS_TEST_S3_ENDPOINT (scripts/test starts moto)");
-            return;
-        }
+    let Some(s3) =
+        fs_core::conformance::test_server("PFS_TEST_S3_ENDPOINT", "scripts/test starts moto")
+    else {
+        return;
     };
     let bucket = format!(
         "pfs-digest-{}-{}",

@@ -13,11 +13,13 @@ use common::process::{Server, curl, start};
 /// The durable backends this machine can test: SQLite always, MySQL when a server is given.
 fn durable_backends() -> Vec<&'static str> {
     let mut v = vec!["sqlite"];
-    match std::env::var("PFS_TEST_MYSQL_DSN") {
-        Ok(_) => v.push("mysql"),
-        Err(_) => eprintln!(
-            "skipping the mysql backend: set PFS_TEST_MYSQL_DSN (scripts/test starts a MariaDB and sets it)"
-        ),
+    if fs_core::conformance::test_server(
+        "PFS_TEST_MYSQL_DSN",
+        "scripts/test starts a MariaDB and sets it",
+    )
+    .is_some()
+    {
+        v.push("mysql");
     }
     v
 }

@@ -7,16 +7,7 @@ mod common;
 use common::process::{Server, curl, free_port, start};
 
 fn env(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set: CI must run the scale-out test (scripts/test sets it)")
-        }
-        _ => {
-            println!("skipping: set {var} (scripts/test starts MariaDB and moto)");
-            None
-        }
-    }
+    fs_core::conformance::test_server(var, "scripts/test starts MariaDB and moto")
 }
 
 /// One server on `config`, and its base URL.

@@ -27,18 +27,10 @@ fn endpoint(server: Server) -> Option<String> {
         Server::Moto => "PFS_TEST_S3_ENDPOINT",
         Server::S3s => "PFS_TEST_S3S_ENDPOINT",
     };
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set: CI must run the S3 tests (scripts/test starts the servers)")
-        }
-        _ => {
-            println!(
-                "skipping: set {var} (scripts/test starts moto and s3s-fs via scripts/s3-start)"
-            );
-            None
-        }
-    }
+    fs_core::conformance::test_server(
+        var,
+        "scripts/test starts moto and s3s-fs via scripts/s3-start",
+    )
 }
 
 /// A bucket name no other test uses.

@@ -31,17 +31,12 @@ fn sqlite_config() -> (Value, TempDir) {
     )
 }
 
-/// The MySQL test server's DSN, or `None` (and a skip notice) when unset.
+/// The MySQL test server's DSN, or `None` (and a skip notice) when unset outside CI.
 fn mysql_dsn() -> Option<String> {
-    match std::env::var("PFS_TEST_MYSQL_DSN") {
-        Ok(dsn) if !dsn.trim().is_empty() => Some(dsn),
-        _ => {
-            println!(
-                "skipping: set PFS_TEST_MYSQL_DSN (scripts/test starts a MariaDB and sets it)"
-            );
-            None
-        }
-    }
+    fs_core::conformance::test_server(
+        "PFS_TEST_MYSQL_DSN",
+        "scripts/test starts a MariaDB and sets it",
+    )
 }
 
 /// A config on the test server in a fresh database: the DSN's database name replaced.

@@ -105,6 +105,23 @@ pub fn mount_context(mount_path: &str, config: serde_json::Value) -> crate::Moun
     }
 }
 
+/// The value of `var`, which names a real server a test needs (`PFS_TEST_MYSQL_DSN`,
+/// `PFS_TEST_S3_ENDPOINT`, ...). Unset or empty: under `CI` (where `scripts/test` starts the
+/// server and sets it) a failure, elsewhere a skip notice naming `hint` and `None`.
+#[track_caller]
+pub fn test_server(var: &str, hint: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{var} is not set: CI must run this test ({hint})")
+        }
+        _ => {
+            println!("skipping: set {var} ({hint})");
+            None
+        }
+    }
+}
+
 /// Asserts that `r` failed with `kind`.
 #[track_caller]
 pub fn assert_kind<T: std::fmt::Debug>(r: Result<T>, kind: ErrorKind) {
