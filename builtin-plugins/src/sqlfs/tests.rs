@@ -452,3 +452,27 @@ async fn initialize_sqlite_missing_directory_unavailable() {
 
 mod read_stream;
 mod stream;
+
+/// The database name is the one identifier sqlfs writes into SQL text (CREATE DATABASE): a name
+/// with a backtick, a quote and a semicolon is created, used and dropped as itself.
+#[tokio::test]
+async fn mysql_database_name_with_quotes_is_one_identifier() {
+    let Some(dsn) = mysql_dsn() else { return };
+    let database = format!(
+        "pfs_t`ick'q;{}",
+        &uuid::Uuid::now_v7().simple().to_string()[..12]
+    );
+    let config = json!({"backend": "mysql", "dsn": dsn, "database": database});
+    let (fs, _) = sqlfs(config.clone()).await;
+    fs.write("/f", Bytes::from_static(b"quoted"), None, WriteFlags::NONE)
+        .await
+        .unwrap();
+    // A second instance finds the same database by the same name.
+    let (again, _) = sqlfs(config.clone()).await;
+    assert_eq!(again.read("/f", 0, None).await.unwrap(), "quoted");
+    drop_database(&config).await;
+    // Dropped: a fresh mount starts empty.
+    let (fresh, _) = sqlfs(config.clone()).await;
+    assert_kind(fresh.stat("/f").await, ErrorKind::NotFound);
+    drop_database(&config).await;
+}
