@@ -142,7 +142,8 @@ async fn mounts_lists_sorted_with_status_and_redacted_secrets() {
             "kvfs",
             "/secret",
             None,
-            serde_json::json!({"initial_data": {"a": "b"}}),
+            // A key named like a secret, even nested in data, is masked in the listing.
+            serde_json::json!({"initial_data": {"a": "b", "password": "hunter2"}}),
         )
         .await
         .unwrap();
@@ -155,7 +156,7 @@ async fn mounts_lists_sorted_with_status_and_redacted_secrets() {
     // redact() itself is unit-tested in config.rs; here the listing must go through it.
     assert_eq!(
         mounts[4]["config"],
-        serde_json::json!({"initial_data": {"a": "b"}})
+        serde_json::json!({"initial_data": {"a": "b", "password": "***"}})
     );
 }
 
