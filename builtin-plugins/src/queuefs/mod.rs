@@ -84,26 +84,6 @@ impl ServicePlugin for QueueFsPlugin {
             DEFAULT_DB_PATH,
             backend::mysql::DEFAULT_DATABASE,
         ));
-        params.extend([
-            ConfigParam::optional(
-                "enable_tls",
-                ParamType::Bool,
-                "false",
-                "mysql/tidb: TLS to the server; true is refused (TLS is not available in this build)",
-            ),
-            ConfigParam::optional(
-                "tls_server_name",
-                ParamType::String,
-                "",
-                "accepted, unused without TLS",
-            ),
-            ConfigParam::optional(
-                "tls_skip_verify",
-                ParamType::Bool,
-                "false",
-                "accepted, unused without TLS",
-            ),
-        ]);
         params
     }
 

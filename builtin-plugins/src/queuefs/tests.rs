@@ -622,7 +622,7 @@ fn validate_unknown_key_names_allowed_keys() {
 }
 
 #[test]
-fn validate_backends_known_and_mysql_tls_refused() {
+fn validate_backends_known_and_mysql_tls_checked() {
     for ok in [
         json!({}),
         json!({"backend": "memory"}),
@@ -635,11 +635,18 @@ fn validate_backends_known_and_mysql_tls_refused() {
         QueueFsPlugin.validate(&ok).unwrap();
     }
     for name in ["mysql", "tidb"] {
+        QueueFsPlugin
+            .validate(&json!({"backend": name, "enable_tls": true, "tls_skip_verify": true}))
+            .unwrap();
         let e = QueueFsPlugin
-            .validate(&json!({"backend": name, "enable_tls": true}))
+            .validate(&json!({"backend": name, "dsn": "u:p@tcp(h:1)/d?tls=preferred"}))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-        assert!(e.to_string().contains("TLS is not available"), "{e}");
+        assert!(e.to_string().contains("tls=preferred"), "{e}");
+        let e = QueueFsPlugin
+            .validate(&json!({"backend": name, "tls_ca": "/no/such/ca.pem"}))
+            .unwrap_err();
+        assert!(e.to_string().contains("tls_ca"), "{e}");
     }
     assert!(
         QueueFsPlugin

@@ -3,6 +3,7 @@
 
 pub(crate) mod mysql;
 pub(crate) mod sqlite;
+pub(crate) mod tls;
 
 use std::path::PathBuf;
 
@@ -100,6 +101,30 @@ pub(crate) fn config_params(
             ParamType::String,
             default_database,
             "mysql/tidb database, created when it does not exist",
+        ),
+        ConfigParam::optional(
+            "enable_tls",
+            ParamType::Bool,
+            "false",
+            "mysql/tidb: connect with TLS, verifying the server's certificate and name (the DSN's tls=true does the same)",
+        ),
+        ConfigParam::optional(
+            "tls_ca",
+            ParamType::String,
+            "",
+            "mysql/tidb: a PEM file of a CA to trust besides the built-in web roots; implies enable_tls",
+        ),
+        ConfigParam::optional(
+            "tls_server_name",
+            ParamType::String,
+            "",
+            "mysql/tidb: the name the server's certificate must carry, when it is not the host",
+        ),
+        ConfigParam::optional(
+            "tls_skip_verify",
+            ParamType::Bool,
+            "false",
+            "mysql/tidb: accept any certificate (encrypted, not authenticated; tls=skip-verify in the DSN)",
         ),
     ]
 }

@@ -9,6 +9,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use serde_json::Value;
 
+use super::tls::MysqlTls;
+
 /// Open connections per mount.
 const MAX_CONNECTIONS: usize = 32;
 /// How often a transaction chosen as a deadlock victim is retried before failing.
@@ -28,7 +30,8 @@ pub(crate) enum Flavor {
     Tidb,
 }
 
-/// Where the data lives: the `dsn`, `host`, `port`, `user`, `password`, `database` and TLS keys.
+/// Where the data lives: the `dsn`, `host`, `port`, `user`, `password`, `database` and TLS keys
+/// (see [`MysqlTls`]).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct MysqlConfig {
     pub(crate) flavor: Flavor,
@@ -38,6 +41,8 @@ pub(crate) struct MysqlConfig {
     pub(crate) user: String,
     pub(crate) password: Option<String>,
     pub(crate) database: String,
+    /// `None`: plain connections.
+    pub(crate) tls: Option<MysqlTls>,
 }
 
 // Hand-written: the password (and thus the DSN it came from) is never printed.
@@ -51,6 +56,7 @@ impl fmt::Debug for MysqlConfig {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .field("database", &self.database)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -59,25 +65,18 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::invalid_argument(msg.into())
 }
 
-fn tls_unavailable() -> Error {
-    invalid("TLS is not available in this build (enable_tls / tls= in the DSN)")
-}
-
 impl MysqlConfig {
     /// Reads a config already checked by `check_config`.
     ///
     /// # Errors
-    /// `InvalidArgument` for a DSN that cannot be parsed, a port out of range, an empty database
-    /// name, or TLS asked for (not in this build).
+    /// `InvalidArgument` for a DSN that cannot be parsed, a port out of range, a TLS mode this
+    /// client cannot do, or a `tls_ca` that cannot be read.
     pub(crate) fn from_config_with_default(
         flavor: Flavor,
         config: &Value,
         default_database: &str,
     ) -> Result<Self> {
         let s = |k: &str| config.get(k).and_then(Value::as_str);
-        if config.get("enable_tls").and_then(Value::as_bool) == Some(true) {
-            return Err(tls_unavailable());
-        }
         let default_port = match flavor {
             Flavor::Mysql => 3306,
             Flavor::Tidb => 4000,
@@ -92,6 +91,7 @@ impl MysqlConfig {
                 user: "root".into(),
                 password: None,
                 database: String::new(),
+                tls: None,
             },
         };
         // Explicit keys win over the DSN's parts.
@@ -118,6 +118,7 @@ impl MysqlConfig {
         if cfg.database.is_empty() {
             cfg.database = default_database.into();
         }
+        cfg.tls = MysqlTls::with_keys(cfg.tls.take(), config)?;
         Ok(cfg)
     }
 
@@ -131,13 +132,12 @@ impl MysqlConfig {
             user: "root".into(),
             password: None,
             database: String::new(),
+            tls: None,
         };
         if dsn.starts_with("mysql://") {
             // The DSN itself stays out of the message: it may hold a password.
             let opts = Opts::from_url(dsn).map_err(|e| invalid(format!("invalid 'dsn': {e}")))?;
-            if dsn.contains("require_ssl=true") {
-                return Err(tls_unavailable());
-            }
+            cfg.tls = MysqlTls::from_url_opts(opts.ssl_opts());
             cfg.host = opts.ip_or_hostname().to_string();
             cfg.port = opts.tcp_port();
             cfg.socket = opts.socket().map(str::to_string);
@@ -156,8 +156,8 @@ impl MysqlConfig {
         let (db, params) = tail.split_once('?').unwrap_or((tail, ""));
         cfg.database = db.to_string();
         for (k, v) in params.split('&').filter_map(|p| p.split_once('=')) {
-            if k == "tls" && !matches!(v, "false" | "") {
-                return Err(tls_unavailable());
+            if k == "tls" {
+                cfg.tls = MysqlTls::from_go_param(v)?;
             }
         }
         let (creds, net) = match head.rfind('@') {
@@ -226,6 +226,7 @@ impl MysqlConfig {
             .user(Some(self.user.clone()))
             .pass(self.password.clone())
             .db_name(database)
+            .ssl_opts(self.tls.as_ref().map(MysqlTls::ssl_opts))
             // READ COMMITTED: no gap locks, so a dequeue's locking read never blocks enqueues.
             .init(vec![
                 "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
