@@ -616,3 +616,179 @@ async fn credentials_in_the_base_url_work_and_stay_hidden() {
     assert!(v["error"].as_str().unwrap().contains("unreachable"), "{v}");
     assert!(!v.to_string().contains("Sup3rSecretPw"), "{v}");
 }
+
+/// A throw-away CA and a server certificate it signed for `localhost` and `127.0.0.1` (openssl),
+/// as `(ca.pem, server.pem, server-key.pem)`.
+fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let f = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pfs test CA",
+            "-keyout",
+            &f("ca-key.pem"),
+            "-out",
+            &f("ca.pem"),
+        ],
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            &f("server-key.pem"),
+            "-out",
+            &f("server.csr"),
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &f("server.csr"),
+            "-CA",
+            &f("ca.pem"),
+            "-CAkey",
+            &f("ca-key.pem"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &f("san.ext"),
+            "-out",
+            &f("server.pem"),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    }
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+    )
+}
+
+/// A TLS endpoint on a loopback port that forwards every connection to `backend` (a plain pfs):
+/// an https remote, as a pfs behind a TLS-terminating proxy is. Returns the port.
+async fn tls_front(cert: &Path, key: &Path, backend: String) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let certs = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, backend) = (acceptor.clone(), backend.clone());
+            tokio::spawn(async move {
+                // A client that refuses our certificate ends the handshake: nothing to forward.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut plain = tokio::net::TcpStream::connect(&backend).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_remotes_are_verified_against_the_given_ca() {
+    let b = Pfs::start("plugins:\n  memfs: {path: /memfs}\n");
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(pki.path());
+    let port = tls_front(&cert, &key, b.url.trim_start_matches("http://").to_owned()).await;
+    let (a, _) = app_with("plugins:\n  memfs: {path: /memfs}\n").await;
+    let mount = |path: &str, config: serde_json::Value| {
+        let body = json!({"fstype": "proxyfs", "path": path, "config": config}).to_string();
+        let a = a.clone();
+        async move { send_json(&a, post_json("/api/v1/mount", &body)).await }
+    };
+    let ca = ca.to_str().unwrap();
+
+    let (s, v) = mount(
+        "/tls",
+        json!({"base_url": format!("https://127.0.0.1:{port}"), "tls_ca": ca}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let data: Vec<u8> = (0..256 * 1024).map(|i| (i % 253) as u8).collect();
+    let (s, _) = send(&a, put("/api/v1/files?path=/tls/memfs/x", data.clone())).await;
+    assert_eq!(s, 200);
+    let (s, body) = send(&a, get("/api/v1/files?path=/tls/memfs/x")).await;
+    assert_eq!((s.as_u16(), body.len()), (200, data.len()));
+    assert!(body[..] == data[..], "bytes differ through TLS");
+    // By name too: the certificate names localhost.
+    let (s, v) = mount(
+        "/by-name",
+        json!({"base_url": format!("https://localhost:{port}"), "tls_ca": ca}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // Without the CA the certificate cannot be checked, and the mount says so.
+    let (s, v) = mount(
+        "/untrusted",
+        json!({"base_url": format!("https://127.0.0.1:{port}")}),
+    )
+    .await;
+    assert_eq!(s, 503, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("certificate"),
+        "{v}"
+    );
+    // Unless verification is off.
+    let (s, v) = mount(
+        "/unchecked",
+        json!({"base_url": format!("https://127.0.0.1:{port}"), "tls_skip_verify": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, body) = send(&a, get("/api/v1/files?path=/unchecked/memfs/x")).await;
+    assert_eq!(body.len(), data.len());
+
+    // A tls_ca that is no certificate is a config error.
+    std::fs::write(pki.path().join("junk.pem"), "not a certificate").unwrap();
+    let (s, v) = mount(
+        "/junk",
+        json!({"base_url": format!("https://127.0.0.1:{port}"),
+               "tls_ca": pki.path().join("junk.pem")}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("tls_ca"), "{v}");
+}

@@ -16,7 +16,7 @@ use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 use tokio::time::{Instant, Sleep};
 
-use super::config::Settings;
+use super::config::{Settings, TlsSettings};
 use super::wire;
 
 /// The largest error or JSON answer read from the remote.
@@ -59,21 +59,35 @@ pub(crate) struct Remote {
     pub(crate) root: String,
     /// The inactivity timeout.
     pub(crate) timeout: Duration,
+    /// How an `https` remote's certificate is checked (kept for `reload`).
+    pub(crate) tls: TlsSettings,
     client: RwLock<Client>,
     info: RwLock<RemoteInfo>,
 }
 
-/// Builds the HTTP client: plain http/1.1, `TCP_NODELAY` (small requests are latency-bound),
-/// no proxy from the environment (the remote is named exactly by `base_url`).
-pub fn build_client(timeout: Duration) -> Result<Client> {
-    Client::builder()
+/// Builds the HTTP client: http/1.1 (TLS by rustls for `https`, trusting the system's roots, the
+/// web roots and `tls.ca_pem`), `TCP_NODELAY` (small requests are latency-bound), no proxy from
+/// the environment (the remote is named exactly by `base_url`).
+pub fn build_client(timeout: Duration, tls: &TlsSettings) -> Result<Client> {
+    // reqwest takes rustls's process-wide provider: the aws-lc-rs one the build links anyway.
+    // Installing fails only when one is installed already, which is as good.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let built = |e: reqwest::Error| {
+        Error::internal(format!("cannot build the HTTP client: {e}")).with_source(e)
+    };
+    let mut builder = Client::builder()
         .tcp_nodelay(true)
         .tcp_keepalive(TCP_KEEPALIVE)
         .connect_timeout(timeout)
         .pool_idle_timeout(POOL_IDLE)
         .no_proxy()
-        .build()
-        .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")).with_source(e))
+        .danger_accept_invalid_certs(tls.skip_verify);
+    if let Some(pem) = &tls.ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(built)? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(built)
 }
 
 impl Remote {
@@ -84,7 +98,8 @@ impl Remote {
             credentials: s.credentials.clone(),
             root: s.root.clone(),
             timeout: s.timeout,
-            client: RwLock::new(build_client(s.timeout)?),
+            tls: s.tls.clone(),
+            client: RwLock::new(build_client(s.timeout, &s.tls)?),
             info: RwLock::new(RemoteInfo::default()),
         })
     }

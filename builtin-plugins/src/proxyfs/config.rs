@@ -26,6 +26,22 @@ pub struct ProxyFsConfig {
     /// silent forever once open.
     #[serde(default)]
     pub timeout: Option<Value>,
+    /// `https` remotes: a PEM file of CA certificates to trust besides the system's and the
+    /// built-in web roots.
+    #[serde(default)]
+    pub tls_ca: Option<String>,
+    /// `https` remotes: accept any certificate (encrypted, not authenticated).
+    #[serde(default)]
+    pub tls_skip_verify: Option<bool>,
+}
+
+/// How an `https` remote's certificate is checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM text of extra CA certificates (read at validation, so a bad file fails the mount).
+    pub ca_pem: Option<Vec<u8>>,
+    /// Accept any certificate and name.
+    pub skip_verify: bool,
 }
 
 /// The config, checked and resolved.
@@ -40,14 +56,16 @@ pub struct Settings {
     pub root: String,
     /// See [`ProxyFsConfig::timeout`].
     pub timeout: Duration,
+    /// See [`TlsSettings`].
+    pub tls: TlsSettings,
 }
 
 impl Settings {
     /// Parses and checks a mount's config (no network access).
     ///
     /// # Errors
-    /// `InvalidArgument` for an unknown key, a missing or malformed `base_url`, an `https` URL,
-    /// a malformed `remote_path` or a zero or malformed `timeout`.
+    /// `InvalidArgument` for an unknown key, a missing or malformed `base_url`, a malformed
+    /// `remote_path`, a zero or malformed `timeout`, or a `tls_ca` that holds no certificate.
     pub fn parse(config: &Value) -> Result<Self> {
         let mut config = config.clone();
         if let Value::Object(m) = &mut config {
@@ -63,6 +81,10 @@ impl Settings {
             credentials,
             root,
             timeout: parse_timeout(c.timeout.as_ref())?,
+            tls: TlsSettings {
+                ca_pem: c.tls_ca.as_deref().map(read_ca).transpose()?,
+                skip_verify: c.tls_skip_verify.unwrap_or(false),
+            },
         })
     }
 }
@@ -73,19 +95,14 @@ impl Settings {
 ///
 /// # Errors
 /// `InvalidArgument` for a URL that does not parse, has no host, carries a query or fragment,
-/// or is not `http` (this build has no TLS client).
+/// or is neither `http` nor `https`.
 pub fn normalize_base_url(raw: &str) -> Result<String> {
     let bad =
         |why: &str| Error::invalid_argument(format!("invalid base_url '{}': {why}", redacted(raw)));
     let mut url = reqwest::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
     match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(bad(
-                "https is not supported: proxyfs speaks plain http (reach a TLS server through a local TLS-terminating proxy)",
-            ));
-        }
-        other => return Err(bad(&format!("scheme '{other}' is not http"))),
+        "http" | "https" => {}
+        other => return Err(bad(&format!("scheme '{other}' is not http or https"))),
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("no host"));
@@ -99,6 +116,21 @@ pub fn normalize_base_url(raw: &str) -> Result<String> {
     }
     url.set_path(&path);
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// The PEM file `path`, which must hold at least one certificate.
+fn read_ca(path: &str) -> Result<Vec<u8>> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::invalid_argument(format!(
+            "invalid value for 'tls_ca': cannot read {path}: {e}"
+        ))
+    })?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(pem),
+        _ => Err(Error::invalid_argument(format!(
+            "invalid value for 'tls_ca': {path} holds no PEM certificate"
+        ))),
+    }
 }
 
 /// Basic-auth credentials taken out of `base_url` (`http://user:password@host`); their `Debug`
@@ -189,7 +221,7 @@ pub(crate) fn config_params() -> Vec<ConfigParam> {
         ConfigParam::required(
             "base_url",
             ParamType::String,
-            "remote pfs/AGFS server, http://host:port (with or without /api/v1)",
+            "remote pfs/AGFS server, http(s)://host:port (with or without /api/v1)",
         ),
         ConfigParam::optional(
             "remote_path",
@@ -202,6 +234,18 @@ pub(crate) fn config_params() -> Vec<ConfigParam> {
             ParamType::Duration,
             "30s",
             "longest wait for the remote: connect, answer, silence inside a body",
+        ),
+        ConfigParam::optional(
+            "tls_ca",
+            ParamType::String,
+            "",
+            "https: a PEM file of CA certificates to trust besides the system's and the web roots",
+        ),
+        ConfigParam::optional(
+            "tls_skip_verify",
+            ParamType::Bool,
+            "false",
+            "https: accept any certificate (encrypted, not authenticated)",
         ),
     ]
 }

@@ -124,7 +124,7 @@ impl ProxyFs {
     /// # Errors
     /// As [`ProxyFs::check`], the message prefixed with `reload failed`.
     pub async fn reload(&self) -> Result<()> {
-        let client = build_client(self.remote.timeout)?;
+        let client = build_client(self.remote.timeout, &self.remote.tls)?;
         match self.check(&client).await {
             Ok(info) => {
                 self.remote.install(client, info);

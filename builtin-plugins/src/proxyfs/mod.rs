@@ -14,7 +14,9 @@ use fs_core::{ConfigParam, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use client::{RemoteInfo, build_client};
-pub use config::{Credentials, DEFAULT_TIMEOUT, ProxyFsConfig, Settings, normalize_base_url};
+pub use config::{
+    Credentials, DEFAULT_TIMEOUT, ProxyFsConfig, Settings, TlsSettings, normalize_base_url,
+};
 pub use fs::{ProxyFs, RELOAD, plain_write};
 pub use wire::{map_status, parse_rfc3339};
 
