@@ -388,6 +388,20 @@ mod tests {
         assert!(e.contains("adress"), "{e}");
     }
 
+    /// No auth means the server must not listen beyond this machine unless told to: the embedded
+    /// default and a config without `server.address` both bind loopback only.
+    #[test]
+    fn the_default_address_is_loopback_only() {
+        for c in [
+            Config::embedded_default(),
+            Config::parse("plugins: {}\n").unwrap(),
+        ] {
+            let addr = parse_addr(&c.server.address).unwrap();
+            assert!(addr.ip().is_loopback(), "{addr}");
+            assert_eq!(addr.port(), 8080);
+        }
+    }
+
     #[test]
     fn embedded_default_plans_the_seed_paths() {
         let plan = Config::embedded_default().plan(&registry()).unwrap();
