@@ -7,19 +7,19 @@ use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, Metadata, OpenOptions, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, Metadata, PermissionsExt};
 use fs_core::{
     ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta,
     Result, WriteFlags,
 };
-use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::tree;
+use tokio::io::AsyncReadExt;
 
 /// Chunk size of streamed reads.
 const CHUNK: usize = 64 * 1024;
@@ -29,9 +29,7 @@ const CHUNK: usize = 64 * 1024;
 pub(super) const NEW_FILE_MODE: u32 = 0o644;
 
 /// Prefix of the temporary files of atomic writes (hidden, in the target's directory).
-const TEMP_PREFIX: &str = ".pfs-tmp-";
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+pub(super) const TEMP_PREFIX: &str = ".pfs-tmp-";
 
 /// Maps an I/O error to the error kind of the API, naming `path`. The one place where localfs
 /// translates `std::io` errors.
@@ -146,7 +144,7 @@ pub(super) fn name_of(path: &str) -> String {
         .to_string()
 }
 
-fn mode_of(m: &Metadata) -> u32 {
+pub(super) fn mode_of(m: &Metadata) -> u32 {
     m.permissions().mode() & 0o7777
 }
 
@@ -172,7 +170,7 @@ pub(super) async fn blocking<T: Send + 'static>(
 
 /// Opens the parent directory of `rel` as its own handle (inside the root) and returns it with the
 /// last component.
-fn open_parent(root: &Dir, rel: &str, path: &str) -> Result<(Dir, String)> {
+pub(super) fn open_parent(root: &Dir, rel: &str, path: &str) -> Result<(Dir, String)> {
     let (parent, name) = split(rel);
     let dir = if parent == "." {
         root.try_clone()
@@ -183,7 +181,7 @@ fn open_parent(root: &Dir, rel: &str, path: &str) -> Result<(Dir, String)> {
     Ok((dir, name.to_string()))
 }
 
-fn sync_dir(dir: &Dir, path: &str) -> Result<()> {
+pub(super) fn sync_dir(dir: &Dir, path: &str) -> Result<()> {
     // The root handle may be an O_PATH descriptor, which fsync refuses: open the directory itself.
     dir.open(".")
         .and_then(|d| d.sync_all())
@@ -191,45 +189,6 @@ fn sync_dir(dir: &Dir, path: &str) -> Result<()> {
 }
 
 /// A temporary file of an atomic write, removed on drop unless committed.
-struct TempFile {
-    parent: Arc<Dir>,
-    name: String,
-    armed: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = self.parent.remove_file(&self.name);
-        }
-    }
-}
-
-/// Copies `data` into `file`, at most `limit` bytes in all; returns the count.
-async fn pump(
-    file: &mut tokio::fs::File,
-    mut data: ByteStream,
-    limit: u64,
-    path: &str,
-) -> Result<u64> {
-    let mut total = 0u64;
-    while let Some(chunk) = data.next().await {
-        let chunk = chunk?;
-        total += chunk.len() as u64;
-        if total > limit {
-            return Err(Error::new(
-                ErrorKind::PayloadTooLarge,
-                format!("request body exceeds maximum size of {limit} bytes"),
-            ));
-        }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| map_io_error(e, path))?;
-    }
-    file.flush().await.map_err(|e| map_io_error(e, path))?;
-    Ok(total)
-}
-
 impl LocalFs {
     /// Serves `local_dir`, which must exist and be a directory.
     ///
@@ -253,12 +212,36 @@ impl LocalFs {
         &self.base
     }
 
-    fn refuse_if_read_only(&self, op: &'static str) -> Result<()> {
+    pub(super) fn refuse_if_read_only(&self, op: &'static str) -> Result<()> {
         if self.read_only {
             Err(Error::unsupported(op))
         } else {
             Ok(())
         }
+    }
+
+    /// Runs `op(root, rel, path)` on the blocking pool: `rel` is `path` relative to the root
+    /// (`.` for the root itself), `path` is for errors.
+    pub(super) async fn at<T: Send + 'static>(
+        &self,
+        path: &str,
+        op: impl FnOnce(&Dir, &str, &str) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let root = self.root.clone();
+        let path = path.to_string();
+        blocking(move || op(&root, &rel(&path)?, &path)).await
+    }
+
+    /// [`LocalFs::at`] for an operation named `name` that changes the tree: refused on a
+    /// read-only mount.
+    async fn change<T: Send + 'static>(
+        &self,
+        name: &'static str,
+        path: &str,
+        op: impl FnOnce(&Dir, &str, &str) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.refuse_if_read_only(name)?;
+        self.at(path, op).await
     }
 
     pub(super) fn info(&self, name: String, rel: &str, m: &Metadata) -> FileInfo {
@@ -305,135 +288,6 @@ impl LocalFs {
         }
         Ok((file, len, m))
     }
-
-    async fn write_replace(
-        &self,
-        path: &str,
-        data: ByteStream,
-        limit: u64,
-        flags: WriteFlags,
-    ) -> Result<u64> {
-        let exclusive = flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE);
-        let may_create = flags.is_empty() || flags.contains(WriteFlags::CREATE);
-        let sync = flags.contains(WriteFlags::SYNC);
-        let root = self.root.clone();
-        let p = path.to_string();
-        let (parent, name, temp, file) = blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                return Err(Error::is_a_directory(&p));
-            }
-            let (parent, name) = open_parent(&root, &rel, &p)?;
-            let mode = match parent.metadata(&name) {
-                Ok(m) if m.is_dir() => return Err(Error::is_a_directory(&p)),
-                Ok(_) if exclusive => return Err(Error::already_exists(&p)),
-                Ok(m) => mode_of(&m),
-                Err(e) if e.kind() == io::ErrorKind::NotFound && may_create => NEW_FILE_MODE,
-                Err(e) => return Err(map_io_error(e, &p)),
-            };
-            let parent = Arc::new(parent);
-            let temp_name = format!(
-                "{TEMP_PREFIX}{}-{}",
-                std::process::id(),
-                TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
-            let file = parent
-                .open_with(&temp_name, OpenOptions::new().write(true).create_new(true))
-                .map_err(|e| map_io_error(e, &p))?;
-            let temp = TempFile {
-                parent: parent.clone(),
-                name: temp_name,
-                armed: true,
-            };
-            file.set_permissions(Permissions::from_mode(mode))
-                .map_err(|e| map_io_error(e, &p))?;
-            Ok((parent, name, temp, file.into_std()))
-        })
-        .await?;
-        let mut file = tokio::fs::File::from_std(file);
-        let n = pump(&mut file, data, limit, path).await?;
-        if sync {
-            file.sync_all().await.map_err(|e| map_io_error(e, path))?;
-        }
-        drop(file);
-        let p = path.to_string();
-        blocking(move || {
-            let mut temp = temp;
-            if exclusive {
-                // link(2) never replaces: a file created meanwhile makes this fail, as it should.
-                parent
-                    .hard_link(&temp.name, &parent, &name)
-                    .map_err(|e| map_io_error(e, &p))?;
-            } else {
-                parent
-                    .rename(&temp.name, &parent, &name)
-                    .map_err(|e| map_io_error(e, &p))?;
-                temp.armed = false;
-            }
-            if sync {
-                sync_dir(&parent, &p)?;
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(n)
-    }
-
-    async fn write_in_place(
-        &self,
-        path: &str,
-        data: ByteStream,
-        limit: u64,
-        offset: Option<u64>,
-        flags: WriteFlags,
-    ) -> Result<u64> {
-        let append = flags.contains(WriteFlags::APPEND);
-        let sync = flags.contains(WriteFlags::SYNC);
-        let mut opts = OpenOptions::new();
-        opts.write(true);
-        if append {
-            opts.append(true);
-        }
-        if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) {
-            opts.create_new(true);
-        } else if flags.is_empty() || flags.contains(WriteFlags::CREATE) {
-            opts.create(true);
-        }
-        if flags.contains(WriteFlags::TRUNCATE) {
-            opts.truncate(true);
-        }
-        let root = self.root.clone();
-        let p = path.to_string();
-        let (file, parent) = blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                return Err(Error::is_a_directory(&p));
-            }
-            let (parent, name) = open_parent(&root, &rel, &p)?;
-            let file = parent
-                .open_with(&name, &opts)
-                .map_err(|e| map_io_error(e, &p))?;
-            let m = file.metadata().map_err(|e| map_io_error(e, &p))?;
-            if m.is_dir() {
-                return Err(Error::is_a_directory(&p));
-            }
-            let mut file = file.into_std();
-            if !append {
-                file.seek(SeekFrom::Start(offset.unwrap_or(0)))
-                    .map_err(|e| map_io_error(e, &p))?;
-            }
-            Ok((file, parent))
-        })
-        .await?;
-        let mut file = tokio::fs::File::from_std(file);
-        let n = pump(&mut file, data, limit, path).await?;
-        if sync {
-            file.sync_all().await.map_err(|e| map_io_error(e, path))?;
-            let p = path.to_string();
-            blocking(move || sync_dir(&parent, &p)).await?;
-        }
-        Ok(n)
-    }
 }
 
 #[async_trait]
@@ -447,55 +301,51 @@ impl FileSystem for LocalFs {
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let root = self.root.clone();
-        let p = path.to_string();
-        let (rel, m) = blocking(move || {
-            let rel = rel(&p)?;
-            let m = if rel == "." {
-                root.dir_metadata()
-            } else {
-                root.metadata(&rel)
-            }
-            .map_err(|e| map_io_error(e, &p))?;
-            Ok((rel, m))
-        })
-        .await?;
+        let (rel, m) = self
+            .at(path, |root, rel, p| {
+                let m = if rel == "." {
+                    root.dir_metadata()
+                } else {
+                    root.metadata(rel)
+                }
+                .map_err(|e| map_io_error(e, p))?;
+                Ok((rel.to_string(), m))
+            })
+            .await?;
         Ok(self.info(name_of(path), &rel, &m))
     }
 
     async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let root = self.root.clone();
-        let p = path.to_string();
-        let (rel, entries) = blocking(move || {
-            let rel = rel(&p)?;
-            let dir = if rel == "." {
-                root.try_clone()
-            } else {
-                root.open_dir(&rel)
-            }
-            .map_err(|e| map_io_error(e, &p))?;
-            let mut out = Vec::new();
-            for entry in dir.entries().map_err(|e| map_io_error(e, &p))? {
-                let entry = entry.map_err(|e| map_io_error(e, &p))?;
-                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                    continue; // not representable in the API
-                };
-                if name.starts_with(TEMP_PREFIX) {
-                    continue; // an atomic write in progress
+        let (rel, entries) = self
+            .at(path, |root, rel, p| {
+                let dir = if rel == "." {
+                    root.try_clone()
+                } else {
+                    root.open_dir(rel)
                 }
-                // Follow symlinks that stay inside; one leading out is listed as the link itself.
-                let m = match dir.metadata(&name) {
-                    Ok(m) => m,
-                    Err(_) => match dir.symlink_metadata(&name) {
+                .map_err(|e| map_io_error(e, p))?;
+                let mut out = Vec::new();
+                for entry in dir.entries().map_err(|e| map_io_error(e, p))? {
+                    let entry = entry.map_err(|e| map_io_error(e, p))?;
+                    let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                        continue; // not representable in the API
+                    };
+                    if name.starts_with(TEMP_PREFIX) {
+                        continue; // an atomic write in progress
+                    }
+                    // Follow symlinks that stay inside; one leading out is listed as the link itself.
+                    let m = match dir.metadata(&name) {
                         Ok(m) => m,
-                        Err(_) => continue, // removed meanwhile
-                    },
-                };
-                out.push((name, m));
-            }
-            Ok((rel, out))
-        })
-        .await?;
+                        Err(_) => match dir.symlink_metadata(&name) {
+                            Ok(m) => m,
+                            Err(_) => continue, // removed meanwhile
+                        },
+                    };
+                    out.push((name, m));
+                }
+                Ok((rel.to_string(), out))
+            })
+            .await?;
         Ok(entries
             .into_iter()
             .map(|(name, m)| {
@@ -590,164 +440,41 @@ impl FileSystem for LocalFs {
     }
 
     async fn create(&self, path: &str) -> Result<()> {
-        self.refuse_if_read_only("create")?;
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                return Err(Error::already_exists(&p));
-            }
-            let file = root
-                .open_with(&rel, OpenOptions::new().write(true).create_new(true))
-                .map_err(|e| map_io_error(e, &p))?;
-            file.set_permissions(Permissions::from_mode(NEW_FILE_MODE))
-                .map_err(|e| map_io_error(e, &p))
-        })
-        .await
+        self.change("create", path, tree::create).await
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
-        self.refuse_if_read_only("mkdir")?;
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                return Err(Error::already_exists(&p));
-            }
-            let (parent, name) = open_parent(&root, &rel, &p)?;
-            parent.create_dir(&name).map_err(|e| map_io_error(e, &p))?;
-            // Exact bits, whatever the process umask.
-            parent
-                .set_permissions(&name, Permissions::from_mode(mode & 0o7777))
-                .map_err(|e| map_io_error(e, &p))
+        self.change("mkdir", path, move |root, rel, p| {
+            tree::mkdir(root, rel, p, mode)
         })
         .await
     }
 
     async fn remove(&self, path: &str) -> Result<()> {
-        self.refuse_if_read_only("remove")?;
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                return Err(Error::permission_denied(&p));
-            }
-            let (parent, name) = open_parent(&root, &rel, &p)?;
-            let m = parent
-                .symlink_metadata(&name)
-                .map_err(|e| map_io_error(e, &p))?;
-            if m.is_dir() {
-                parent.remove_dir(&name)
-            } else {
-                parent.remove_file(&name)
-            }
-            .map_err(|e| map_io_error(e, &p))
-        })
-        .await
+        self.change("remove", path, tree::remove).await
     }
 
     async fn remove_all(&self, path: &str) -> Result<()> {
-        self.refuse_if_read_only("remove")?;
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                for entry in root.entries().map_err(|e| map_io_error(e, &p))? {
-                    let entry = entry.map_err(|e| map_io_error(e, &p))?;
-                    let name = entry.file_name();
-                    let m = root
-                        .symlink_metadata(&name)
-                        .map_err(|e| map_io_error(e, &p))?;
-                    if m.is_dir() {
-                        root.remove_dir_all(&name)
-                    } else {
-                        root.remove_file(&name)
-                    }
-                    .map_err(|e| map_io_error(e, &p))?;
-                }
-                return Ok(());
-            }
-            let (parent, name) = open_parent(&root, &rel, &p)?;
-            let m = parent
-                .symlink_metadata(&name)
-                .map_err(|e| map_io_error(e, &p))?;
-            if m.is_dir() {
-                parent.remove_dir_all(&name)
-            } else {
-                parent.remove_file(&name)
-            }
-            .map_err(|e| map_io_error(e, &p))
-        })
-        .await
+        self.change("remove", path, tree::remove_all).await
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         self.refuse_if_read_only("rename")?;
         let root = self.root.clone();
-        let (f, t) = (from.to_string(), to.to_string());
-        blocking(move || {
-            let (rf, rt) = (rel(&f)?, rel(&t)?);
-            if rf == "." || rt == "." {
-                return Err(Error::permission_denied(if rf == "." { &f } else { &t }));
-            }
-            if rt == rf {
-                return Ok(());
-            }
-            if rt.starts_with(&format!("{rf}/")) {
-                return Err(Error::invalid_argument(format!(
-                    "cannot move {f} into its own subtree {t}"
-                )));
-            }
-            let (fp, fname) = open_parent(&root, &rf, &f)?;
-            let (tp, tname) = open_parent(&root, &rt, &t)?;
-            let src = fp
-                .symlink_metadata(&fname)
-                .map_err(|e| map_io_error(e, &f))?;
-            match tp.symlink_metadata(&tname) {
-                Ok(dst) if dst.is_dir() && !src.is_dir() => {
-                    return Err(Error::is_a_directory(&t));
-                }
-                Ok(dst) if !dst.is_dir() && src.is_dir() => {
-                    return Err(Error::not_a_directory(&t));
-                }
-                _ => {}
-            }
-            fp.rename(&fname, &tp, &tname)
-                .map_err(|e| map_io_error(e, &t))
-        })
-        .await
+        let (from, to) = (from.to_string(), to.to_string());
+        blocking(move || tree::rename(&root, &from, &to)).await
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        self.refuse_if_read_only("chmod")?;
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let rel = rel(&p)?;
-            root.set_permissions(&rel, Permissions::from_mode(mode & 0o7777))
-                .map_err(|e| map_io_error(e, &p))
+        self.change("chmod", path, move |root, rel, p| {
+            tree::chmod(root, rel, p, mode)
         })
         .await
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
-        self.refuse_if_read_only("truncate")?;
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let rel = rel(&p)?;
-            let m = root.metadata(&rel).map_err(|e| map_io_error(e, &p))?;
-            if m.is_dir() {
-                return Err(Error::is_a_directory(&p));
-            }
-            let file = root
-                .open_with(&rel, OpenOptions::new().write(true))
-                .map_err(|e| map_io_error(e, &p))?;
-            file.set_len(size).map_err(|e| map_io_error(e, &p))
+        self.change("truncate", path, move |root, rel, p| {
+            tree::truncate(root, rel, p, size)
         })
         .await
     }
@@ -765,35 +492,6 @@ impl FileSystem for LocalFs {
     }
 
     async fn touch(&self, path: &str) -> Result<()> {
-        self.refuse_if_read_only("touch")?;
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                return Ok(());
-            }
-            let (parent, name) = open_parent(&root, &rel, &p)?;
-            match parent.metadata(&name) {
-                Ok(m) if m.is_dir() => Ok(()),
-                Ok(_) => {
-                    let file = parent
-                        .open_with(&name, OpenOptions::new().write(true))
-                        .map_err(|e| map_io_error(e, &p))?;
-                    file.into_std()
-                        .set_modified(SystemTime::now())
-                        .map_err(|e| map_io_error(e, &p))
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    let file = parent
-                        .open_with(&name, OpenOptions::new().write(true).create(true))
-                        .map_err(|e| map_io_error(e, &p))?;
-                    file.set_permissions(Permissions::from_mode(NEW_FILE_MODE))
-                        .map_err(|e| map_io_error(e, &p))
-                }
-                Err(e) => Err(map_io_error(e, &p)),
-            }
-        })
-        .await
+        self.change("touch", path, tree::touch).await
     }
 }

@@ -4,6 +4,8 @@ mod fs;
 mod handle;
 #[cfg(test)]
 mod tests;
+mod tree;
+mod write;
 
 use std::sync::Arc;
 
