@@ -248,6 +248,16 @@ pub trait FileHandle: Send + fmt::Debug + 'static {
     /// As [`FileSystem::stat`].
     async fn stat(&mut self) -> Result<FileInfo>;
 
+    /// Sets the open file's size (ftruncate): cut, or extended with zeros. The position stays.
+    /// The default has no file to size.
+    ///
+    /// # Errors
+    /// `Unsupported` by default; else as [`FileSystem::truncate`].
+    async fn truncate(&mut self, size: u64) -> Result<()> {
+        let _ = size;
+        Err(Error::unsupported("truncate"))
+    }
+
     /// The next piece of a streamed read (`GET /handles/{id}/stream`): `None` at the end,
     /// `Some(empty)` when a live stream had nothing within its wait (ask again).
     ///
@@ -411,6 +421,11 @@ impl<F: FileSystem + ?Sized> FileHandle for GenericHandle<F> {
 
     async fn stat(&mut self) -> Result<FileInfo> {
         self.fs.stat(&self.path).await
+    }
+
+    async fn truncate(&mut self, size: u64) -> Result<()> {
+        self.flags.check_write()?;
+        self.fs.truncate(&self.path, size).await
     }
 }
 

@@ -12,7 +12,7 @@ use common::handles::{file, open};
 use common::{
     app_with, assert_error, delete, get, post, post_json, put, send, send_full, send_json,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const MEMFS: &str = "plugins:\n  memfs: {path: /memfs}\n";
 
@@ -255,10 +255,10 @@ async fn bad_ids_unknown_ops_and_wrong_methods() {
         (404, r#"{"error":"not found"}"#.into())
     );
     let id = open(&app, "/memfs/f.txt", 0, "").await;
-    let (s, v) = send_json(&app, post(&format!("/api/v1/handles/{id}/truncate"))).await;
+    let (s, v) = send_json(&app, post(&format!("/api/v1/handles/{id}/frobnicate"))).await;
     assert_eq!(
         (s.as_u16(), v.to_string()),
-        (404, r#"{"error":"unknown operation: truncate"}"#.into())
+        (404, r#"{"error":"unknown operation: frobnicate"}"#.into())
     );
     let got = send_json(&app, post("/api/v1/handles/x/frob")).await;
     assert_error(got, 400, "invalid handle ID");
@@ -472,4 +472,47 @@ async fn an_abandoned_stream_body_releases_the_handle() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `POST /handles/{id}/truncate?size=` (the Python SDK's `FileHandle.truncate`; AGFS has no such
+/// route): cuts or extends the open file, keeps the position, needs a writable handle.
+#[tokio::test]
+async fn truncate_through_a_handle_cuts_and_extends_and_keeps_the_position() {
+    let app = memfs_with("hello world").await;
+    let id = open(&app, "/memfs/f.txt", 2, "").await;
+    let (s, v) = send_json(
+        &app,
+        post(&format!("/api/v1/handles/{id}/seek?offset=11&whence=0")),
+    )
+    .await;
+    assert_eq!((s.as_u16(), &v["position"]), (200, &json!(11)));
+    let (s, v) = send_json(&app, post(&format!("/api/v1/handles/{id}/truncate?size=5"))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v, json!({"message": "truncated", "position": 11}));
+    assert_eq!(file(&app, "/memfs/f.txt").await, "hello");
+    let (s, _) = send_json(&app, post(&format!("/api/v1/handles/{id}/truncate?size=8"))).await;
+    assert_eq!(s, 200);
+    assert_eq!(file(&app, "/memfs/f.txt").await, "hello\0\0\0");
+
+    assert_error(
+        send_json(&app, post(&format!("/api/v1/handles/{id}/truncate"))).await,
+        400,
+        "size parameter is required",
+    );
+    assert_error(
+        send_json(
+            &app,
+            post(&format!("/api/v1/handles/{id}/truncate?size=-1")),
+        )
+        .await,
+        400,
+        "size must be non-negative",
+    );
+    let ro = open(&app, "/memfs/f.txt", 0, "").await;
+    assert_error(
+        send_json(&app, post(&format!("/api/v1/handles/{ro}/truncate?size=0"))).await,
+        400,
+        "handle not opened for writing",
+    );
+    assert_eq!(file(&app, "/memfs/f.txt").await, "hello\0\0\0");
 }

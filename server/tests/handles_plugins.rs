@@ -74,6 +74,16 @@ async fn localfs_handles_are_real_open_files() {
         std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
         "Jello world"
     );
+    // ftruncate on the open file itself, even after the name is gone elsewhere.
+    std::fs::rename(dir.path().join("a.txt"), dir.path().join("moved.txt")).unwrap();
+    let (s, v) = send_json(&app, post(&format!("/api/v1/handles/{id}/truncate?size=5"))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("moved.txt")).unwrap(),
+        "Jello"
+    );
+    std::fs::rename(dir.path().join("moved.txt"), dir.path().join("a.txt")).unwrap();
+    write(&app, id, "offset=5", " world").await;
     close(&app, id).await;
     // O_APPEND, O_TRUNC and O_EXCL are the kernel's.
     let id = open(&app, "/local/a.txt", 1 | 8, "").await;
@@ -121,6 +131,13 @@ async fn queuefs_handles_take_one_message_and_enqueue_per_write() {
     let w = open(&app, "/queuefs/jobs/enqueue", 1 | 16, "").await;
     write(&app, w, "", "first message").await;
     write(&app, w, "offset=99", "second").await;
+    assert_eq!(file(&app, "/queuefs/jobs/size").await, "2");
+    // A queue has no size to set.
+    assert_error(
+        send_json(&app, post(&format!("/api/v1/handles/{w}/truncate?size=0"))).await,
+        501,
+        "truncate",
+    );
     assert_eq!(file(&app, "/queuefs/jobs/size").await, "2");
     // The first read takes one message; later reads page through it without dequeuing more.
     let r = open(&app, "/queuefs/jobs/dequeue", 0, "").await;

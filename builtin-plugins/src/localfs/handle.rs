@@ -182,6 +182,11 @@ impl FileHandle for LocalHandle {
         self.with_file(|file, _| file.sync_all()).await
     }
 
+    /// The open file's own ftruncate (a read-only descriptor refuses it).
+    async fn truncate(&mut self, size: u64) -> Result<()> {
+        self.with_file(move |file, _| file.set_len(size)).await
+    }
+
     async fn stat(&mut self) -> Result<FileInfo> {
         let m = self
             .with_file(|file, _| cap_std::fs::Metadata::from_file(file))

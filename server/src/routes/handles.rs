@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/handles/{id}/stat", get(stat))
         .route("/api/v1/handles/{id}/stream", get(stream))
         .route("/api/v1/handles/{id}/renew", post(renew))
+        .route("/api/v1/handles/{id}/truncate", post(truncate))
         .route("/api/v1/handles/{id}/{op}", any(unknown_op))
 }
 
@@ -250,6 +251,28 @@ pub async fn sync(State(st): State<AppState>, Path(id): Path<String>) -> ApiResu
     let mut h = e.lock().await?;
     h.sync().await.map_err(|err| e.context(err))?;
     Ok(Json(json!({ "message": "synced" })))
+}
+
+/// `POST /handles/{id}/truncate?size=`: sets the open file's size (ftruncate; the position stays).
+/// AGFS has no such route (404), though its Python SDK calls it.
+pub async fn truncate(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let e = entry(&st, &id)?;
+    let size = match int_param(&params, "size")? {
+        None => return Err(Error::invalid_argument("size parameter is required").into()),
+        Some(n) if n < 0 => return Err(Error::invalid_argument("size must be non-negative").into()),
+        Some(n) => n as u64,
+    };
+    e.flags.check_write()?;
+    let _use = st.handles.begin_use(&e);
+    let mut h = e.lock().await?;
+    h.truncate(size).await.map_err(|err| e.context(err))?;
+    Ok(Json(
+        json!({ "message": "truncated", "position": h.position() }),
+    ))
 }
 
 /// `GET /handles/{id}/stat`: the open file's FileInfo.
