@@ -21,6 +21,12 @@ use serde_json::Value;
 
 pub use fs::S3Fs;
 
+/// The SDK client s3fs builds for `config` (endpoint, credentials, path style, checksums), for
+/// tools and benches that look at the bucket behind s3fs's back.
+pub async fn sdk_client(config: &S3Config) -> aws_sdk_s3::Client {
+    client::build(config).await
+}
+
 const README: &str = include_str!("README.md");
 
 /// The smallest part S3 accepts in a multipart upload (except the last one).
