@@ -28,22 +28,31 @@ impl S3Fs {
     /// Finds what `path` is: a one-key listing of the directory prefix and a HEAD of the file key,
     /// sent together (one round trip, not two, for the files most lookups are about).
     ///
-    /// The listing decides first: a directory is a directory whatever the HEAD said, because some
-    /// S3-compatible servers that store objects as files (s3s-fs) answer a HEAD of a directory's
-    /// name with a 500 rather than a 404.
+    /// The listing decides first: once it shows a directory the HEAD is dropped, whatever it
+    /// would have said. Some S3-compatible servers that store objects as files (s3s-fs) answer a
+    /// HEAD of a directory's name with a 500, which the SDK retries with backoff.
     pub(crate) async fn lookup(&self, path: &str) -> Result<Entry> {
         if path == "/" {
             return Ok(Entry::Dir { modified: None });
         }
         let prefix = self.keys.dir(path);
+        let list = self.list_first(path, &prefix, 1);
         let head = self
             .client
             .head_object()
             .bucket(&self.bucket)
             .key(self.keys.file(path))
             .send();
-        let (page, head) = tokio::join!(self.list_first(path, &prefix, 1), head);
-        match page?.contents().first() {
+        tokio::pin!(list, head);
+        let mut head_first = None;
+        let page = tokio::select! {
+            page = &mut list => page?,
+            h = &mut head => {
+                head_first = Some(h);
+                list.await?
+            }
+        };
+        match page.contents().first() {
             Some(o) if o.key() == Some(prefix.as_str()) => {
                 return Ok(Entry::Dir {
                     modified: time(o.last_modified()),
@@ -52,6 +61,10 @@ impl S3Fs {
             Some(_) => return Ok(Entry::Dir { modified: None }),
             None => {}
         }
+        let head = match head_first {
+            Some(h) => h,
+            None => head.await,
+        };
         match head {
             Ok(h) => Ok(Entry::File {
                 size: h.content_length().unwrap_or(0).max(0) as u64,
