@@ -432,8 +432,11 @@ impl FileSystem for LocalFs {
         flags: WriteFlags,
     ) -> Result<u64> {
         self.refuse_if_read_only("write")?;
-        if offset.is_none() && !flags.contains(WriteFlags::APPEND) {
-            self.write_replace(path, data, limit, flags).await
+        if flags.contains(WriteFlags::TRUNCATE) {
+            // Emptied first: the old bytes matter to no one, so the write replaces the file whole.
+            self.write_replace(path, data, limit, offset, flags).await
+        } else if offset.is_none() && !flags.contains(WriteFlags::APPEND) {
+            self.write_replace(path, data, limit, None, flags).await
         } else {
             self.write_in_place(path, data, limit, offset, flags).await
         }

@@ -348,6 +348,93 @@ async fn oversized_stream_keeps_old_content_and_leaves_no_temp_file() {
     assert!(temp_files(&root).is_empty());
 }
 
+/// Positional, append and truncating writes: a body that fails or is too large leaves the file as
+/// it was (the body is staged beside it first); a whole one lands where the flags say.
+#[tokio::test]
+async fn failed_positional_append_and_truncating_writes_keep_old_content() {
+    let fs = fresh();
+    let root = fs.base().to_path_buf();
+    fs.write("/f", data("old content"), None, WriteFlags::NONE)
+        .await
+        .unwrap();
+    for (what, offset, flags) in [
+        ("pwrite", Some(4), WriteFlags::NONE),
+        ("append", None, WriteFlags::APPEND),
+        ("truncate at 0", Some(0), WriteFlags::TRUNCATE),
+        ("truncate at 3", Some(3), WriteFlags::TRUNCATE),
+        (
+            "append+truncate",
+            None,
+            WriteFlags::APPEND | WriteFlags::TRUNCATE,
+        ),
+    ] {
+        fs.write_stream("/f", failing_stream(), u64::MAX, offset, flags)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            fs.read("/f", 0, None).await.unwrap(),
+            "old content",
+            "{what}"
+        );
+        let big: ByteStream = Box::pin(futures_util::stream::iter([
+            Ok(data("1234")),
+            Ok(data("5678")),
+        ]));
+        assert_kind(
+            fs.write_stream("/f", big, 6, offset, flags).await,
+            ErrorKind::PayloadTooLarge,
+        );
+        assert_eq!(
+            fs.read("/f", 0, None).await.unwrap(),
+            "old content",
+            "{what}"
+        );
+        assert!(
+            temp_files(&root).is_empty(),
+            "{what}: {:?}",
+            temp_files(&root)
+        );
+    }
+    // A failed positional write to a missing file creates nothing.
+    fs.write_stream(
+        "/g",
+        failing_stream(),
+        u64::MAX,
+        Some(2),
+        WriteFlags::CREATE,
+    )
+    .await
+    .unwrap_err();
+    assert_kind(fs.stat("/g").await, ErrorKind::NotFound);
+
+    // Whole bodies land as the flags say.
+    let put = |offset, flags, body: &'static str| {
+        let fs = &fs;
+        async move { fs.write("/f", data(body), offset, flags).await.unwrap() }
+    };
+    assert_eq!(put(Some(4), WriteFlags::NONE, "CONTENT").await, 7);
+    assert_eq!(fs.read("/f", 0, None).await.unwrap(), "old CONTENT");
+    put(None, WriteFlags::APPEND, "!").await;
+    assert_eq!(fs.read("/f", 0, None).await.unwrap(), "old CONTENT!");
+    put(Some(2), WriteFlags::TRUNCATE, "xy").await;
+    assert_eq!(fs.read("/f", 0, None).await.unwrap(), "\0\0xy");
+    put(Some(1), WriteFlags::NONE, "Z").await;
+    assert_eq!(fs.read("/f", 0, None).await.unwrap(), "\0Zxy");
+    put(Some(10), WriteFlags::CREATE, "new").await;
+    assert_eq!(fs.stat("/f").await.unwrap().size, 13);
+    assert_kind(
+        fs.write(
+            "/f",
+            data("x"),
+            Some(0),
+            WriteFlags::CREATE | WriteFlags::EXCLUSIVE,
+        )
+        .await,
+        ErrorKind::AlreadyExists,
+    );
+    assert!(temp_files(&root).is_empty());
+}
+
 #[tokio::test]
 async fn replace_keeps_mode_and_sync_flag_works() {
     let fs = fresh();

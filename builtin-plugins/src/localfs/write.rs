@@ -1,6 +1,7 @@
-//! localfs writes: whole-file writes go to a temporary file beside the target and are renamed
-//! over it (linked, for an exclusive create) once the body has arrived; positional and append
-//! writes go to the file itself.
+//! localfs writes. Every body is received into a temporary file beside the target first, so a body
+//! that fails or passes the size limit leaves the target as it was. A whole-file write (or one with
+//! `truncate`) then renames the temporary file over the target (links it, for an exclusive
+//! create); a positional or append write copies it into the target at its place.
 
 use std::io::{self, Seek, SeekFrom};
 use std::sync::Arc;
@@ -57,51 +58,103 @@ async fn pump(
     Ok(total)
 }
 
+/// What the flags say about the target before any byte arrives: `Ok(Some(mode))` when it exists
+/// (its permission bits), `Ok(None)` when it does not and may be created.
+fn check_target(
+    parent: &Dir,
+    name: &str,
+    p: &str,
+    exclusive: bool,
+    may_create: bool,
+) -> Result<Option<u32>> {
+    match parent.metadata(name) {
+        Ok(m) if m.is_dir() => Err(Error::is_a_directory(p)),
+        Ok(_) if exclusive => Err(Error::already_exists(p)),
+        Ok(m) => Ok(Some(mode_of(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && may_create => Ok(None),
+        Err(e) => Err(map_io_error(e, p)),
+    }
+}
+
+/// A new temporary file in `parent` with permission bits `mode`, removed again when the guard is
+/// dropped armed.
+fn new_temp(parent: &Arc<Dir>, p: &str, mode: u32) -> Result<(TempFile, std::fs::File)> {
+    let name = format!(
+        "{TEMP_PREFIX}{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let file = parent
+        .open_with(
+            &name,
+            OpenOptions::new().read(true).write(true).create_new(true),
+        )
+        .map_err(|e| map_io_error(e, p))?;
+    let temp = TempFile {
+        parent: parent.clone(),
+        name,
+        armed: true,
+    };
+    file.set_permissions(Permissions::from_mode(mode))
+        .map_err(|e| map_io_error(e, p))?;
+    Ok((temp, file.into_std()))
+}
+
+/// A target checked and a temporary file opened beside it.
+struct Staged {
+    parent: Arc<Dir>,
+    name: String,
+    temp: TempFile,
+    file: std::fs::File,
+}
+
 impl LocalFs {
-    /// A whole-file write: the body goes to a temporary file in the target's directory, which
-    /// then replaces the target (or, for an exclusive create, is linked to its name).
+    /// Checks the target against `flags` and opens a temporary file beside it (with the target's
+    /// mode, or the new-file mode).
+    async fn stage(&self, path: &str, flags: WriteFlags) -> Result<Staged> {
+        let exclusive = flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE);
+        let may_create = flags.is_empty() || flags.contains(WriteFlags::CREATE);
+        self.at(path, move |root, rel, p| {
+            if rel == "." {
+                return Err(Error::is_a_directory(p));
+            }
+            let (parent, name) = open_parent(root, rel, p)?;
+            let mode = check_target(&parent, &name, p, exclusive, may_create)?;
+            let parent = Arc::new(parent);
+            let (temp, file) = new_temp(&parent, p, mode.unwrap_or(NEW_FILE_MODE))?;
+            Ok(Staged {
+                parent,
+                name,
+                temp,
+                file,
+            })
+        })
+        .await
+    }
+
+    /// A write that replaces the whole file (no offset and no append, or `truncate`): the body
+    /// goes into the temporary file (at `offset`, zeros before it), which then replaces the target
+    /// (or, for an exclusive create, is linked to its name).
     pub(super) async fn write_replace(
         &self,
         path: &str,
         data: ByteStream,
         limit: u64,
+        offset: Option<u64>,
         flags: WriteFlags,
     ) -> Result<u64> {
         let exclusive = flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE);
-        let may_create = flags.is_empty() || flags.contains(WriteFlags::CREATE);
         let sync = flags.contains(WriteFlags::SYNC);
-        let (parent, name, temp, file) = self
-            .at(path, move |root, rel, p| {
-                if rel == "." {
-                    return Err(Error::is_a_directory(p));
-                }
-                let (parent, name) = open_parent(root, rel, p)?;
-                let mode = match parent.metadata(&name) {
-                    Ok(m) if m.is_dir() => return Err(Error::is_a_directory(p)),
-                    Ok(_) if exclusive => return Err(Error::already_exists(p)),
-                    Ok(m) => mode_of(&m),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound && may_create => NEW_FILE_MODE,
-                    Err(e) => return Err(map_io_error(e, p)),
-                };
-                let parent = Arc::new(parent);
-                let temp_name = format!(
-                    "{TEMP_PREFIX}{}-{}",
-                    std::process::id(),
-                    TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-                );
-                let file = parent
-                    .open_with(&temp_name, OpenOptions::new().write(true).create_new(true))
-                    .map_err(|e| map_io_error(e, p))?;
-                let temp = TempFile {
-                    parent: parent.clone(),
-                    name: temp_name,
-                    armed: true,
-                };
-                file.set_permissions(Permissions::from_mode(mode))
-                    .map_err(|e| map_io_error(e, p))?;
-                Ok((parent, name, temp, file.into_std()))
-            })
-            .await?;
+        let Staged {
+            parent,
+            name,
+            temp,
+            mut file,
+        } = self.stage(path, flags).await?;
+        if let Some(off) = offset.filter(|o| *o > 0) {
+            file.seek(SeekFrom::Start(off))
+                .map_err(|e| map_io_error(e, path))?;
+        }
         let mut file = tokio::fs::File::from_std(file);
         let n = pump(&mut file, data, limit, path).await?;
         if sync {
@@ -131,7 +184,9 @@ impl LocalFs {
         Ok(n)
     }
 
-    /// A positional or append write to the file itself (created as the flags allow).
+    /// A positional or append write: the body goes into the temporary file, and only once it is
+    /// whole is it copied into the target (at `offset`, or at the end with `append`). The target is
+    /// created here if the flags allow and it is missing.
     pub(super) async fn write_in_place(
         &self,
         path: &str,
@@ -152,37 +207,38 @@ impl LocalFs {
         } else if flags.is_empty() || flags.contains(WriteFlags::CREATE) {
             opts.create(true);
         }
-        if flags.contains(WriteFlags::TRUNCATE) {
-            opts.truncate(true);
-        }
-        let (file, parent) = self
-            .at(path, move |root, rel, p| {
-                if rel == "." {
-                    return Err(Error::is_a_directory(p));
-                }
-                let (parent, name) = open_parent(root, rel, p)?;
-                let file = parent
-                    .open_with(&name, &opts)
-                    .map_err(|e| map_io_error(e, p))?;
-                let m = file.metadata().map_err(|e| map_io_error(e, p))?;
-                if m.is_dir() {
-                    return Err(Error::is_a_directory(p));
-                }
-                let mut file = file.into_std();
-                if !append {
-                    file.seek(SeekFrom::Start(offset.unwrap_or(0)))
-                        .map_err(|e| map_io_error(e, p))?;
-                }
-                Ok((file, parent))
-            })
-            .await?;
+        let Staged {
+            parent,
+            name,
+            temp,
+            file,
+        } = self.stage(path, flags).await?;
         let mut file = tokio::fs::File::from_std(file);
         let n = pump(&mut file, data, limit, path).await?;
-        if sync {
-            file.sync_all().await.map_err(|e| map_io_error(e, path))?;
-            let p = path.to_string();
-            blocking(move || sync_dir(&parent, &p)).await?;
-        }
+        let mut staged = file.into_std().await;
+        let p = path.to_string();
+        blocking(move || {
+            let _temp = temp;
+            let target = parent
+                .open_with(&name, &opts)
+                .map_err(|e| map_io_error(e, &p))?;
+            let mut target = target.into_std();
+            if !append {
+                target
+                    .seek(SeekFrom::Start(offset.unwrap_or(0)))
+                    .map_err(|e| map_io_error(e, &p))?;
+            }
+            staged
+                .seek(SeekFrom::Start(0))
+                .map_err(|e| map_io_error(e, &p))?;
+            io::copy(&mut staged, &mut target).map_err(|e| map_io_error(e, &p))?;
+            if sync {
+                target.sync_all().map_err(|e| map_io_error(e, &p))?;
+                sync_dir(&parent, &p)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(n)
     }
 }
