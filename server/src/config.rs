@@ -136,13 +136,42 @@ impl ExternalPluginsConfig {
 }
 
 /// One plugin key of `plugins`: a single instance or a list of named instances.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum PluginEntry {
     /// `memfs: {path: /memfs, config: {...}}`
     Single(Instance),
     /// `sqlfs: [{name: local, path: /sqlfs, ...}, ...]`
     List(Vec<Instance>),
+}
+
+// By hand rather than `#[serde(untagged)]`: an untagged enum reports a misspelled key of an
+// instance only as "did not match any variant"; this way the error names the key and the allowed
+// ones.
+impl<'de> Deserialize<'de> for PluginEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = PluginEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mount ({path, name, enabled, config}) or a list of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<PluginEntry, A::Error> {
+                Instance::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(PluginEntry::Single)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> std::result::Result<PluginEntry, A::Error> {
+                Vec::<Instance>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(PluginEntry::List)
+            }
+        }
+        d.deserialize_any(Entry)
+    }
 }
 
 /// One mount declared in the config.
@@ -378,6 +407,26 @@ mod tests {
             .unwrap();
         let e = cfg.plan(&registry()).unwrap_err().to_string();
         assert!(e.contains("'init_dir'") && e.contains("'init_dirs'"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelled_instance_key_is_named_with_the_allowed_ones() {
+        for yaml in [
+            "plugins:\n  memfs: {pth: /memfs}\n",
+            "plugins:\n  memfs:\n    - {name: a, path: /a, enable: true}\n",
+        ] {
+            let e = Config::parse(yaml).unwrap_err().to_string();
+            assert!(
+                (e.contains("pth") || e.contains("enable"))
+                    && e.contains("path")
+                    && e.contains("enabled"),
+                "{e}"
+            );
+        }
+        let e = Config::parse("plugins:\n  memfs: /memfs\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a mount"), "{e}");
     }
 
     #[test]
