@@ -310,9 +310,9 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr> {
     })
 }
 
-/// Whether a config key names a secret: it contains password, passwd, secret, token, dsn or
-/// credential, or it is `key` or ends in `_key`/`-key`/`apikey` (`access_key_id` too), but not
-/// words that merely contain "key" (`monkey`).
+/// Whether a config key names a secret: it contains password, passwd, secret, token, dsn,
+/// credential, access_key or apikey, or has `key` as one of its words (split at `_`, `-`, `.`:
+/// `api_key`, `private_key_pem`), but not words that merely contain "key" (`monkey`, `keys`).
 pub fn is_secret_key(key: &str) -> bool {
     const WORDS: [&str; 8] = [
         "password",
@@ -325,7 +325,9 @@ pub fn is_secret_key(key: &str) -> bool {
         "apikey",
     ];
     let k = key.to_ascii_lowercase();
-    WORDS.iter().any(|w| k.contains(w)) || k == "key" || k.ends_with("_key") || k.ends_with("-key")
+    // `key` as a word of the name (`key`, `api_key`, `private_key_pem`, `key-file`), not inside
+    // another word (`monkey`, `keys`).
+    WORDS.iter().any(|w| k.contains(w)) || k.split(['_', '-', '.']).any(|word| word == "key")
 }
 
 /// Replaces the values of secret-looking keys ([`is_secret_key`]) with `"***"`, recursively.
@@ -484,6 +486,22 @@ mod tests {
             v,
             json!({"dsn": "***", "access_key_id": "***", "bucket": "b", "nested": {"password": "***"}})
         );
+    }
+
+    #[test]
+    fn key_as_a_word_is_secret_and_inside_a_word_is_not() {
+        for secret in [
+            "key",
+            "api_key",
+            "private_key_pem",
+            "key-file",
+            "signing.key",
+        ] {
+            assert!(is_secret_key(secret), "{secret}");
+        }
+        for plain in ["monkey", "keys", "keyspace", "bucket", "cache_max_size"] {
+            assert!(!is_secret_key(plain), "{plain}");
+        }
     }
 
     #[test]
