@@ -15,12 +15,7 @@ fn embedded_default_serves_the_seed_paths_and_stops_on_sigterm() {
     assert_eq!(out.stdout, b"Hello, World!\n");
     let out = curl(&[&format!("{base}/api/v1/directories?path=/")]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = common::listing_names(&v);
     assert_eq!(
         names,
         [

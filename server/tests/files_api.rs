@@ -27,12 +27,7 @@ async fn put_then_get_roundtrips_names_with_special_characters() {
         assert_eq!((s.as_u16(), &body[..]), (200, name.as_bytes()), "{name}");
     }
     let (_, v) = send_json(&app, get("/api/v1/directories?path=/memfs")).await;
-    let names: Vec<&str> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = common::listing_names(&v);
     assert!(
         names.contains(&"ünïcødé ✓") && names.contains(&"this&that"),
         "{names:?}"

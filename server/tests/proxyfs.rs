@@ -232,12 +232,7 @@ async fn chain_a_b_c_carries_data_both_ways_and_errors_end_to_end() {
     assert_eq!((s.as_u16(), &body[..]), (200, &b"written at C"[..]));
 
     let (_, v) = send_json(&a, get("/api/v1/directories?path=/b/c")).await;
-    let names: Vec<&str> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = common::listing_names(&v);
     assert_eq!(names, ["README", "from-a.txt", "from-c.txt", "reload"]);
     let (_, v) = send_json(&a, get("/api/v1/stat?path=/b/c/from-c.txt")).await;
     assert_eq!(

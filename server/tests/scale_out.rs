@@ -47,11 +47,9 @@ fn status(args: &[&str]) -> String {
 fn names(base: &str, dir: &str) -> Vec<String> {
     let v: serde_json::Value =
         serde_json::from_str(&body(&[&format!("{base}/api/v1/directories?path={dir}")])).unwrap();
-    let mut out: Vec<String> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap().to_owned())
+    let mut out: Vec<String> = common::listing_names(&v)
+        .into_iter()
+        .map(str::to_owned)
         .collect();
     out.sort();
     out

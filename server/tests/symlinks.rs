@@ -45,11 +45,9 @@ async fn stat(app: &Router, path: &str) -> (axum::http::StatusCode, Value) {
 async fn names(app: &Router, dir: &str) -> Vec<String> {
     let (s, v) = send_json(app, get(&format!("/api/v1/directories?path={}", enc(dir)))).await;
     assert_eq!(s, 200, "list {dir}: {v}");
-    v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap().to_string())
+    common::listing_names(&v)
+        .into_iter()
+        .map(str::to_string)
         .collect()
 }
 

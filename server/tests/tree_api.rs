@@ -18,12 +18,7 @@ async fn list_empty_directory_is_an_empty_array() {
 async fn list_root_shows_mount_points_sorted() {
     let (app, _) = app().await;
     let (_, v) = send_json(&app, get("/api/v1/directories")).await;
-    let names: Vec<&str> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = common::listing_names(&v);
     assert_eq!(names, ["dev", "hellofs", "kvfs", "memfs"]);
     assert_eq!(v["files"][0]["meta"]["Type"], "mount-point");
     assert_eq!(v["files"][0]["mode"], 493);
@@ -163,12 +158,7 @@ async fn routing_respects_component_boundaries_and_nesting() {
         "permission denied",
     );
     let (_, v) = send_json(&app, get("/api/v1/directories?path=/data")).await;
-    let names: Vec<&str> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = common::listing_names(&v);
     assert!(
         names.contains(&"users") && names.contains(&"x"),
         "{names:?}"
@@ -183,12 +173,7 @@ async fn root_mount_catches_everything() {
         200
     );
     let (_, v) = send_json(&app, get("/api/v1/directories?path=/")).await;
-    let names: Vec<&str> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = common::listing_names(&v);
     assert!(
         names.contains(&"top.txt") && names.contains(&"dev") && names.contains(&"README"),
         "{names:?}"

@@ -11,12 +11,13 @@
 //!   sent when the LIST has answered (a directory needs no HEAD), as s3fs's lookup did before.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::Client;
 use builtin_plugins::s3fs::S3FsPlugin;
-use fs_core::{FileSystem, MountContext, ServerInfo, ServicePlugin};
+use fs_core::conformance::mount_context;
+use fs_core::{FileSystem, ServicePlugin};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -141,18 +142,7 @@ async fn run(a: Args) -> Result<(), BoxError> {
         builtin_plugins::s3fs::sdk_client(&c).await
     };
     raw.create_bucket().bucket(&bucket).send().await?;
-    let fs: Arc<dyn FileSystem> = S3FsPlugin
-        .initialize(MountContext {
-            mount_path: "/s3".into(),
-            config,
-            root: Weak::new(),
-            server: ServerInfo {
-                version: "bench".into(),
-                started: SystemTime::now(),
-                data_dir: None,
-            },
-        })
-        .await?;
+    let fs: Arc<dyn FileSystem> = S3FsPlugin.initialize(mount_context("/s3", config)).await?;
     // One object: `dir` exists as its prefix (s3s-fs cannot store a directory marker).
     raw.put_object()
         .bucket(&bucket)

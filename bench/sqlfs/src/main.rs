@@ -21,12 +21,12 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Weak;
 use std::time::{Duration, Instant, SystemTime};
 
 use builtin_plugins::sqlfs::{SQLITE_SCHEMA, SqlFsPlugin};
 use bytes::Bytes;
-use fs_core::{MountContext, ServerInfo, ServicePlugin, WriteFlags};
+use fs_core::conformance::mount_context;
+use fs_core::{ServicePlugin, WriteFlags};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The root node sqlfs creates, so the reference's tables start like sqlfs's (same schema:
@@ -264,16 +264,7 @@ async fn run_sqlfs(db: &Path, work: &Work, streamed: bool) -> Result<Sample, Box
     let config = serde_json::json!({"backend": "sqlite", "db_path": db.to_str().ok_or("path")?});
     SqlFsPlugin.validate(&config)?;
     let fs = SqlFsPlugin
-        .initialize(MountContext {
-            mount_path: "/sqlfs".into(),
-            config,
-            root: Weak::new(),
-            server: ServerInfo {
-                version: "bench".into(),
-                started: SystemTime::now(),
-                data_dir: None,
-            },
-        })
+        .initialize(mount_context("/sqlfs", config))
         .await?;
     let t = Instant::now();
     for p in &work.paths {

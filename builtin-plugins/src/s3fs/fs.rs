@@ -147,26 +147,14 @@ impl FileSystem for S3Fs {
         }
     }
 
+    /// One listing of the prefix, one level deep. Only when it finds nothing (no directory
+    /// here, not even a marker) does a lookup tell a file from a missing path.
     async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
-        match self.lookup(path).await? {
-            Entry::Missing => return Err(Error::not_found(path)),
-            Entry::File { .. } => return Err(Error::not_a_directory(path)),
-            Entry::Dir { .. } => {}
-        }
         let prefix = self.keys.dir(path);
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&prefix)
-                .delimiter("/")
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| self.err(path, e))?;
+        let mut anything = false;
+        self.list_pages(path, &prefix, Some("/"), |page| {
+            anything |= !page.contents().is_empty() || !page.common_prefixes().is_empty();
             for p in page.common_prefixes() {
                 if let Some(p) = p.prefix() {
                     out.push(self.info(base_name(p), &Entry::Dir { modified: None }));
@@ -183,10 +171,16 @@ impl FileSystem for S3Fs {
                 };
                 out.push(self.info(base_name(key), &entry));
             }
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() || page.is_truncated() != Some(true) {
-                return Ok(out);
-            }
+        })
+        .await?;
+        if anything || path == "/" {
+            return Ok(out);
+        }
+        match self.lookup(path).await? {
+            Entry::Missing => Err(Error::not_found(path)),
+            Entry::File { .. } => Err(Error::not_a_directory(path)),
+            // Made between the two requests: empty so far.
+            Entry::Dir { .. } => Ok(out),
         }
     }
 

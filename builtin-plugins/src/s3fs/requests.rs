@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use bytes::{Bytes, BytesMut};
 use fs_core::{Error, ErrorKind, FileSystem, Result, WriteFlags, path as fspath};
 
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::primitives::ByteStream as SdkBody;
 
 use super::client::time;
@@ -87,7 +88,7 @@ impl S3Fs {
         path: &str,
         prefix: &str,
         max_keys: i32,
-    ) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output> {
+    ) -> Result<ListObjectsV2Output> {
         self.client
             .list_objects_v2()
             .bucket(&self.bucket)
@@ -108,9 +109,14 @@ impl S3Fs {
         }
     }
 
-    /// Every key under `prefix` (all pages).
-    pub(crate) async fn keys_under(&self, path: &str, prefix: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
+    /// Lists `prefix` page by page (with `delimiter`: one level), handing each page to `each`.
+    pub(crate) async fn list_pages(
+        &self,
+        path: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        mut each: impl FnMut(&ListObjectsV2Output),
+    ) -> Result<()> {
         let mut token = None;
         loop {
             let page = self
@@ -118,20 +124,31 @@ impl S3Fs {
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
                 .set_continuation_token(token)
                 .send()
                 .await
                 .map_err(|e| self.err(path, e))?;
+            each(&page);
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Every key under `prefix` (all pages).
+    pub(crate) async fn keys_under(&self, path: &str, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        self.list_pages(path, prefix, None, |page| {
             out.extend(
                 page.contents()
                     .iter()
                     .filter_map(|o| o.key().map(str::to_owned)),
             );
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() || page.is_truncated() != Some(true) {
-                return Ok(out);
-            }
-        }
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Stores `data` at `key` in one PUT (`exclusive`: only if no object is there).

@@ -45,6 +45,16 @@ pub async fn send_full(
     (status, headers, body)
 }
 
+/// The entry names of a `/directories` answer, in the order given.
+pub fn listing_names(v: &Value) -> Vec<&str> {
+    v["files"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a listing: {v}"))
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect()
+}
+
 /// Sends a request, returning status and body.
 pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Bytes) {
     let (s, _, b) = send_full(app, req).await;
