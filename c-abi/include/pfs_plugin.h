@@ -35,8 +35,9 @@
  *   "not empty" → 409, "permission denied" / "read-only" → 403, "not supported" /
  *   "not implemented" → 501, anything else → 500. A text may also start with an errno name and a
  *   colon ("ENOENT: ...", "EEXIST: ...", "ENOTDIR: ...", "EISDIR: ...", "ENOTEMPTY: ...",
- *   "EACCES: ...", "EINVAL: ...", "ENOTSUP: ...", "EAGAIN: ...", "ETIMEDOUT: ...", "EIO: ...")
- *   to choose the status exactly.
+ *   "EACCES: ...", "EINVAL: ...", "ENOTSUP: ...", "EAGAIN: ...", "ETIMEDOUT: ...", "EIO: ...",
+ *   "EFBIG: ..." / "ENOSPC: ..." / "EDQUOT: ..." → 413, "ENOMEM: ..." → 503) to choose the status
+ *   exactly.
  *
  * Threading: the host serializes the calls it makes on one instance (one PluginNew result); calls
  *   on different instances (different mounts) may run concurrently. Calls never run on the server's
@@ -78,7 +79,10 @@ typedef struct {
     int Count;
 } FileInfoArray;
 
-/* FSWrite flags (AGFS WriteFlag bits). No flag at all with offset < 0 = create + replace. */
+/* FSWrite flags (AGFS WriteFlag bits). No flag at all with offset < 0 = create + replace. pfs
+ * adds PFS_WRITE_CREATE to a write whose only flag is SYNC (it creates, as with no flag), so a
+ * plugin sees "create" on every write that may create. Offsets are >= 0 or -1, and offset +
+ * data_len never passes INT64_MAX: the host refuses such writes before calling. */
 #define PFS_WRITE_APPEND    (1u << 0) /* write at the end */
 #define PFS_WRITE_CREATE    (1u << 1) /* create when missing */
 #define PFS_WRITE_EXCLUSIVE (1u << 2) /* with CREATE: fail when it exists */
@@ -135,7 +139,7 @@ const char* FSRead(void* plugin, const char* path, int64_t offset, int64_t size,
 /* Writes `data_len` bytes at `offset` (offset < 0: replace the content) with PFS_WRITE_* flags.
  * Returns the number of bytes written, or a negative value on failure: -1 is an unexplained
  * failure (→ 500); -errno (e.g. -2 ENOENT, -17 EEXIST, -20 ENOTDIR, -21 EISDIR, -13 EACCES,
- * -22 EINVAL, -95 ENOTSUP) chooses the status. */
+ * -22 EINVAL, -95 ENOTSUP, -27 EFBIG, -28 ENOSPC, -12 ENOMEM) chooses the status. */
 int64_t FSWrite(void* plugin, const char* path, const char* data, int data_len, int64_t offset,
                 uint32_t flags);
 

@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use fs_core::write::check_size;
 use fs_core::{
-    Capabilities, ConfigParam, Error, ErrorKind, FileInfo, FileSystem, Meta, MountContext, Result,
-    ServicePlugin, WriteFlags,
+    Capabilities, ConfigParam, Error, ErrorKind, FileInfo, FileSystem, MAX_FILE_SIZE, Meta,
+    MountContext, Result, ServicePlugin, WriteFlags,
 };
 use parking_lot::Mutex;
 
@@ -336,6 +337,8 @@ pub fn map_error_text(text: &str) -> Error {
         "ENOTSUP" | "EOPNOTSUPP" | "ENOSYS" => Some(ErrorKind::Unsupported),
         "EAGAIN" => Some(ErrorKind::Unavailable),
         "ETIMEDOUT" => Some(ErrorKind::Timeout),
+        "EFBIG" | "ENOSPC" | "EDQUOT" => Some(ErrorKind::PayloadTooLarge),
+        "ENOMEM" => Some(ErrorKind::Unavailable),
         "EIO" => Some(ErrorKind::Internal),
         _ => None,
     };
@@ -377,6 +380,10 @@ fn map_write_error(code: i64) -> Error {
         95 | 38 => "ENOTSUP",
         11 => "EAGAIN",
         110 => "ETIMEDOUT",
+        27 => "EFBIG",
+        28 => "ENOSPC",
+        122 => "EDQUOT",
+        12 => "ENOMEM",
         _ => return Error::internal(format!("write failed (plugin returned {code})")),
     };
     map_error_text(&format!("{name}: write failed"))
@@ -419,6 +426,7 @@ impl FileSystem for CPluginFs {
             chmod: vt.fs_chmod.is_some(),
             truncate: vt.truncate.is_some(),
             live_stream: false,
+            max_file_size: fs_core::MAX_FILE_SIZE,
         }
     }
 
@@ -482,8 +490,8 @@ impl FileSystem for CPluginFs {
                     .fs_read
                     .ok_or_else(|| Error::unsupported("read"))?;
                 let c_path = cstring(&p)?;
-                let offset = i64::try_from(offset)
-                    .map_err(|_| Error::invalid_argument("offset too large"))?;
+                // Past INT64_MAX no file has bytes: clamped, the plugin answers empty (or not found).
+                let offset = i64::try_from(offset).unwrap_or(i64::MAX);
                 let size = size.map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX));
                 let result = inner.with(|inst| {
                     let mut len: c_int = 0;
@@ -545,12 +553,19 @@ impl FileSystem for CPluginFs {
                 let offset = match offset {
                     None => -1,
                     Some(o) => {
-                        i64::try_from(o).map_err(|_| Error::invalid_argument("offset too large"))?
+                        check_size(&p, o.saturating_add(data.len() as u64), MAX_FILE_SIZE)?;
+                        o as i64
                     }
                 };
-                inner.with(|inst| {
+                // The one creation rule ([`WriteFlags::creates`]) made explicit for the plugin.
+                let flags = if flags == WriteFlags::SYNC {
+                    flags | WriteFlags::CREATE
+                } else {
+                    flags
+                };
+                let n = inner.with(|inst| {
                     // SAFETY: live instance, NUL-terminated path, `len` bytes at `data`.
-                    let n = unsafe {
+                    Ok(unsafe {
                         f(
                             inst,
                             c_path.as_ptr(),
@@ -559,13 +574,20 @@ impl FileSystem for CPluginFs {
                             offset,
                             flags.bits(),
                         )
-                    };
-                    if n < 0 {
-                        Err(map_write_error(n).with_path(p.clone()))
-                    } else {
-                        Ok(n as u64)
-                    }
-                })
+                    })
+                })?;
+                if n >= 0 {
+                    return Ok(n as u64);
+                }
+                match map_write_error(n).with_path(p.clone()) {
+                    // -1 says nothing (AGFS plugins return it for everything): a directory, the
+                    // mount root above all, is told apart by stat.
+                    e if e.kind() == ErrorKind::Internal => match inner.stat(&p)? {
+                        Some(i) if i.is_dir => Err(Error::is_a_directory(p)),
+                        _ => Err(e),
+                    },
+                    e => Err(e),
+                }
             })
             .await
     }
@@ -627,7 +649,8 @@ impl FileSystem for CPluginFs {
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
         let f = self.inner.vt().truncate;
-        let size = i64::try_from(size).map_err(|_| Error::invalid_argument("size too large"))?;
+        check_size(path, size, MAX_FILE_SIZE)?;
+        let size = size as i64;
         self.str_call("truncate", path, move |i, p| {
             // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
             f.map(|f| unsafe { f(i, p.as_ptr(), size) })

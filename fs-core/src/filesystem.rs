@@ -14,6 +14,8 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use crate::handle::{FileHandle, GenericHandle, OpenFlags};
+use crate::write::MAX_FILE_SIZE;
+pub use crate::write::WriteFlags;
 use crate::{Error, ErrorKind, Result};
 
 /// A stream of byte chunks; the body type of streaming reads and writes.
@@ -134,103 +136,9 @@ impl Serialize for Meta {
     }
 }
 
-/// Flags of a write, with AGFS's bit values (the C ABI passes them through unchanged).
-///
-/// No flags at all means "create if missing, replace content" when no offset is given (the AGFS
-/// default for `PUT /files`); see [`FileSystem::write`].
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct WriteFlags(u32);
-
-impl WriteFlags {
-    /// No flags.
-    pub const NONE: WriteFlags = WriteFlags(0);
-    /// Append the data at the end of the file (the offset is ignored).
-    pub const APPEND: WriteFlags = WriteFlags(1);
-    /// Create the file when it does not exist.
-    pub const CREATE: WriteFlags = WriteFlags(2);
-    /// With `CREATE`: fail with `AlreadyExists` when the file exists.
-    pub const EXCLUSIVE: WriteFlags = WriteFlags(4);
-    /// Empty the file before writing.
-    pub const TRUNCATE: WriteFlags = WriteFlags(8);
-    /// Make the data durable before answering.
-    pub const SYNC: WriteFlags = WriteFlags(16);
-
-    const NAMES: [(&'static str, WriteFlags); 5] = [
-        ("append", Self::APPEND),
-        ("create", Self::CREATE),
-        ("exclusive", Self::EXCLUSIVE),
-        ("truncate", Self::TRUNCATE),
-        ("sync", Self::SYNC),
-    ];
-
-    /// The raw bits.
-    pub fn bits(self) -> u32 {
-        self.0
-    }
-
-    /// Flags from raw bits; unknown bits are dropped.
-    pub fn from_bits_truncate(bits: u32) -> Self {
-        WriteFlags(bits & 31)
-    }
-
-    /// Whether every flag of `other` is set.
-    pub fn contains(self, other: WriteFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether no flag is set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Parses the comma-separated form of the HTTP API (`append,create,exclusive,truncate,sync`).
-    ///
-    /// ```
-    /// use fs_core::WriteFlags;
-    /// let f = WriteFlags::parse("create, truncate").unwrap();
-    /// assert_eq!(f, WriteFlags::CREATE | WriteFlags::TRUNCATE);
-    /// assert_eq!(WriteFlags::parse("").unwrap(), WriteFlags::NONE);
-    /// assert!(WriteFlags::parse("create,bogus").is_err());
-    /// ```
-    pub fn parse(s: &str) -> Result<Self> {
-        let mut out = WriteFlags::NONE;
-        for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            let flag = Self::NAMES
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(word))
-                .map(|(_, f)| *f)
-                .ok_or_else(|| {
-                    Error::invalid_argument(format!(
-                        "invalid flags parameter: unknown flag '{word}' (allowed: append, create, exclusive, truncate, sync)"
-                    ))
-                })?;
-            out = out | flag;
-        }
-        Ok(out)
-    }
-}
-
-impl std::ops::BitOr for WriteFlags {
-    type Output = WriteFlags;
-    fn bitor(self, rhs: WriteFlags) -> WriteFlags {
-        WriteFlags(self.0 | rhs.0)
-    }
-}
-
-impl fmt::Debug for WriteFlags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Self::NAMES
-            .iter()
-            .filter(|(_, fl)| self.contains(*fl))
-            .map(|(n, _)| *n)
-            .collect();
-        write!(f, "WriteFlags({})", names.join(","))
-    }
-}
-
 /// What a filesystem supports. Every `false` field must agree with the matching method answering
 /// [`ErrorKind::Unsupported`]; the conformance suite checks it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Capabilities {
     /// `write` (and the write side of `touch`).
     pub write: bool,
@@ -248,6 +156,17 @@ pub struct Capabilities {
     pub truncate: bool,
     /// `open_stream`: live streams that follow new writes (streamfs).
     pub live_stream: bool,
+    /// The largest file this filesystem holds: no write may end and no truncate or seek may go past
+    /// it ([`crate::write::check_size`]). At most [`MAX_FILE_SIZE`], which is also the default;
+    /// in-memory plugins set their configured cap.
+    pub max_file_size: u64,
+}
+
+impl Default for Capabilities {
+    /// [`Capabilities::READ_ONLY`].
+    fn default() -> Self {
+        Capabilities::READ_ONLY
+    }
 }
 
 impl Capabilities {
@@ -261,6 +180,7 @@ impl Capabilities {
         chmod: false,
         truncate: false,
         live_stream: false,
+        max_file_size: MAX_FILE_SIZE,
     };
 
     /// A full POSIX-like tree: everything except live streams.
@@ -273,6 +193,7 @@ impl Capabilities {
         chmod: true,
         truncate: true,
         live_stream: false,
+        max_file_size: MAX_FILE_SIZE,
     };
 }
 
@@ -340,12 +261,19 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     ///   of the file stays.
     /// - `APPEND`: the data goes to the end, whatever `offset` says.
     /// - `TRUNCATE`: the file is emptied first. `SYNC`: durable before returning.
-    /// - A missing file is created when `CREATE` is set *or no flag at all is set* (the AGFS default
-    ///   of `PUT /files`); otherwise `NotFound`. `CREATE|EXCLUSIVE` on an existing file fails.
-    /// - The parent directory must exist.
+    /// - A missing file is created when `CREATE` is set *or no flag but `SYNC` is set* (the AGFS
+    ///   default of `PUT /files`); otherwise `NotFound`. `CREATE|EXCLUSIVE` on an existing file fails.
+    /// - The parent directory must exist. The mount root takes no write (`IsADirectory`).
+    /// - A zero-length write changes no size. No byte of the data may land past
+    ///   `capabilities().max_file_size`.
+    ///
+    /// [`WritePlan`](crate::WritePlan) decides all of this from the file's current size; plugins
+    /// use it rather than restate the rules.
     ///
     /// # Errors
-    /// `NotFound` (file or parent), `AlreadyExists` (exclusive), `IsADirectory`, `NotADirectory`.
+    /// `NotFound` (file or parent), `AlreadyExists` (exclusive), `IsADirectory`, `NotADirectory`;
+    /// `InvalidArgument` for an offset or end past [`MAX_FILE_SIZE`], `PayloadTooLarge` past the
+    /// filesystem's own cap. A refused write changes nothing.
     async fn write(
         &self,
         path: &str,
@@ -426,7 +354,9 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     /// Sets the size of the file at `path`, cutting or zero-extending it.
     ///
     /// # Errors
-    /// `NotFound`; `IsADirectory`; `Unsupported` when `capabilities().truncate` is false (the default).
+    /// `NotFound`; `IsADirectory`; `Unsupported` when `capabilities().truncate` is false (the default);
+    /// `InvalidArgument` or `PayloadTooLarge` for a size past the largest file
+    /// ([`crate::write::check_size`]).
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
         let _ = (path, size);
         Err(Error::unsupported("truncate"))

@@ -163,29 +163,37 @@ impl Whence {
     }
 }
 
-/// Applies a seek to `current`, with `end` the file size for [`Whence::End`].
+/// Applies a seek to `current`, with `end` the file size for [`Whence::End`], on a filesystem
+/// whose largest file is `max` bytes (lseek(2) refuses positions past the filesystem's limit too).
 ///
 /// ```
 /// use fs_core::handle::{Whence, seek_position};
-/// assert_eq!(seek_position(5, 10, 3, Whence::Set).unwrap(), 3);
-/// assert_eq!(seek_position(5, 10, -2, Whence::Current).unwrap(), 3);
-/// assert_eq!(seek_position(5, 10, 4, Whence::End).unwrap(), 14);
-/// assert!(seek_position(5, 10, -11, Whence::End).is_err());
+/// assert_eq!(seek_position(5, 10, 3, Whence::Set, 100).unwrap(), 3);
+/// assert_eq!(seek_position(5, 10, -2, Whence::Current, 100).unwrap(), 3);
+/// assert_eq!(seek_position(5, 10, 4, Whence::End, 100).unwrap(), 14);
+/// assert!(seek_position(5, 10, -11, Whence::End, 100).is_err());
+/// assert!(seek_position(5, 10, 101, Whence::Set, 100).is_err());
 /// ```
 ///
 /// # Errors
-/// `InvalidArgument` when the result would be negative (or overflow).
-pub fn seek_position(current: u64, end: u64, offset: i64, whence: Whence) -> Result<u64> {
+/// `InvalidArgument` when the result would be negative, overflow, or pass `max`.
+pub fn seek_position(current: u64, end: u64, offset: i64, whence: Whence, max: u64) -> Result<u64> {
     let base = match whence {
         Whence::Set => 0,
         Whence::Current => current,
         Whence::End => end,
     };
-    base.checked_add_signed(offset).ok_or_else(|| {
+    let pos = base.checked_add_signed(offset).ok_or_else(|| {
         Error::invalid_argument(format!(
             "invalid seek: offset {offset} from {base} gives a negative position"
         ))
-    })
+    })?;
+    if pos > max.min(crate::MAX_FILE_SIZE) {
+        return Err(Error::invalid_argument(format!(
+            "invalid seek: position {pos} is past the largest file this mount holds ({max} bytes)"
+        )));
+    }
+    Ok(pos)
 }
 
 /// An open file: a position plus the plugin's state (an OS file, a queue message, a stream reader).
@@ -415,7 +423,13 @@ impl<F: FileSystem + ?Sized> FileHandle for GenericHandle<F> {
         } else {
             0
         };
-        self.pos = seek_position(self.pos, end, offset, whence)?;
+        self.pos = seek_position(
+            self.pos,
+            end,
+            offset,
+            whence,
+            self.fs.capabilities().max_file_size,
+        )?;
         Ok(self.pos)
     }
 

@@ -6,6 +6,8 @@
 //! - [`handle`]: open files ([`FileHandle`], [`OpenFlags`], the [`GenericHandle`]).
 //! - [`MountableFs`]: the mount router, itself a `FileSystem`; it also holds the virtual symbolic
 //!   links ([`symlinks`]).
+//! - [`write`](mod@write): the rules of a write ([`WriteFlags`], [`WritePlan`]) and the size checks every
+//!   offset passes.
 //! - [`readonly`]: [`ReadOnly`] turns a read-only source into a full `FileSystem`.
 //! - [`plugin`]: the [`ServicePlugin`] factory trait and the [`PluginRegistry`].
 //! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
@@ -21,6 +23,7 @@ pub mod path;
 pub mod plugin;
 pub mod readonly;
 pub mod symlinks;
+pub mod write;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -34,3 +37,4 @@ pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};
 pub use mountable::{Mount, MountableFs};
 pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};
 pub use readonly::{ReadOnly, ReadOnlyFs};
+pub use write::{MAX_FILE_SIZE, WritePlan};

@@ -186,6 +186,36 @@ pub fn is_within(path: &str, prefix: &str) -> bool {
             && path.as_bytes()[prefix.len()] == b'/')
 }
 
+/// Checks the two rules of a rename that hold on every filesystem: the mount root neither moves
+/// nor is replaced, and a directory does not move into its own subtree. `from == to` passes (the
+/// filesystem answers whether it exists).
+///
+/// ```
+/// use fs_core::path::check_rename;
+/// assert!(check_rename("/a", "/b").is_ok());
+/// assert!(check_rename("/a", "/a").is_ok());
+/// assert!(check_rename("/", "/x").is_err());
+/// assert!(check_rename("/x", "/").is_err());
+/// assert!(check_rename("/a", "/a/b").is_err());
+/// assert!(check_rename("/a", "/ab").is_ok());
+/// ```
+///
+/// # Errors
+/// `InvalidArgument` naming the path (POSIX says EBUSY and EINVAL; the router answers the same for
+/// a mount point).
+pub fn check_rename(from: &str, to: &str) -> Result<()> {
+    if from == "/" || to == "/" {
+        return Err(Error::invalid_argument("cannot rename the mount root").with_path(from));
+    }
+    if from != to && is_within(to, from) {
+        return Err(Error::invalid_argument(format!(
+            "cannot move {from} into its own subtree ({to})"
+        ))
+        .with_path(from));
+    }
+    Ok(())
+}
+
 /// The part of normalized `path` below `prefix`, as a normalized path (`/` when equal).
 /// `path` must satisfy [`is_within`]`(path, prefix)`.
 ///

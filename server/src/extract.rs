@@ -69,16 +69,17 @@ impl Params {
             .transpose()
     }
 
-    /// The `size` parameter of reads: absent or negative means "to the end".
+    /// The `size` parameter of reads: absent or negative means "to the end"; any size up to
+    /// 2^64-1 is a valid bound.
     ///
     /// # Errors
     /// `InvalidArgument` when it is not an integer.
     pub fn read_size(&self) -> Result<Option<u64>> {
         match self.get("size") {
             None => Ok(None),
-            Some(v) => match v.trim().parse::<i64>() {
+            Some(v) => match v.trim().parse::<i128>() {
                 Ok(n) if n < 0 => Ok(None),
-                Ok(n) => Ok(Some(n as u64)),
+                Ok(n) => Ok(Some(u64::try_from(n).unwrap_or(u64::MAX))),
                 Err(_) => Err(Error::invalid_argument(format!(
                     "invalid size parameter: '{v}' is not an integer"
                 ))),

@@ -103,16 +103,11 @@ impl FileSystem for DevFs {
         flags: WriteFlags,
     ) -> Result<u64> {
         match Self::node(path) {
-            Ok(Node::Null) if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) => {
-                Err(Error::already_exists(path))
-            }
+            Ok(Node::Null) if flags.is_exclusive() => Err(Error::already_exists(path)),
             Ok(Node::Null) => Ok(data.len() as u64),
             Ok(Node::Root) => Err(Error::is_a_directory(path)),
             // A write that would create a file: devices cannot be created.
-            Err(e)
-                if e.kind() == ErrorKind::NotFound
-                    && (flags.is_empty() || flags.contains(WriteFlags::CREATE)) =>
-            {
+            Err(e) if e.kind() == ErrorKind::NotFound && flags.creates() => {
                 Err(read_only("write", path))
             }
             Err(e) => Err(e),

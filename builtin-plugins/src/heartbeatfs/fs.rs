@@ -324,6 +324,7 @@ impl FileSystem for HeartbeatFs {
             chmod: false,
             truncate: true,
             live_stream: false,
+            max_file_size: fs_core::MAX_FILE_SIZE,
         }
     }
 
@@ -421,7 +422,7 @@ impl FileSystem for HeartbeatFs {
                 let Some(special) = Special::parse(file) else {
                     return Err(only_two_files(path));
                 };
-                if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) {
+                if flags.is_exclusive() {
                     return Err(Error::already_exists(path));
                 }
                 match special {

@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, Metadata, PermissionsExt};
+use fs_core::write::check_size;
 use fs_core::{
-    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta,
-    Result, WriteFlags,
+    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem,
+    MAX_FILE_SIZE, Meta, Result, WriteFlags,
 };
 
 use super::tree;
@@ -432,11 +433,14 @@ impl FileSystem for LocalFs {
         flags: WriteFlags,
     ) -> Result<u64> {
         self.refuse_if_read_only("write")?;
-        if flags.contains(WriteFlags::TRUNCATE) {
-            // Emptied first: the old bytes matter to no one, so the write replaces the file whole.
+        // As in `WritePlan`: an append ignores the offset; any other offset must be a valid one.
+        let offset = offset.filter(|_| !flags.contains(WriteFlags::APPEND));
+        if let Some(off) = offset {
+            check_size(path, off, MAX_FILE_SIZE)?;
+        }
+        if flags.replaces(offset) {
+            // The old bytes go (emptied first, or no offset): the write replaces the file whole.
             self.write_replace(path, data, limit, offset, flags).await
-        } else if offset.is_none() && !flags.contains(WriteFlags::APPEND) {
-            self.write_replace(path, data, limit, None, flags).await
         } else {
             self.write_in_place(path, data, limit, offset, flags).await
         }

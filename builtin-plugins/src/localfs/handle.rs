@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cap_std::fs::{OpenOptions, Permissions, PermissionsExt};
+use fs_core::MAX_FILE_SIZE;
 use fs_core::handle::seek_position;
+use fs_core::write::check_size;
 use fs_core::{Error, FileHandle, FileInfo, OpenFlags, Result, Whence};
 
 use super::fs::{LocalFs, NEW_FILE_MODE, blocking, map_io_error, name_of, rel};
@@ -128,6 +130,13 @@ impl LocalHandle {
     /// position after the written bytes.
     async fn write_to(&self, offset: u64, data: Bytes) -> Result<(u64, u64)> {
         let append = self.append;
+        if !append {
+            check_size(
+                &self.path,
+                offset.saturating_add(data.len() as u64),
+                MAX_FILE_SIZE,
+            )?;
+        }
         self.with_file(move |file, _| {
             if append {
                 // O_APPEND: the kernel puts every write at the end.
@@ -174,7 +183,7 @@ impl FileHandle for LocalHandle {
         } else {
             0
         };
-        self.pos = seek_position(self.pos, end, offset, whence)?;
+        self.pos = seek_position(self.pos, end, offset, whence, MAX_FILE_SIZE)?;
         Ok(self.pos)
     }
 
@@ -184,6 +193,7 @@ impl FileHandle for LocalHandle {
 
     /// The open file's own ftruncate (a read-only descriptor refuses it).
     async fn truncate(&mut self, size: u64) -> Result<()> {
+        check_size(&self.path, size, MAX_FILE_SIZE)?;
         self.with_file(move |file, _| file.set_len(size)).await
     }
 

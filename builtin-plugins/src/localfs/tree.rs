@@ -70,17 +70,10 @@ pub(super) fn remove_all(root: &Dir, rel: &str, p: &str) -> Result<()> {
 
 /// Moves `from` to `to` (API paths): a file may replace a file, a directory an empty directory.
 pub(super) fn rename(root: &Dir, from: &str, to: &str) -> Result<()> {
+    fs_core::path::check_rename(from, to)?;
     let (rf, rt) = (rel(from)?, rel(to)?);
-    if rf == "." || rt == "." {
-        return Err(Error::permission_denied(if rf == "." { from } else { to }));
-    }
     if rt == rf {
         return Ok(());
-    }
-    if rt.starts_with(&format!("{rf}/")) {
-        return Err(Error::invalid_argument(format!(
-            "cannot move {from} into its own subtree {to}"
-        )));
     }
     let (fp, fname) = open_parent(root, &rf, from)?;
     let (tp, tname) = open_parent(root, &rt, to)?;
@@ -102,6 +95,7 @@ pub(super) fn chmod(root: &Dir, rel: &str, p: &str, mode: u32) -> Result<()> {
 }
 
 pub(super) fn truncate(root: &Dir, rel: &str, p: &str, size: u64) -> Result<()> {
+    fs_core::write::check_size(p, size, fs_core::MAX_FILE_SIZE)?;
     let m = root.metadata(rel).map_err(|e| map_io_error(e, p))?;
     if m.is_dir() {
         return Err(Error::is_a_directory(p));

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
-use fs_core::{ByteStream, Error, ErrorKind, Result, WriteFlags};
+use fs_core::write::check_size;
+use fs_core::{ByteStream, Error, ErrorKind, MAX_FILE_SIZE, Result, WriteFlags};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
@@ -112,8 +113,7 @@ impl LocalFs {
     /// Checks the target against `flags` and opens a temporary file beside it (with the target's
     /// mode, or the new-file mode).
     async fn stage(&self, path: &str, flags: WriteFlags) -> Result<Staged> {
-        let exclusive = flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE);
-        let may_create = flags.is_empty() || flags.contains(WriteFlags::CREATE);
+        let (exclusive, may_create) = (flags.is_exclusive(), flags.creates());
         self.at(path, move |root, rel, p| {
             if rel == "." {
                 return Err(Error::is_a_directory(p));
@@ -143,7 +143,7 @@ impl LocalFs {
         offset: Option<u64>,
         flags: WriteFlags,
     ) -> Result<u64> {
-        let exclusive = flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE);
+        let exclusive = flags.is_exclusive();
         let sync = flags.contains(WriteFlags::SYNC);
         let Staged {
             parent,
@@ -202,9 +202,9 @@ impl LocalFs {
         if append {
             opts.append(true);
         }
-        if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) {
+        if flags.is_exclusive() {
             opts.create_new(true);
-        } else if flags.is_empty() || flags.contains(WriteFlags::CREATE) {
+        } else if flags.creates() {
             opts.create(true);
         }
         let Staged {
@@ -215,6 +215,10 @@ impl LocalFs {
         } = self.stage(path, flags).await?;
         let mut file = tokio::fs::File::from_std(file);
         let n = pump(&mut file, data, limit, path).await?;
+        if !append {
+            // Checked before any byte reaches the target: a copy refused midway would be partial.
+            check_size(path, offset.unwrap_or(0).saturating_add(n), MAX_FILE_SIZE)?;
+        }
         let mut staged = file.into_std().await;
         let p = path.to_string();
         blocking(move || {

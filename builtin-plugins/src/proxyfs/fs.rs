@@ -224,11 +224,13 @@ impl ProxyFs {
     }
 }
 
-/// Whether a write means "replace the whole file", the only write AGFS performs.
+/// Whether a write means "replace the whole file, creating it if missing", the only write AGFS
+/// performs.
 pub fn plain_write(offset: Option<u64>, flags: WriteFlags) -> bool {
-    let replace = WriteFlags::CREATE | WriteFlags::TRUNCATE | WriteFlags::SYNC;
     offset.is_none()
-        && (flags.is_empty() || (flags.contains(WriteFlags::CREATE) && replace.contains(flags)))
+        && flags.creates()
+        && !flags.contains(WriteFlags::APPEND)
+        && !flags.contains(WriteFlags::EXCLUSIVE)
 }
 
 fn info_of(v: Value, path: &str) -> Result<FileInfo> {
@@ -296,6 +298,11 @@ impl FileSystem for ProxyFs {
             )));
         }
         let mut q = self.at(path);
+        // Past INT64_MAX no file has bytes; AGFS parses both numbers as int64.
+        let (offset, size) = (
+            offset.min(fs_core::MAX_FILE_SIZE),
+            size.map(|s| s.min(fs_core::MAX_FILE_SIZE)),
+        );
         if offset > 0 {
             q.push(("offset", offset.to_string()));
         }

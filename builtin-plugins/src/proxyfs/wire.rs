@@ -111,6 +111,10 @@ pub(crate) fn capabilities(v: &Value) -> (Option<Capabilities>, bool) {
             truncate: on("truncate"),
             // `stream=true` always answers through a pfs remote (it falls back to the content).
             live_stream: true,
+            max_file_size: c
+                .get("max_file_size")
+                .and_then(Value::as_u64)
+                .map_or(fs_core::MAX_FILE_SIZE, |m| m.min(fs_core::MAX_FILE_SIZE)),
         }
     });
     (caps, write_flags)

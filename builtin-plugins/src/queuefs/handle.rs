@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use fs_core::MAX_FILE_SIZE;
 use fs_core::handle::seek_position;
 use fs_core::{
     Error, FileHandle, FileInfo, FileSystem, GenericHandle, OpenFlags, Result, Whence, WriteFlags,
@@ -111,7 +112,7 @@ impl FileHandle for QueueHandle {
     async fn seek(&mut self, offset: i64, whence: Whence) -> Result<u64> {
         // Positions count within the cached answer; nothing is taken from the queue to seek.
         let end = self.cached.as_ref().map_or(0, |c| c.len() as u64);
-        self.pos = seek_position(self.pos, end, offset, whence)?;
+        self.pos = seek_position(self.pos, end, offset, whence, MAX_FILE_SIZE)?;
         Ok(self.pos)
     }
 

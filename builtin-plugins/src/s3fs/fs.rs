@@ -8,9 +8,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::MetadataDirective;
 use bytes::{Bytes, BytesMut};
+use fs_core::write::check_size;
 use fs_core::{
-    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta,
-    Result, WriteFlags, path as fspath,
+    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem,
+    MAX_FILE_SIZE, Meta, Result, WriteFlags, WritePlan, path as fspath,
 };
 
 use super::S3Config;
@@ -122,12 +123,22 @@ impl S3Fs {
     }
 }
 
-/// The `Range` header of a read window, `None` for the whole object.
+/// The largest object S3 stores: 5 TiB.
+pub(crate) const MAX_OBJECT_SIZE: u64 = 5 << 40;
+
+/// The `Range` header of a read window, `None` for the whole object. Numbers past the largest
+/// object are clamped (the window then starts past any end: an empty read), never wrapped.
 fn range(offset: u64, size: Option<u64>) -> Option<String> {
+    let offset = offset.min(MAX_FILE_SIZE);
     match size {
         None if offset == 0 => None,
         None => Some(format!("bytes={offset}-")),
-        Some(n) => Some(format!("bytes={offset}-{}", offset + n - 1)),
+        Some(n) => Some(format!(
+            "bytes={offset}-{}",
+            offset
+                .saturating_add(n.saturating_sub(1))
+                .min(MAX_FILE_SIZE)
+        )),
     }
 }
 
@@ -136,6 +147,7 @@ impl FileSystem for S3Fs {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             chmod: false,
+            max_file_size: MAX_OBJECT_SIZE,
             ..Capabilities::READ_WRITE
         }
     }
@@ -265,39 +277,30 @@ impl FileSystem for S3Fs {
     ) -> Result<u64> {
         let existing = self.prepare_write(path, flags).await?;
         let written = data.len() as u64;
+        let plan = WritePlan::new(path, existing, offset, flags, written, MAX_OBJECT_SIZE)?;
         let key = self.keys.file(path);
-        let exclusive = flags.contains(WriteFlags::EXCLUSIVE);
-        if offset.is_none() && !flags.contains(WriteFlags::APPEND) {
+        let exclusive = flags.is_exclusive();
+        if plan.keep == 0 && plan.at == 0 {
             self.put(path, &key, data, exclusive).await?;
             return Ok(written);
         }
-        let mut content = match existing {
-            Some(size) if !flags.contains(WriteFlags::TRUNCATE) => {
-                self.read_for_rewrite(path, size, "this write").await?
-            }
-            _ => BytesMut::new(),
-        };
-        let at = if flags.contains(WriteFlags::APPEND) {
-            content.len() as u64
-        } else {
-            offset.unwrap_or(0)
-        };
-        let end = at + written;
-        if end > self.rewrite_limit.max(content.len() as u64) {
+        if plan.size > self.rewrite_limit {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
-                    "a positional write ending at byte {end} is over s3fs's rewrite_limit ({} bytes)",
-                    self.rewrite_limit
+                    "a positional write ending at byte {} is over s3fs's rewrite_limit ({} bytes)",
+                    plan.size, self.rewrite_limit
                 ),
             )
             .with_path(path));
         }
-        if (content.len() as u64) < end {
-            content.resize(end as usize, 0);
-        }
-        content[at as usize..end as usize].copy_from_slice(&data);
-        self.put(path, &key, content.freeze(), exclusive).await?;
+        let content = if plan.keep > 0 {
+            self.read_for_rewrite(path, plan.keep, "this write").await?
+        } else {
+            BytesMut::new()
+        };
+        let content = plan.apply(content.freeze(), data);
+        self.put(path, &key, content, exclusive).await?;
         Ok(written)
     }
 
@@ -376,19 +379,12 @@ impl FileSystem for S3Fs {
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        if from == "/" || to == "/" {
-            return Err(Error::permission_denied(from));
-        }
+        fspath::check_rename(from, to)?;
         if from == to {
             return match self.lookup(from).await? {
                 Entry::Missing => Err(Error::not_found(from)),
                 _ => Ok(()),
             };
-        }
-        if to.starts_with(&format!("{from}/")) {
-            return Err(Error::invalid_argument(format!(
-                "cannot move {from} into its own subtree ({to})"
-            )));
         }
         let source = self.lookup(from).await?;
         let target = self.lookup(to).await?;
@@ -416,6 +412,7 @@ impl FileSystem for S3Fs {
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        check_size(path, size, MAX_OBJECT_SIZE)?;
         let current = match self.lookup(path).await? {
             Entry::Missing => return Err(Error::not_found(path)),
             Entry::Dir { .. } => return Err(Error::is_a_directory(path)),

@@ -232,11 +232,9 @@ impl S3Fs {
     pub(crate) async fn prepare_write(&self, path: &str, flags: WriteFlags) -> Result<Option<u64>> {
         match self.lookup(path).await? {
             Entry::Dir { .. } => Err(Error::is_a_directory(path)),
-            Entry::File { .. } if flags.contains(WriteFlags::EXCLUSIVE) => {
-                Err(Error::already_exists(path))
-            }
+            Entry::File { .. } if flags.is_exclusive() => Err(Error::already_exists(path)),
             Entry::File { size, .. } => Ok(Some(size)),
-            Entry::Missing if flags.is_empty() || flags.contains(WriteFlags::CREATE) => {
+            Entry::Missing if flags.creates() => {
                 self.require_parent(path).await?;
                 Ok(None)
             }

@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{Error, ErrorKind, FileInfo, Meta, Result, WriteFlags, path};
+use fs_core::write::check_size;
+use fs_core::{
+    Error, ErrorKind, FileInfo, MAX_FILE_SIZE, Meta, Result, WriteFlags, WritePlan, path,
+};
 
 /// Bytes per chunk row: a file is `ceil(size / CHUNK)` rows, a range read touches only the rows
 /// it overlaps, a pwrite only the rows it changes.
@@ -226,7 +229,7 @@ pub(crate) async fn execute(tx: &mut dyn Tx, op: Op, kind: &str) -> Result<Out> 
             flags,
         } => commit(tx, &path, staged, chunks, size, flags).await,
         Op::CheckWrite(p, flags) => {
-            target(tx, &p, flags, 0, true).await?;
+            target(tx, &p, None, flags, 0, 0, true).await?;
             Ok(Out::Unit)
         }
         Op::Create(p) => {
@@ -275,6 +278,7 @@ pub(crate) async fn execute(tx: &mut dyn Tx, op: Op, kind: &str) -> Result<Out> 
             Ok(Out::Unit)
         }
         Op::Truncate(p, size) => {
+            check_size(&p, size, MAX_FILE_SIZE)?;
             let n = lookup(tx, &p).await?;
             if n.is_dir {
                 return Err(Error::is_a_directory(p));
@@ -298,7 +302,19 @@ async fn read(tx: &mut dyn Tx, p: &str, offset: u64, size: Option<u64>) -> Resul
     let (lo, hi) = (offset / CHUNK, (end - 1) / CHUNK + 1);
     let rows = tx.chunks(n.id, lo, hi).await?;
     let fetched = rows.len() as u64;
-    let mut out = vec![0u8; usize::try_from(end - offset).unwrap_or(usize::MAX)];
+    // A whole read of a far-grown sparse file could ask for more than the machine has: fail, not
+    // abort (streamed reads, `read_content`, never buffer it whole).
+    let want = usize::try_from(end - offset).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    out.try_reserve_exact(want).map_err(|_| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "{p}: not enough memory to read {want} bytes at once; read a range or stream it"
+            ),
+        )
+    })?;
+    out.resize(want, 0);
     for (idx, data) in rows {
         let start = idx * CHUNK;
         let stop = start + data.len() as u64;
@@ -330,44 +346,57 @@ async fn truncate(tx: &mut dyn Tx, n: &Node, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// The file a write goes to: the node at `p`, created when the flags allow it (see
-/// [`fs_core::FileSystem::write`]). With `check_only` nothing is created (the node returned for a
-/// missing file then has id 0).
+/// The file a write goes to and what the write does to it ([`WritePlan`]: the flags, offset and
+/// length checked against the file as it is). A missing file is created when the plan says so;
+/// with `check_only` nothing is created (the node returned for a missing file then has id 0).
 async fn target(
     tx: &mut dyn Tx,
     p: &str,
+    offset: Option<u64>,
     flags: WriteFlags,
+    len: u64,
     now: i64,
     check_only: bool,
-) -> Result<Node> {
-    let no_flags =
-        WriteFlags::from_bits_truncate(flags.bits() & !WriteFlags::SYNC.bits()).is_empty();
-    match tx.node(p).await? {
-        Some(n) if n.is_dir => Err(Error::is_a_directory(p)),
-        Some(_) if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) => {
-            Err(Error::already_exists(p))
+) -> Result<(Node, WritePlan)> {
+    let found = tx.node(p).await?;
+    match &found {
+        Some(n) if n.is_dir => return Err(Error::is_a_directory(p)),
+        // The lookup names a parent that is missing or a file.
+        None if !flags.creates() => {
+            return Err(lookup(tx, p)
+                .await
+                .err()
+                .unwrap_or_else(|| Error::not_found(p)));
         }
-        Some(n) => Ok(n),
-        None if flags.contains(WriteFlags::CREATE) || no_flags => {
+        _ => {}
+    }
+    let plan = WritePlan::new(
+        p,
+        found.as_ref().map(|n| n.size),
+        offset,
+        flags,
+        len,
+        MAX_FILE_SIZE,
+    )?;
+    let node = match found {
+        Some(n) => n,
+        None => {
             require_parent(tx, p).await?;
             let id = if check_only {
                 0
             } else {
                 tx.insert(p, path::parent(p), false, FILE_MODE, now).await?
             };
-            Ok(Node {
+            Node {
                 id,
                 is_dir: false,
                 mode: FILE_MODE,
                 size: 0,
                 mtime_ns: now,
-            })
+            }
         }
-        None => {
-            lookup(tx, p).await?;
-            Err(Error::not_found(p))
-        }
-    }
+    };
+    Ok((node, plan))
 }
 
 async fn write(
@@ -378,19 +407,12 @@ async fn write(
     flags: WriteFlags,
 ) -> Result<Out> {
     let now = now_ns();
-    let mut node = target(tx, p, flags, now, false).await?;
-    let append = flags.contains(WriteFlags::APPEND);
-    if flags.contains(WriteFlags::TRUNCATE) || (offset.is_none() && !append) {
-        if node.size > 0 {
-            tx.delete_chunks_from(node.id, 0).await?;
-        }
-        node.size = 0;
+    let (node, plan) = target(tx, p, offset, flags, data.len() as u64, now, false).await?;
+    if plan.keep == 0 && node.size > 0 {
+        tx.delete_chunks_from(node.id, 0).await?;
     }
-    let off = if append {
-        node.size
-    } else {
-        offset.unwrap_or(0)
-    };
+    // The plan bounds `at + data.len()` by MAX_FILE_SIZE: no sum below can wrap.
+    let (kept, off) = (plan.keep, plan.at);
     let mut pos = 0usize;
     while pos < data.len() {
         let abs = off + pos as u64;
@@ -401,7 +423,7 @@ async fn write(
         if within == 0 && n == CHUNK as usize {
             tx.put_chunk(node.id, idx, part).await?;
         } else {
-            let mut buf = if idx * CHUNK < node.size {
+            let mut buf = if idx * CHUNK < kept {
                 tx.chunk(node.id, idx).await?.unwrap_or_default()
             } else {
                 Vec::new()
@@ -414,12 +436,7 @@ async fn write(
         }
         pos += n;
     }
-    let new_size = if data.is_empty() {
-        node.size
-    } else {
-        node.size.max(off + data.len() as u64)
-    };
-    tx.set_size(node.id, new_size, now).await?;
+    tx.set_size(node.id, plan.size, now).await?;
     Ok(Out::Written(data.len() as u64))
 }
 
@@ -434,7 +451,7 @@ async fn commit(
     flags: WriteFlags,
 ) -> Result<Out> {
     let now = now_ns();
-    let node = target(tx, p, flags, now, false).await?;
+    let (node, _) = target(tx, p, None, flags, size, now, false).await?;
     // Rows swept as stale (an upload older than the sweep age) must not become a file of zeros.
     let found = tx.chunk_count(staged).await?;
     if found != chunks {
@@ -450,19 +467,10 @@ async fn commit(
 }
 
 async fn rename(tx: &mut dyn Tx, from: &str, to: &str) -> Result<Out> {
-    if from == "/" || to == "/" {
-        return Err(Error::invalid_argument(
-            "rename: cannot move the mount root",
-        ));
-    }
+    path::check_rename(from, to)?;
     let src = lookup(tx, from).await?;
     if from == to {
         return Ok(Out::Unit);
-    }
-    if path::is_within(to, from) {
-        return Err(Error::invalid_argument(format!(
-            "rename: cannot move {from} into its own subtree {to}"
-        )));
     }
     require_parent(tx, to).await?;
     if let Some(dst) = tx.node(to).await? {

@@ -359,6 +359,7 @@ impl FileSystem for StreamFs {
             chmod: false,
             truncate: true,
             live_stream: true,
+            max_file_size: fs_core::MAX_FILE_SIZE,
         }
     }
 
@@ -420,9 +421,9 @@ impl FileSystem for StreamFs {
             Place::Stream(name) => name,
             Place::Below(first) => return Err(self.below_error(path, first)),
         };
-        let creates = flags.is_empty() || flags.contains(WriteFlags::CREATE);
+        let creates = flags.creates();
         let stream = match self.get(name) {
-            Some(_) if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) => {
+            Some(_) if flags.is_exclusive() => {
                 return Err(Error::already_exists(path));
             }
             Some(s) => s,

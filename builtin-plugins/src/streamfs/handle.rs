@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use fs_core::MAX_FILE_SIZE;
 use fs_core::handle::seek_position;
 use fs_core::{Error, FileHandle, FileInfo, FileSystem, GenericHandle, OpenFlags, Result, Whence};
 
@@ -124,7 +125,7 @@ impl FileHandle for StreamHandle {
 
     async fn seek(&mut self, offset: i64, whence: Whence) -> Result<u64> {
         // Only a seek that stays where the reader is (`tell`) makes sense on a live stream.
-        match seek_position(self.pos, self.pos, offset, whence) {
+        match seek_position(self.pos, self.pos, offset, whence, MAX_FILE_SIZE) {
             Ok(p) if p == self.pos => Ok(p),
             _ => Err(Error::invalid_argument(
                 "invalid seek: a live stream can only be read in order",

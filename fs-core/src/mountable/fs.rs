@@ -8,10 +8,33 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::*;
+use crate::write::check_size;
 use crate::{
     ByteStream, Capabilities, Content, Error, ErrorKind, FileHandle, FileInfo, FileSystem,
     OpenFlags, Result, WriteFlags,
 };
+
+/// What every write meets before it reaches a plugin, whatever the plugin checks itself: a
+/// positional write may not end past the mount's largest file ([`check_size`]; an append's end is
+/// the plugin's to check, it alone knows the size). A mount root is the plugin's to refuse: most
+/// are directories, httpfs's is a file.
+fn check_write(
+    r: &Resolved<'_>,
+    p: &str,
+    offset: Option<u64>,
+    flags: WriteFlags,
+    len: u64,
+) -> Result<()> {
+    match offset {
+        Some(off) if !flags.contains(WriteFlags::APPEND) => check_size(
+            p,
+            off.saturating_add(len),
+            r.mount.fs.capabilities().max_file_size,
+        )
+        .map_err(|e| e.with_op("write")),
+        _ => Ok(()),
+    }
+}
 
 #[async_trait]
 impl FileSystem for MountableFs {
@@ -103,6 +126,7 @@ impl FileSystem for MountableFs {
     ) -> Result<u64> {
         let p = &*self.follow(p, "write")?;
         let r = self.routed_create(p, "write")?;
+        check_write(&r, p, offset, flags, data.len() as u64)?;
         r.mount
             .fs
             .write(r.rel, data, offset, flags)
@@ -120,6 +144,7 @@ impl FileSystem for MountableFs {
     ) -> Result<u64> {
         let p = &*self.follow(p, "write")?;
         let r = self.routed_create(p, "write")?;
+        check_write(&r, p, offset, flags, 0)?;
         r.mount
             .fs
             .write_stream(r.rel, data, limit, offset, flags)
@@ -131,6 +156,9 @@ impl FileSystem for MountableFs {
         let p = &*self.follow_parent(p, "create")?;
         self.refuse_link(p, "create")?;
         let r = self.routed_create(p, "create")?;
+        if r.rel == "/" {
+            return Err(Error::already_exists(p).with_op("create"));
+        }
         r.mount
             .fs
             .create(r.rel)
@@ -167,6 +195,9 @@ impl FileSystem for MountableFs {
             return Ok(());
         }
         let r = self.routed_remove(p, "remove")?;
+        if r.rel == "/" {
+            return Err(outside("remove", p, "a mount point; use unmount"));
+        }
         r.mount
             .fs
             .remove(r.rel)
@@ -239,6 +270,8 @@ impl FileSystem for MountableFs {
     async fn truncate(&self, p: &str, size: u64) -> Result<()> {
         let p = &*self.follow(p, "truncate")?;
         let r = self.routed(p, "truncate")?;
+        check_size(p, size, r.mount.fs.capabilities().max_file_size)
+            .map_err(|e| e.with_op("truncate"))?;
         r.mount
             .fs
             .truncate(r.rel, size)
