@@ -37,4 +37,4 @@ pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};
 pub use mountable::{Mount, MountableFs};
 pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};
 pub use readonly::{ReadOnly, ReadOnlyFs};
-pub use write::{MAX_FILE_SIZE, WritePlan};
+pub use write::{MAX_FILE_SIZE, MemoryLimits, WritePlan};

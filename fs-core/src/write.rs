@@ -1,11 +1,14 @@
 //! The rules of a write, written once for every plugin: which flags create a missing file, where the
-//! bytes land and how large the file becomes ([`WritePlan`]), and the overflow checks on every
-//! offset and size ([`check_size`], [`MAX_FILE_SIZE`]).
+//! bytes land and how large the file becomes ([`WritePlan`]), the overflow checks on every offset and
+//! size ([`check_size`], [`MAX_FILE_SIZE`]), and the size caps of plugins that keep content in memory
+//! ([`MemoryLimits`]).
 
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
+use serde_json::Value;
 
+use crate::plugin::{ConfigParam, ParamType};
 use crate::{Error, ErrorKind, Result};
 
 /// The largest file size, offset or end of a write that pfs accepts anywhere: `i64::MAX`, the range
@@ -275,6 +278,101 @@ impl WritePlan {
     }
 }
 
+/// The size caps of a plugin that keeps file content in memory (memfs, kvfs): a request can never
+/// make it allocate more than `max_file_size` for one file or `max_total_size` for the mount. Both
+/// are config keys of the plugin ([`MemoryLimits::PARAMS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimits {
+    /// Largest file (or value).
+    pub max_file_size: u64,
+    /// Most content bytes the mount holds in all.
+    pub max_total_size: u64,
+}
+
+/// The default per-file cap of in-memory plugins: 1 GiB.
+pub const DEFAULT_MAX_MEMORY_FILE: u64 = 1 << 30;
+
+impl MemoryLimits {
+    /// The two config keys, for a plugin's `config_params()`.
+    pub const PARAMS: [ConfigParam; 2] = [
+        ConfigParam::optional(
+            "max_file_size",
+            ParamType::Size,
+            "1GB",
+            "largest file this mount holds; a write or truncate past it answers 413",
+        ),
+        ConfigParam::optional(
+            "max_total_size",
+            ParamType::Size,
+            "half of physical memory",
+            "most bytes all files of this mount hold together; a change past it answers 413",
+        ),
+    ];
+
+    /// The caps in `config`, or the defaults: 1 GiB per file, half of physical memory (as tmpfs)
+    /// per mount.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the key when a value is not a size, or is 0.
+    pub fn from_config(config: &Value) -> Result<MemoryLimits> {
+        let total = crate::config_value::size(config, "max_total_size", half_of_memory())?;
+        let file =
+            crate::config_value::size(config, "max_file_size", DEFAULT_MAX_MEMORY_FILE.min(total))?;
+        for (key, v) in [("max_file_size", file), ("max_total_size", total)] {
+            if v == 0 {
+                return Err(Error::invalid_argument(format!(
+                    "invalid value for '{key}': must be more than 0 bytes"
+                )));
+            }
+        }
+        Ok(MemoryLimits {
+            max_file_size: file.min(MAX_FILE_SIZE),
+            max_total_size: total,
+        })
+    }
+
+    /// Checks that the mount, holding `used` bytes, may replace a file of `old` bytes by one of
+    /// `new` bytes.
+    ///
+    /// # Errors
+    /// `PayloadTooLarge` naming the mount's total when the change would pass it.
+    pub fn check_total(&self, path: &str, used: u64, old: u64, new: u64) -> Result<()> {
+        let after = used.saturating_sub(old).saturating_add(new);
+        if new > old && after > self.max_total_size {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                format!(
+                    "the mount would hold {after} bytes, over its max_total_size of {} bytes",
+                    self.max_total_size
+                ),
+            )
+            .with_path(path));
+        }
+        Ok(())
+    }
+}
+
+impl Default for MemoryLimits {
+    fn default() -> Self {
+        let total = half_of_memory();
+        MemoryLimits {
+            max_file_size: DEFAULT_MAX_MEMORY_FILE.min(total),
+            max_total_size: total,
+        }
+    }
+}
+
+/// Half of the machine's physical memory (`MemTotal` in `/proc/meminfo`), or 4 GiB where that is
+/// not readable.
+fn half_of_memory() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib.saturating_mul(1024))
+    });
+    total.map_or(4 << 30, |t| t / 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +448,23 @@ mod tests {
             data.as_ptr(),
             "a replacement stores the body as is"
         );
+    }
+
+    #[test]
+    fn memory_limits_default_and_refuse_zero() {
+        let l = MemoryLimits::from_config(&serde_json::json!({})).unwrap();
+        assert!(l.max_file_size <= DEFAULT_MAX_MEMORY_FILE && l.max_total_size > 0);
+        let l = MemoryLimits::from_config(
+            &serde_json::json!({"max_file_size": "1KB", "max_total_size": 4096}),
+        )
+        .unwrap();
+        assert_eq!((l.max_file_size, l.max_total_size), (1024, 4096));
+        assert!(l.check_total("/f", 4000, 0, 96).is_ok());
+        let e = l.check_total("/f", 4000, 0, 97).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PayloadTooLarge);
+        // Shrinking is always allowed, even over the cap.
+        assert!(l.check_total("/f", 9000, 100, 50).is_ok());
+        let e = MemoryLimits::from_config(&serde_json::json!({"max_file_size": 0})).unwrap_err();
+        assert!(e.to_string().contains("max_file_size"), "{e}");
     }
 }

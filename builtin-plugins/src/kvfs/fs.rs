@@ -6,9 +6,10 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use fs_core::write::check_size;
 use fs_core::{
-    Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta, Result,
-    WriteFlags,
+    Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, MemoryLimits, Meta,
+    Result, WriteFlags, WritePlan,
 };
 use parking_lot::RwLock;
 
@@ -39,11 +40,30 @@ struct State {
     keys: BTreeMap<String, Entry>,
     /// Modification time of `/keys`: the last time a key appeared or went away.
     keys_modified: SystemTime,
+    /// The bytes all values hold (for `max_total_size`).
+    used: u64,
 }
 
 impl State {
     fn touch_dir(&mut self) {
         self.keys_modified = SystemTime::now();
+    }
+
+    /// Stores `value` at `key`, keeping `used` right.
+    fn put(&mut self, key: &str, value: Bytes) {
+        let new = value.len() as u64;
+        let old = self
+            .keys
+            .insert(key.to_string(), Entry::new(value))
+            .map_or(0, |e| e.value.len() as u64);
+        self.used = self.used.saturating_sub(old).saturating_add(new);
+    }
+
+    /// Removes `key`, keeping `used` right.
+    fn take(&mut self, key: &str) -> Option<Entry> {
+        let e = self.keys.remove(key)?;
+        self.used = self.used.saturating_sub(e.value.len() as u64);
+        Some(e)
     }
 }
 
@@ -96,32 +116,16 @@ fn fixed(path: &str) -> Error {
     Error::permission_denied(path).with_message("permission denied: /, /README and /keys are fixed")
 }
 
-/// `base` with `data` written at `offset`, zero-filling any gap past the end.
-fn pwrite(base: &[u8], data: &[u8], offset: u64) -> Result<Bytes> {
-    let offset =
-        usize::try_from(offset).map_err(|_| Error::invalid_argument("offset too large"))?;
-    let end = offset
-        .checked_add(data.len())
-        .ok_or_else(|| Error::invalid_argument("offset too large"))?;
-    let mut buf = BytesMut::with_capacity(end.max(base.len()));
-    buf.extend_from_slice(base);
-    if buf.len() < end {
-        buf.resize(end, 0);
-    }
-    buf[offset..end].copy_from_slice(data);
-    Ok(buf.freeze())
-}
-
-/// `value` cut or zero-extended to `size` bytes.
-fn resize(value: &Bytes, size: u64) -> Result<Bytes> {
-    let size = usize::try_from(size).map_err(|_| Error::invalid_argument("size too large"))?;
+/// `value` cut or zero-extended to `size` bytes (already checked against the per-value cap).
+fn resize(value: &Bytes, size: u64) -> Bytes {
+    let size = size as usize;
     if size <= value.len() {
-        return Ok(value.slice(..size));
+        return value.slice(..size);
     }
     let mut buf = BytesMut::with_capacity(size);
     buf.extend_from_slice(value);
     buf.resize(size, 0);
-    Ok(buf.freeze())
+    buf.freeze()
 }
 
 /// The kvfs filesystem: an in-memory map of keys to byte values.
@@ -133,6 +137,7 @@ pub struct KvFs {
     state: RwLock<State>,
     readme: Bytes,
     mounted: SystemTime,
+    limits: MemoryLimits,
 }
 
 impl Default for KvFs {
@@ -149,25 +154,40 @@ impl KvFs {
 
     /// Creates an empty store whose `/README` holds `readme`.
     pub fn with_readme(readme: Bytes) -> Self {
+        Self::with_limits(readme, MemoryLimits::default())
+    }
+
+    /// Creates an empty store whose `/README` holds `readme` and whose values stay within
+    /// `limits`.
+    pub fn with_limits(readme: Bytes, limits: MemoryLimits) -> Self {
         let now = SystemTime::now();
         KvFs {
             state: RwLock::new(State {
                 keys: BTreeMap::new(),
                 keys_modified: now,
+                used: 0,
             }),
             readme,
             mounted: now,
+            limits,
         }
     }
 
     /// Sets `key` to `value`.
     ///
     /// # Errors
-    /// `InvalidArgument` when `key` is not a valid single path component.
+    /// `InvalidArgument` when `key` is not a valid single path component; `PayloadTooLarge` past
+    /// the size caps.
     pub fn insert(&self, key: &str, value: impl Into<Bytes>) -> Result<()> {
         check_key(key)?;
+        let value = value.into();
+        let path = format!("/keys/{key}");
+        check_size(&path, value.len() as u64, self.limits.max_file_size)?;
         let mut state = self.state.write();
-        state.keys.insert(key.to_string(), Entry::new(value.into()));
+        let old = state.keys.get(key).map_or(0, |e| e.value.len() as u64);
+        self.limits
+            .check_total(&path, state.used, old, value.len() as u64)?;
+        state.put(key, value);
         state.touch_dir();
         Ok(())
     }
@@ -253,6 +273,7 @@ impl FileSystem for KvFs {
         Capabilities {
             mkdir: false,
             chmod: false,
+            max_file_size: self.limits.max_file_size,
             ..Capabilities::READ_WRITE
         }
     }
@@ -298,38 +319,35 @@ impl FileSystem for KvFs {
         flags: WriteFlags,
     ) -> Result<u64> {
         let written = data.len() as u64;
-        let creates = flags.is_empty() || flags.contains(WriteFlags::CREATE);
         let mut state = self.state.write();
         let key = match node(&state, path)? {
             Node::Key(k) => k,
             Node::Root | Node::Keys => return Err(Error::is_a_directory(path)),
             Node::Readme => return Err(fixed(path)),
-            Node::Other if creates => return Err(outside_keys(path)),
+            Node::Other if flags.creates() => return Err(outside_keys(path)),
             Node::Other => return Err(Error::not_found(path)),
         };
-        let old = match state.keys.get(key) {
-            Some(_) if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) => {
-                return Err(Error::already_exists(path));
-            }
-            Some(e) => Some(&e.value),
-            None if creates => None,
-            None => return Err(Error::not_found(path)),
-        };
-        let base: &[u8] = match old {
-            Some(v) if !flags.contains(WriteFlags::TRUNCATE) => v,
-            _ => &[],
-        };
-        let value = if flags.contains(WriteFlags::APPEND) {
-            pwrite(base, &data, base.len() as u64)?
-        } else if let Some(off) = offset {
-            pwrite(base, &data, off)?
-        } else {
-            // A whole replacement stores the request body as it arrived.
-            data
-        };
-        let created = old.is_none();
-        state.keys.insert(key.to_string(), Entry::new(value));
-        if created {
+        let current = state.keys.get(key).map(|e| e.value.len() as u64);
+        let plan = WritePlan::new(
+            path,
+            current,
+            offset,
+            flags,
+            written,
+            self.limits.max_file_size,
+        )?;
+        self.limits
+            .check_total(path, state.used, current.unwrap_or(0), plan.size)?;
+        // Taken out, not cloned, so an unshared buffer is written in place.
+        let old = state
+            .keys
+            .get_mut(key)
+            .map(|e| std::mem::take(&mut e.value))
+            .unwrap_or_default();
+        state.put(key, plan.apply(old, data));
+        // `put` saw the emptied entry; the taken bytes leave the count here.
+        state.used = state.used.saturating_sub(current.unwrap_or(0));
+        if plan.creates {
             state.touch_dir();
         }
         Ok(written)
@@ -362,7 +380,7 @@ impl FileSystem for KvFs {
         let mut state = self.state.write();
         match node(&state, path)? {
             Node::Key(k) => {
-                state.keys.remove(k).ok_or_else(|| Error::not_found(path))?;
+                state.take(k).ok_or_else(|| Error::not_found(path))?;
                 state.touch_dir();
                 Ok(())
             }
@@ -376,10 +394,13 @@ impl FileSystem for KvFs {
         let mut state = self.state.write();
         match node(&state, path)? {
             Node::Key(k) => {
-                state.keys.remove(k).ok_or_else(|| Error::not_found(path))?;
+                state.take(k).ok_or_else(|| Error::not_found(path))?;
             }
             // The fixed entries stay; every key goes.
-            Node::Root | Node::Keys => state.keys.clear(),
+            Node::Root | Node::Keys => {
+                state.keys.clear();
+                state.used = 0;
+            }
             Node::Readme => return Err(fixed(path)),
             Node::Other => return Err(Error::not_found(path)),
         }
@@ -388,6 +409,7 @@ impl FileSystem for KvFs {
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        fs_core::path::check_rename(from, to)?;
         let mut state = self.state.write();
         let src = match node(&state, from)? {
             Node::Key(k) if state.keys.contains_key(k) => k,
@@ -402,8 +424,11 @@ impl FileSystem for KvFs {
         };
         if src != dst {
             // A rename keeps the value's modification time, as POSIX rename does.
-            if let Some(entry) = state.keys.remove(src) {
-                state.keys.insert(dst.to_string(), entry);
+            if let Some(entry) = state.take(src) {
+                let value_len = entry.value.len() as u64;
+                let replaced = state.keys.insert(dst.to_string(), entry);
+                let freed = replaced.map_or(0, |e| e.value.len() as u64);
+                state.used = state.used.saturating_sub(freed).saturating_add(value_len);
             }
             state.touch_dir();
         }
@@ -414,11 +439,12 @@ impl FileSystem for KvFs {
         let mut state = self.state.write();
         match node(&state, path)? {
             Node::Key(k) => {
-                let e = state
-                    .keys
-                    .get_mut(k)
-                    .ok_or_else(|| Error::not_found(path))?;
-                *e = Entry::new(resize(&e.value, size)?);
+                check_size(path, size, self.limits.max_file_size)?;
+                let old = state.keys.get(k).ok_or_else(|| Error::not_found(path))?;
+                self.limits
+                    .check_total(path, state.used, old.value.len() as u64, size)?;
+                let value = resize(&old.value, size);
+                state.put(k, value);
                 Ok(())
             }
             Node::Root | Node::Keys => Err(Error::is_a_directory(path)),

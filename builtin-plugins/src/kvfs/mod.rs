@@ -9,7 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, plugin,
+    ConfigParam, Error, FileSystem, MemoryLimits, MountContext, ParamType, Result, ServicePlugin,
+    plugin,
 };
 use serde_json::Value;
 
@@ -61,21 +62,25 @@ impl ServicePlugin for KvFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![ConfigParam::optional(
+        let mut params = vec![ConfigParam::optional(
             "initial_data",
             ParamType::StringMap,
             "{}",
             "keys and values stored at mount time (values may be strings, numbers or bools)",
-        )]
+        )];
+        params.extend(MemoryLimits::PARAMS);
+        params
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
         plugin::check_config(&self.config_params(), config)?;
+        MemoryLimits::from_config(config)?;
         initial_data(config).map(|_| ())
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let fs = KvFs::with_readme(Bytes::from_static(README.as_bytes()));
+        let limits = MemoryLimits::from_config(&ctx.config)?;
+        let fs = KvFs::with_limits(Bytes::from_static(README.as_bytes()), limits);
         for (key, value) in initial_data(&ctx.config)? {
             fs.insert(&key, value)?;
         }

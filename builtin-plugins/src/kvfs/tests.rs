@@ -318,3 +318,90 @@ async fn write_through_router_stores_key() {
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.path(), Some("/kv/keys/missing"));
 }
+
+/// A write at 2^63-1 used to panic (capacity overflow); past the caps every value change is 413,
+/// the old value kept, and renames, removes and `initial_data` count towards the total.
+#[tokio::test]
+async fn value_and_total_caps_refuse_without_changing_anything() {
+    let fs = kvfs(json!({
+        "max_file_size": 8,
+        "max_total_size": 12,
+        "initial_data": {"seed": "1234"}
+    }))
+    .await;
+    fs.write(
+        "/keys/a",
+        Bytes::from_static(b"KEEP"),
+        None,
+        WriteFlags::NONE,
+    )
+    .await
+    .unwrap();
+    let far = fs
+        .write(
+            "/keys/a",
+            Bytes::from_static(b"YZ"),
+            Some(i64::MAX as u64),
+            WriteFlags::NONE,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(far.kind(), ErrorKind::InvalidArgument, "{far}");
+    assert_kind(
+        fs.write(
+            "/keys/a",
+            Bytes::from_static(b"YZ"),
+            Some(7),
+            WriteFlags::NONE,
+        )
+        .await,
+        ErrorKind::PayloadTooLarge,
+    );
+    assert_kind(fs.truncate("/keys/a", 9).await, ErrorKind::PayloadTooLarge);
+    assert_eq!(get(&fs, "/keys/a").await, "KEEP");
+    // seed 4 + a 4 = 8 of 12.
+    let over = fs
+        .write(
+            "/keys/b",
+            Bytes::from_static(b"12345"),
+            None,
+            WriteFlags::NONE,
+        )
+        .await
+        .unwrap_err();
+    assert!(over.to_string().contains("max_total_size of 12"), "{over}");
+    fs.rename("/keys/a", "/keys/seed").await.unwrap();
+    // a replaced seed: 4 of 12.
+    fs.write(
+        "/keys/b",
+        Bytes::from_static(b"12345678"),
+        None,
+        WriteFlags::NONE,
+    )
+    .await
+    .unwrap();
+    fs.remove("/keys/b").await.unwrap();
+    fs.write(
+        "/keys/c",
+        Bytes::from_static(b"12345678"),
+        None,
+        WriteFlags::NONE,
+    )
+    .await
+    .unwrap();
+    assert_kind(
+        fs.write("/keys/d", Bytes::from_static(b"1"), None, WriteFlags::NONE)
+            .await,
+        ErrorKind::PayloadTooLarge,
+    );
+    fs.remove_all("/keys").await.unwrap();
+    fs.write(
+        "/keys/e",
+        Bytes::from_static(b"12345678"),
+        None,
+        WriteFlags::NONE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fs.capabilities().max_file_size, 8);
+}

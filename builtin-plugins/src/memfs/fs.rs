@@ -8,10 +8,11 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use fs_core::path::{basename, components, is_within, parent};
+use fs_core::path::{basename, check_rename, components, parent};
+use fs_core::write::check_size;
 use fs_core::{
     Capabilities, Content, ContentBody, Error, FileHandle, FileInfo, FileSystem, GenericHandle,
-    Meta, OpenFlags, Result, WriteFlags, read_window,
+    MemoryLimits, Meta, OpenFlags, Result, WriteFlags, WritePlan, read_window,
 };
 use parking_lot::RwLock;
 
@@ -68,10 +69,36 @@ impl Node {
 ///
 /// One `RwLock` guards the tree: reads and stats share it, mutations take it briefly. File content
 /// is `Bytes`; a read returns a reference-counted slice, so serving a large file copies nothing.
+/// Every mutation checks the size caps ([`MemoryLimits`]) before it changes anything and computes
+/// the new content before it stores it, so a refused (or panicking) request leaves the tree as it
+/// was.
 #[derive(Debug)]
 pub struct MemFs {
-    root: RwLock<Node>,
+    tree: RwLock<Tree>,
     versions: AtomicU64,
+    limits: MemoryLimits,
+}
+
+/// The tree and the bytes its files hold in all (for `max_total_size`).
+#[derive(Debug)]
+struct Tree {
+    root: Node,
+    used: u64,
+}
+
+impl Tree {
+    /// Records that a file of `old` bytes now holds `new`.
+    fn replaced(&mut self, old: u64, new: u64) {
+        self.used = self.used.saturating_sub(old).saturating_add(new);
+    }
+}
+
+/// The bytes the files at and below `node` hold.
+fn content_size(node: &Node) -> u64 {
+    match &node.kind {
+        Kind::File(data) => data.len() as u64,
+        Kind::Dir(children) => children.values().map(content_size).sum(),
+    }
 }
 
 impl Default for MemFs {
@@ -81,18 +108,32 @@ impl Default for MemFs {
 }
 
 impl MemFs {
-    /// An empty tree.
+    /// An empty tree with the default caps.
     pub fn new() -> Self {
+        Self::with_limits(MemoryLimits::default())
+    }
+
+    /// An empty tree whose files and total stay within `limits`.
+    pub fn with_limits(limits: MemoryLimits) -> Self {
         MemFs {
-            root: RwLock::new(Node::dir(0o755)),
+            tree: RwLock::new(Tree {
+                root: Node::dir(0o755),
+                used: 0,
+            }),
             versions: AtomicU64::new(1),
+            limits,
         }
     }
 
     /// Adds a read-only file at the root (the plugin's `README`).
     pub fn with_file(self, name: &str, data: Bytes, mode: u32) -> Self {
-        if let Kind::Dir(children) = &mut self.root.write().kind {
-            children.insert(name.to_string(), Node::file(data, mode, 0));
+        {
+            let mut tree = self.tree.write();
+            let len = data.len() as u64;
+            if let Kind::Dir(children) = &mut tree.root.kind {
+                children.insert(name.to_string(), Node::file(data, mode, 0));
+            }
+            tree.used += len;
         }
         self
     }
@@ -102,8 +143,8 @@ impl MemFs {
     /// # Errors
     /// `NotADirectory` when a component is a file.
     pub fn mkdir_all(&self, path: &str, mode: u32) -> Result<()> {
-        let mut root = self.root.write();
-        let mut node = &mut *root;
+        let mut tree = self.tree.write();
+        let mut node = &mut tree.root;
         for comp in components(path) {
             let Kind::Dir(children) = &mut node.kind else {
                 return Err(Error::not_a_directory(path));
@@ -164,19 +205,6 @@ fn parent_dir<'a, 'p>(
     }
 }
 
-/// Applies a positional write to `old`, zero-filling any gap; reuses `old`'s buffer when unshared.
-fn splice(old: Bytes, data: &[u8], at: usize) -> Bytes {
-    let mut buf = old
-        .try_into_mut()
-        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-    let end = at + data.len();
-    if buf.len() < end {
-        buf.resize(end, 0);
-    }
-    buf[at..end].copy_from_slice(data);
-    buf.freeze()
-}
-
 fn resized(old: Bytes, size: usize) -> Bytes {
     if size <= old.len() {
         return old.slice(..size);
@@ -197,33 +225,36 @@ fn no_root(op: &'static str) -> Error {
 #[async_trait]
 impl FileSystem for MemFs {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::READ_WRITE
+        Capabilities {
+            max_file_size: self.limits.max_file_size,
+            ..Capabilities::READ_WRITE
+        }
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let root = self.root.read();
-        Ok(lookup(&root, path)?.info(basename(path)))
+        let tree = self.tree.read();
+        Ok(lookup(&tree.root, path)?.info(basename(path)))
     }
 
     async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let root = self.root.read();
-        match &lookup(&root, path)?.kind {
+        let tree = self.tree.read();
+        match &lookup(&tree.root, path)?.kind {
             Kind::Dir(children) => Ok(children.iter().map(|(name, n)| n.info(name)).collect()),
             Kind::File(_) => Err(Error::not_a_directory(path)),
         }
     }
 
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
-        let root = self.root.read();
-        match &lookup(&root, path)?.kind {
+        let tree = self.tree.read();
+        match &lookup(&tree.root, path)?.kind {
             Kind::File(data) => Ok(read_window(data, offset, size)),
             Kind::Dir(_) => Err(Error::is_a_directory(path)),
         }
     }
 
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
-        let root = self.root.read();
-        let node = lookup(&root, path)?;
+        let tree = self.tree.read();
+        let node = lookup(&tree.root, path)?;
         match &node.kind {
             Kind::File(data) => Ok(Content {
                 body: ContentBody::Bytes(read_window(data, offset, size)),
@@ -241,52 +272,45 @@ impl FileSystem for MemFs {
         offset: Option<u64>,
         flags: WriteFlags,
     ) -> Result<u64> {
+        if path == "/" {
+            return Err(Error::is_a_directory(path));
+        }
         let n = data.len() as u64;
         let version = self.next_version();
-        let mut root = self.root.write();
-        let (children, name) = parent_dir(&mut root, path)?;
-        let node = match children.get_mut(name) {
-            Some(node) => {
-                if flags.contains(WriteFlags::CREATE | WriteFlags::EXCLUSIVE) {
-                    return Err(Error::already_exists(path));
-                }
-                node
-            }
-            None if flags.is_empty() || flags.contains(WriteFlags::CREATE) => children
-                .entry(name.to_string())
-                .or_insert_with(|| Node::file(Bytes::new(), 0o644, version)),
-            None => return Err(Error::not_found(path)),
+        let mut guard = self.tree.write();
+        let tree = &mut *guard;
+        let (children, name) = parent_dir(&mut tree.root, path)?;
+        let current = match children.get(name).map(|node| &node.kind) {
+            Some(Kind::Dir(_)) => return Err(Error::is_a_directory(path)),
+            Some(Kind::File(content)) => Some(content.len() as u64),
+            None => None,
         };
+        let plan = WritePlan::new(path, current, offset, flags, n, self.limits.max_file_size)?;
+        let old_len = current.unwrap_or(0);
+        self.limits
+            .check_total(path, tree.used, old_len, plan.size)?;
+        // Everything is checked: from here on the write cannot fail, and the new content is
+        // built before it replaces the old one.
+        let node = children
+            .entry(name.to_string())
+            .or_insert_with(|| Node::file(Bytes::new(), 0o644, version));
         let Kind::File(content) = &mut node.kind else {
-            return Err(Error::is_a_directory(path));
+            unreachable!("checked above: not a directory");
         };
-        let old = if flags.contains(WriteFlags::TRUNCATE) {
-            Bytes::new()
-        } else {
-            std::mem::take(content)
-        };
-        *content = match (offset, flags.contains(WriteFlags::APPEND)) {
-            (_, true) => {
-                let at = old.len();
-                splice(old, &data, at)
-            }
-            // The AGFS default: the body becomes the content, stored as is (no copy).
-            (None, false) => data,
-            (Some(at), false) => {
-                let at =
-                    usize::try_from(at).map_err(|_| Error::invalid_argument("offset too large"))?;
-                splice(old, &data, at)
-            }
-        };
+        *content = plan.apply(std::mem::take(content), data);
         node.mtime = SystemTime::now();
         node.version = version;
+        tree.replaced(old_len, plan.size);
         Ok(n)
     }
 
     async fn create(&self, path: &str) -> Result<()> {
+        if path == "/" {
+            return Err(Error::already_exists(path));
+        }
         let version = self.next_version();
-        let mut root = self.root.write();
-        let (children, name) = parent_dir(&mut root, path)?;
+        let mut tree = self.tree.write();
+        let (children, name) = parent_dir(&mut tree.root, path)?;
         if children.contains_key(name) {
             return Err(Error::already_exists(path));
         }
@@ -298,8 +322,8 @@ impl FileSystem for MemFs {
         if path == "/" {
             return Err(Error::already_exists(path));
         }
-        let mut root = self.root.write();
-        let (children, name) = parent_dir(&mut root, path)?;
+        let mut tree = self.tree.write();
+        let (children, name) = parent_dir(&mut tree.root, path)?;
         if children.contains_key(name) {
             return Err(Error::already_exists(path));
         }
@@ -311,51 +335,49 @@ impl FileSystem for MemFs {
         if path == "/" {
             return Err(no_root("remove"));
         }
-        let mut root = self.root.write();
-        let (children, name) = parent_dir(&mut root, path)?;
+        let mut guard = self.tree.write();
+        let tree = &mut *guard;
+        let (children, name) = parent_dir(&mut tree.root, path)?;
         match children.get(name) {
             None => Err(Error::not_found(path)),
             Some(Node {
                 kind: Kind::Dir(c), ..
             }) if !c.is_empty() => Err(Error::directory_not_empty(path)),
             Some(_) => {
-                children.remove(name);
+                let freed = children.remove(name).map_or(0, |n| content_size(&n));
+                tree.replaced(freed, 0);
                 Ok(())
             }
         }
     }
 
     async fn remove_all(&self, path: &str) -> Result<()> {
-        let mut root = self.root.write();
+        let mut guard = self.tree.write();
+        let tree = &mut *guard;
         if path == "/" {
-            root.kind = Kind::Dir(BTreeMap::new());
+            tree.root.kind = Kind::Dir(BTreeMap::new());
+            tree.used = 0;
             return Ok(());
         }
-        let (children, name) = parent_dir(&mut root, path)?;
-        children
+        let (children, name) = parent_dir(&mut tree.root, path)?;
+        let removed = children
             .remove(name)
-            .map(|_| ())
-            .ok_or_else(|| Error::not_found(path))
+            .ok_or_else(|| Error::not_found(path))?;
+        tree.replaced(content_size(&removed), 0);
+        Ok(())
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        if from == "/" || to == "/" {
-            return Err(Error::invalid_argument("cannot rename the mount root").with_path(from));
-        }
+        check_rename(from, to)?;
         if from == to {
             return self.stat(from).await.map(|_| ());
         }
-        if is_within(to, from) {
-            return Err(
-                Error::invalid_argument("cannot move a directory into its own subtree")
-                    .with_path(from),
-            );
-        }
-        let mut root = self.root.write();
+        let mut guard = self.tree.write();
+        let tree = &mut *guard;
         // Check everything before detaching, so a refused rename changes nothing.
-        let source_is_dir = matches!(lookup(&root, from)?.kind, Kind::Dir(_));
+        let source_is_dir = matches!(lookup(&tree.root, from)?.kind, Kind::Dir(_));
         {
-            let target_parent = lookup(&root, parent(to)).map_err(|e| e.with_path(to))?;
+            let target_parent = lookup(&tree.root, parent(to)).map_err(|e| e.with_path(to))?;
             let Kind::Dir(siblings) = &target_parent.kind else {
                 return Err(Error::not_a_directory(to));
             };
@@ -369,34 +391,41 @@ impl FileSystem for MemFs {
                 Some(_) => {}
             }
         }
-        let (children, name) = parent_dir(&mut root, from)?;
+        let (children, name) = parent_dir(&mut tree.root, from)?;
         let mut node = children
             .remove(name)
             .ok_or_else(|| Error::not_found(from))?;
         node.mtime = SystemTime::now();
-        let (children, name) = parent_dir(&mut root, to)?;
-        children.insert(name.to_string(), node);
+        let (children, name) = parent_dir(&mut tree.root, to)?;
+        let replaced = children.insert(name.to_string(), node);
+        tree.replaced(replaced.map_or(0, |n| content_size(&n)), 0);
         Ok(())
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        let mut root = self.root.write();
-        let node = lookup_mut(&mut root, path)?;
+        let mut tree = self.tree.write();
+        let node = lookup_mut(&mut tree.root, path)?;
         node.mode = mode & 0o7777;
         Ok(())
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
-        let size = usize::try_from(size).map_err(|_| Error::invalid_argument("size too large"))?;
+        check_size(path, size, self.limits.max_file_size)?;
         let version = self.next_version();
-        let mut root = self.root.write();
-        let node = lookup_mut(&mut root, path)?;
+        let mut guard = self.tree.write();
+        let tree = &mut *guard;
+        let used = tree.used;
+        let node = lookup_mut(&mut tree.root, path)?;
         let Kind::File(content) = &mut node.kind else {
             return Err(Error::is_a_directory(path));
         };
-        *content = resized(std::mem::take(content), size);
+        let old_len = content.len() as u64;
+        self.limits.check_total(path, used, old_len, size)?;
+        // Under the per-file cap, which fits in memory.
+        *content = resized(std::mem::take(content), size as usize);
         node.mtime = SystemTime::now();
         node.version = version;
+        tree.replaced(old_len, size);
         Ok(())
     }
 
@@ -414,8 +443,10 @@ impl FileSystem for MemFs {
         }
         let version = self.next_version();
         {
-            let mut root = self.root.write();
-            let (children, name) = parent_dir(&mut root, path)?;
+            let mut guard = self.tree.write();
+            let tree = &mut *guard;
+            let (children, name) = parent_dir(&mut tree.root, path)?;
+            let mut freed = 0;
             match children.get_mut(name) {
                 Some(Node {
                     kind: Kind::Dir(_), ..
@@ -425,6 +456,7 @@ impl FileSystem for MemFs {
                 }
                 Some(node) => {
                     if flags.contains(OpenFlags::TRUNC) && flags.writable() {
+                        freed = content_size(node);
                         node.kind = Kind::File(Bytes::new());
                         node.mtime = SystemTime::now();
                         node.version = version;
@@ -438,21 +470,22 @@ impl FileSystem for MemFs {
                 }
                 None => return Err(Error::not_found(path)),
             }
+            tree.replaced(freed, 0);
         }
         Ok(Box::new(GenericHandle::new(self, path, flags)))
     }
 
     async fn touch(&self, path: &str) -> Result<()> {
         let version = self.next_version();
-        let mut root = self.root.write();
+        let mut tree = self.tree.write();
         if path != "/" {
-            let (children, name) = parent_dir(&mut root, path)?;
+            let (children, name) = parent_dir(&mut tree.root, path)?;
             if !children.contains_key(name) {
                 children.insert(name.to_string(), Node::file(Bytes::new(), 0o644, version));
                 return Ok(());
             }
         }
-        lookup_mut(&mut root, path)?.mtime = SystemTime::now();
+        lookup_mut(&mut tree.root, path)?.mtime = SystemTime::now();
         Ok(())
     }
 }

@@ -8,19 +8,31 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{ConfigParam, FileSystem, MountContext, ParamType, Result, ServicePlugin};
+use fs_core::{
+    ConfigParam, FileSystem, MemoryLimits, MountContext, ParamType, Result, ServicePlugin,
+};
 use serde::Deserialize;
+use serde_json::Value;
 
 pub use fs::MemFs;
 
 const README: &str = include_str!("README.md");
 
-/// memfs's config.
+/// memfs's config besides its size caps ([`MemoryLimits`]); unknown keys are refused before it is
+/// read ([`ServicePlugin::check_keys`]).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct MemFsConfig {
     /// Directories created at mount time, parents included (default none).
     pub init_dirs: Vec<String>,
+}
+
+impl MemFsConfig {
+    fn parse(config: &Value) -> Result<(MemFsConfig, MemoryLimits)> {
+        let dirs: MemFsConfig = serde_json::from_value(config.clone())
+            .map_err(|e| fs_core::Error::invalid_argument(format!("invalid memfs config: {e}")))?;
+        Ok((dirs, MemoryLimits::from_config(config)?))
+    }
 }
 
 /// The memfs factory.
@@ -38,18 +50,28 @@ impl ServicePlugin for MemFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![ConfigParam::optional(
+        let mut params = vec![ConfigParam::optional(
             "init_dirs",
             ParamType::StringList,
             "[]",
             "directories to create at mount time (parents included)",
-        )]
+        )];
+        params.extend(MemoryLimits::PARAMS);
+        params
+    }
+
+    fn validate(&self, config: &Value) -> Result<()> {
+        self.check_keys(config)?;
+        MemFsConfig::parse(config).map(drop)
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let config: MemFsConfig = serde_json::from_value(ctx.config)
-            .map_err(|e| fs_core::Error::invalid_argument(format!("invalid memfs config: {e}")))?;
-        let fs = MemFs::new().with_file("README", Bytes::from_static(README.as_bytes()), 0o444);
+        let (config, limits) = MemFsConfig::parse(&ctx.config)?;
+        let fs = MemFs::with_limits(limits).with_file(
+            "README",
+            Bytes::from_static(README.as_bytes()),
+            0o444,
+        );
         for dir in &config.init_dirs {
             fs.mkdir_all(&fs_core::path::normalize(dir)?, 0o755)?;
         }
