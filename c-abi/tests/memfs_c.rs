@@ -47,7 +47,9 @@ mod through_the_router {
             .unwrap();
         let caps = router.capabilities_at("/c/plugin");
         let fs: Arc<dyn FileSystem> = router;
-        Fixture::writable(fs, "/c/plugin").with_caps(caps)
+        Fixture::writable(fs, "/c/plugin")
+            .with_caps(caps)
+            .with_mount_root("/c/plugin")
     });
 }
 

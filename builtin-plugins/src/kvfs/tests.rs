@@ -40,7 +40,9 @@ mod through_the_router {
             .unwrap();
         let caps = router.capabilities_at("/kv");
         let fs: Arc<dyn FileSystem> = router;
-        Fixture::writable(fs, "/kv/keys").with_caps(caps)
+        Fixture::writable(fs, "/kv/keys")
+            .with_caps(caps)
+            .with_mount_root("/kv")
     });
 }
 

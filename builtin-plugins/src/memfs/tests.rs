@@ -38,7 +38,9 @@ async fn mounted_at(path: &'static str) -> Fixture {
         .ok();
     let caps = router.capabilities_at(path);
     let fs: Arc<dyn FileSystem> = router;
-    Fixture::writable(fs, path).with_caps(caps)
+    Fixture::writable(fs, path)
+        .with_caps(caps)
+        .with_mount_root(path)
 }
 
 mod mounted_at_root {

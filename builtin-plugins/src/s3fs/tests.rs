@@ -144,6 +144,15 @@ mod conformance_s3s {
         rename::rename_onto_existing_file_replaces_it,
         rename::rename_missing_is_not_found,
         caps::unsupported_ops_answer_unsupported,
+        files::sync_only_write_creates_like_no_flags,
+        extremes::pwrite_at_extreme_offsets_is_exact_or_refused,
+        extremes::streamed_pwrite_at_extreme_offsets_is_exact_or_refused,
+        extremes::append_past_the_largest_file_is_refused,
+        extremes::truncate_to_extreme_sizes_is_exact_or_refused,
+        extremes::handle_seek_far_then_write_is_exact_or_refused,
+        extremes::reads_at_extreme_offsets_are_empty_or_exact,
+        roots::mount_root_mutations_are_refused,
+        faults::a_panicking_body_changes_nothing,
     );
 }
 

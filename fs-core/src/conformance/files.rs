@@ -257,3 +257,17 @@ pub async fn existing_file_reads(f: Fixture) {
         );
     }
 }
+
+/// `SYNC` alone asks only for durability: a missing file is created and an existing one replaced,
+/// as with no flag at all (one rule for every plugin: [`WriteFlags::creates`]).
+pub async fn sync_only_write_creates_like_no_flags(f: Fixture) {
+    let Some(p) = f.at("synced.txt") else { return };
+    f.fs.write(&p, Bytes::from_static(b"first"), None, WriteFlags::SYNC)
+        .await
+        .unwrap_or_else(|e| panic!("a sync-only write must create {p}: {e}"));
+    assert_eq!(f.get(&p).await, "first");
+    f.fs.write(&p, Bytes::from_static(b"2nd"), None, WriteFlags::SYNC)
+        .await
+        .unwrap();
+    assert_eq!(f.get(&p).await, "2nd");
+}

@@ -13,9 +13,12 @@ use crate::{Capabilities, ErrorKind, FileSystem, Result, WriteFlags};
 
 pub mod caps;
 pub mod dirs;
+pub mod extremes;
+pub mod faults;
 pub mod files;
 pub mod paths;
 pub mod rename;
+pub mod roots;
 
 /// What a case runs against.
 #[derive(Debug, Clone)]
@@ -30,6 +33,8 @@ pub struct Fixture {
     /// What the filesystem under test supports; for a router, the capabilities of the mount that
     /// serves `root` (see [`Fixture::with_caps`]).
     pub caps: Capabilities,
+    /// The path of the mount root in `fs`: `/` for a plugin, the mount point through a router.
+    pub mount_root: String,
 }
 
 impl Fixture {
@@ -41,6 +46,7 @@ impl Fixture {
             root: Some(root.to_string()),
             existing: None,
             caps,
+            mount_root: "/".to_string(),
         }
     }
 
@@ -52,12 +58,19 @@ impl Fixture {
             root: None,
             existing: existing.map(|(p, b)| (p.to_string(), Bytes::copy_from_slice(b))),
             caps,
+            mount_root: "/".to_string(),
         }
     }
 
     /// Replaces the capabilities the cases consult (for a router, those of the mount under test).
     pub fn with_caps(mut self, caps: Capabilities) -> Self {
         self.caps = caps;
+        self
+    }
+
+    /// Names the mount root the cases treat as such (a router fixture's mount point).
+    pub fn with_mount_root(mut self, path: &str) -> Self {
+        self.mount_root = path.to_string();
         self
     }
 
@@ -196,6 +209,15 @@ macro_rules! conformance_tests {
             files::stat_reports_size_and_mode_bits,
             files::chmod_sets_permission_bits,
             files::existing_file_reads,
+            files::sync_only_write_creates_like_no_flags,
+            extremes::pwrite_at_extreme_offsets_is_exact_or_refused,
+            extremes::streamed_pwrite_at_extreme_offsets_is_exact_or_refused,
+            extremes::append_past_the_largest_file_is_refused,
+            extremes::truncate_to_extreme_sizes_is_exact_or_refused,
+            extremes::handle_seek_far_then_write_is_exact_or_refused,
+            extremes::reads_at_extreme_offsets_are_empty_or_exact,
+            roots::mount_root_mutations_are_refused,
+            faults::a_panicking_body_changes_nothing,
             dirs::mkdir_then_list,
             dirs::empty_directory_lists_empty,
             dirs::mkdir_existing_is_already_exists,
