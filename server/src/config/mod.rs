@@ -1,7 +1,14 @@
 //! The YAML config: AGFS's schema (`server`, `external_plugins`, `plugins` in single and list form),
-//! the embedded default, and the startup checks that name what is allowed.
+//! the embedded default, and the startup checks that name what is allowed. The `server` section is
+//! in [`server`], secret masking in [`redact`].
 
-use std::net::SocketAddr;
+mod redact;
+mod server;
+
+pub use redact::{is_secret_key, redact};
+pub use server::{
+    DEFAULT_MAX_BODY, DEFAULT_MAX_HANDLES, ServerConfig, default_data_dir, parse_addr,
+};
 
 use fs_core::{Error, PluginRegistry, Result};
 use indexmap::IndexMap;
@@ -9,13 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The config the server runs on when no `-c` is given: the seed README's mount paths.
-pub const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
+pub const DEFAULT_CONFIG: &str = include_str!("../default-config.yaml");
 
 /// The documented sample config (`--print-sample-config`).
-pub const SAMPLE_CONFIG: &str = include_str!("../../config.example.yaml");
-
-/// Default request body limit: 64 MiB, as AGFS.
-pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+pub const SAMPLE_CONFIG: &str = include_str!("../../../config.example.yaml");
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,72 +34,6 @@ pub struct Config {
     /// Mounts, keyed by plugin name, in file order.
     #[serde(default)]
     pub plugins: IndexMap<String, PluginEntry>,
-}
-
-/// The `server` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Listen address: `host:port`, or `:port` for all interfaces (default `127.0.0.1:8080`).
-    pub address: String,
-    /// Log level: `error`, `warn`, `info`, `debug`, `trace` (default `info`; `RUST_LOG` wins).
-    pub log_level: String,
-    /// Largest accepted request body in bytes (default 64 MiB; 0 or less means the default).
-    pub max_request_body_bytes: i64,
-    /// Where plugins keep files whose location their config leaves out (sqlfs's default
-    /// database). Empty: `--data-dir`, `$PFS_DATA_DIR`, or [`default_data_dir`].
-    pub data_dir: String,
-    /// Most handles open at once (`POST /handles/open` answers 503 beyond it); default 10000, 0
-    /// means the default.
-    pub max_handles: usize,
-}
-
-/// Default limit of open handles.
-pub const DEFAULT_MAX_HANDLES: usize = 10_000;
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            address: "127.0.0.1:8080".into(),
-            log_level: "info".into(),
-            max_request_body_bytes: DEFAULT_MAX_BODY as i64,
-            data_dir: String::new(),
-            max_handles: DEFAULT_MAX_HANDLES,
-        }
-    }
-}
-
-/// The data directory when nothing names one: `$XDG_DATA_HOME/pfs`, else `~/.local/share/pfs`, else
-/// `pfs-data` in the working directory.
-pub fn default_data_dir() -> std::path::PathBuf {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    if let Some(xdg) = non_empty("XDG_DATA_HOME") {
-        return std::path::PathBuf::from(xdg).join("pfs");
-    }
-    if let Some(home) = non_empty("HOME") {
-        return std::path::PathBuf::from(home).join(".local/share/pfs");
-    }
-    std::path::PathBuf::from("pfs-data")
-}
-
-impl ServerConfig {
-    /// The effective limit of open handles.
-    pub fn max_handles(&self) -> usize {
-        if self.max_handles == 0 {
-            DEFAULT_MAX_HANDLES
-        } else {
-            self.max_handles
-        }
-    }
-
-    /// The effective body limit.
-    pub fn max_body(&self) -> u64 {
-        if self.max_request_body_bytes <= 0 {
-            DEFAULT_MAX_BODY
-        } else {
-            self.max_request_body_bytes as u64
-        }
-    }
 }
 
 /// The `external_plugins` section (AGFS's keys, plus `allow_any_path`).
@@ -287,87 +225,6 @@ impl PluginEntry {
     }
 }
 
-/// Parses a listen address: `host:port`, `:port` (all interfaces, as in Go), or a bare port
-/// (loopback).
-///
-/// # Errors
-/// `InvalidArgument` naming the address.
-pub fn parse_addr(s: &str) -> Result<SocketAddr> {
-    let s = s.trim();
-    let candidate = if let Some(port) = s.strip_prefix(':') {
-        format!("0.0.0.0:{port}")
-    } else if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
-        format!("127.0.0.1:{s}")
-    } else if let Some(port) = s.strip_prefix("localhost:") {
-        format!("127.0.0.1:{port}")
-    } else {
-        s.to_string()
-    };
-    candidate.parse().map_err(|_| {
-        Error::invalid_argument(format!(
-            "invalid address '{s}': expected host:port, :port or port"
-        ))
-    })
-}
-
-/// Whether a config key names a secret: it contains password, passwd, secret, token, dsn,
-/// credential, access_key or apikey, or has `key` as one of its words (split at `_`, `-`, `.`:
-/// `api_key`, `private_key_pem`), but not words that merely contain "key" (`monkey`, `keys`).
-pub fn is_secret_key(key: &str) -> bool {
-    const WORDS: [&str; 8] = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "dsn",
-        "credential",
-        "access_key",
-        "apikey",
-    ];
-    let k = key.to_ascii_lowercase();
-    // `key` as a word of the name (`key`, `api_key`, `private_key_pem`, `key-file`), not inside
-    // another word (`monkey`, `keys`).
-    WORDS.iter().any(|w| k.contains(w)) || k.split(['_', '-', '.']).any(|word| word == "key")
-}
-
-/// Replaces the values of secret-looking keys ([`is_secret_key`]) with `"***"`, recursively.
-pub fn redact(config: &Value) -> Value {
-    match config {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let secret = is_secret_key(k);
-                    let v = if secret && !v.is_null() {
-                        Value::String("***".into())
-                    } else {
-                        redact(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        Value::String(text) => Value::String(mask_url_password(text)),
-        other => other.clone(),
-    }
-}
-
-/// `scheme://user:password@host...` with the password as `***` (proxyfs's `base_url` may carry
-/// credentials under a key that does not look secret); any other text unchanged.
-fn mask_url_password(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return text.to_string();
-    };
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,20 +296,6 @@ mod tests {
         assert!(e.contains("adress"), "{e}");
     }
 
-    /// No auth means the server must not listen beyond this machine unless told to: the embedded
-    /// default and a config without `server.address` both bind loopback only.
-    #[test]
-    fn the_default_address_is_loopback_only() {
-        for c in [
-            Config::embedded_default(),
-            Config::parse("plugins: {}\n").unwrap(),
-        ] {
-            let addr = parse_addr(&c.server.address).unwrap();
-            assert!(addr.ip().is_loopback(), "{addr}");
-            assert_eq!(addr.port(), 8080);
-        }
-    }
-
     #[test]
     fn embedded_default_plans_the_seed_paths() {
         let plan = Config::embedded_default().plan(&registry()).unwrap();
@@ -460,66 +303,5 @@ mod tests {
         for p in ["/memfs", "/kvfs", "/hellofs", "/serverinfofs", "/dev"] {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");
         }
-    }
-
-    #[test]
-    fn parse_addr_accepts_go_forms() {
-        assert_eq!(parse_addr(":9000").unwrap().to_string(), "0.0.0.0:9000");
-        assert_eq!(
-            parse_addr("127.0.0.1:1").unwrap().to_string(),
-            "127.0.0.1:1"
-        );
-        assert_eq!(parse_addr("8081").unwrap().to_string(), "127.0.0.1:8081");
-        assert_eq!(
-            parse_addr("localhost:80").unwrap().to_string(),
-            "127.0.0.1:80"
-        );
-        assert!(parse_addr("nowhere").is_err());
-    }
-
-    #[test]
-    fn redact_hides_secret_looking_values() {
-        let v = redact(
-            &json!({"dsn": "u:p@x", "access_key_id": "A", "bucket": "b", "nested": {"password": "p"}}),
-        );
-        assert_eq!(
-            v,
-            json!({"dsn": "***", "access_key_id": "***", "bucket": "b", "nested": {"password": "***"}})
-        );
-    }
-
-    #[test]
-    fn key_as_a_word_is_secret_and_inside_a_word_is_not() {
-        for secret in [
-            "key",
-            "api_key",
-            "private_key_pem",
-            "key-file",
-            "signing.key",
-        ] {
-            assert!(is_secret_key(secret), "{secret}");
-        }
-        for plain in ["monkey", "keys", "keyspace", "bucket", "cache_max_size"] {
-            assert!(!is_secret_key(plain), "{plain}");
-        }
-    }
-
-    #[test]
-    fn redact_masks_passwords_in_urls() {
-        let v = redact(&json!({
-            "base_url": "http://al:pw@h:1/api/v1",
-            "plain": "http://h:1/a@b",
-            "user_only": "http://al@h:1",
-            "text": "a:b@c",
-        }));
-        assert_eq!(
-            v,
-            json!({
-                "base_url": "http://al:***@h:1/api/v1",
-                "plain": "http://h:1/a@b",
-                "user_only": "http://al@h:1",
-                "text": "a:b@c",
-            })
-        );
     }
 }
