@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::plugin::{parse_duration, parse_size};
+use crate::plugin::{parse_duration, parse_size, seconds};
 use crate::{Error, Result};
 
 /// The value at `key`, treating JSON `null` as absent.
@@ -62,8 +62,8 @@ pub fn duration(config: &Value, key: &str) -> Result<Option<Duration>> {
         Some(Value::String(s)) => parse_duration(s).map(Some).map_err(|_| invalid()),
         Some(Value::Number(n)) => n
             .as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(|f| Some(Duration::from_secs_f64(f)))
+            .and_then(|f| seconds(f).ok())
+            .map(Some)
             .ok_or_else(invalid),
         Some(_) => Err(invalid()),
     }
@@ -97,5 +97,20 @@ pub fn boolean(config: &Value, key: &str, default: bool) -> Result<bool> {
         Some(_) => Err(Error::invalid_argument(format!(
             "invalid value for '{key}': expected true or false"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_past_the_limit_are_refused_not_panicked_on() {
+        let c = serde_json::json!({"a": 1e300, "b": "1e300", "c": "500000 days", "d": 90});
+        for key in ["a", "b", "c"] {
+            let e = duration(&c, key).unwrap_err();
+            assert!(e.to_string().contains(&format!("'{key}'")), "{e}");
+        }
+        assert_eq!(duration(&c, "d").unwrap(), Some(Duration::from_secs(90)));
     }
 }

@@ -226,19 +226,41 @@ pub fn parse_size(s: &str) -> Result<u64> {
 /// assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
 /// assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
 /// ```
+///
+/// # Errors
+/// `InvalidArgument` for anything else, a negative number, or more than [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>().map_err(drop).and_then(|s| {
-        if s >= 0.0 && s.is_finite() {
-            Ok(s)
-        } else {
-            Err(())
-        }
-    }) {
-        return Ok(std::time::Duration::from_secs_f64(secs));
+    if let Ok(secs) = t.parse::<f64>() {
+        return seconds(secs);
     }
-    humantime::parse_duration(t)
-        .map_err(|e| Error::invalid_argument(format!("invalid duration '{s}': {e}")))
+    let d = humantime::parse_duration(t)
+        .map_err(|e| Error::invalid_argument(format!("invalid duration '{s}': {e}")))?;
+    seconds(d.as_secs_f64())
+}
+
+/// The longest duration a config or a request may give: 10 years. Longer ones are refused, so no
+/// deadline computed from one (`now + timeout`) can overflow.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 86_400);
+
+/// A number of seconds as a duration.
+///
+/// ```
+/// use fs_core::plugin::seconds;
+/// assert_eq!(seconds(1.5).unwrap().as_millis(), 1500);
+/// assert!(seconds(-1.0).is_err() && seconds(f64::NAN).is_err() && seconds(1e300).is_err());
+/// ```
+///
+/// # Errors
+/// `InvalidArgument` when it is negative, not a number, or more than [`MAX_DURATION`].
+pub fn seconds(secs: f64) -> Result<std::time::Duration> {
+    if !(secs >= 0.0 && secs <= MAX_DURATION.as_secs_f64()) {
+        return Err(Error::invalid_argument(format!(
+            "invalid duration {secs}: must be between 0 and {} seconds (10 years)",
+            MAX_DURATION.as_secs()
+        )));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Process-wide facts a plugin may show (serverinfofs) or need.

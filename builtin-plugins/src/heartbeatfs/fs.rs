@@ -96,10 +96,10 @@ fn parse_ctl(data: &[u8]) -> Result<Duration> {
     let text = std::str::from_utf8(data).map_err(|_| invalid())?.trim();
     let value = text.strip_prefix("timeout=").ok_or_else(invalid)?.trim();
     let secs: f64 = value.parse().map_err(|_| invalid())?;
-    if !(secs.is_finite() && secs > 0.0) {
-        return Err(invalid());
+    match fs_core::plugin::seconds(secs) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(invalid()),
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| invalid())
 }
 
 /// The files inside an item.
@@ -560,6 +560,9 @@ mod unit {
         for bad in [
             &b"timeout=0"[..],
             b"timeout=-1",
+            // A deadline of now + 1e18 s would overflow the clock (a panic, before).
+            b"timeout=1e18",
+            b"timeout=1e300",
             b"timeout=",
             b"ttl=5",
             b"",

@@ -33,10 +33,7 @@ fn default_timeout(config: &Value) -> Result<Duration> {
         None | Some(Value::Null) => return Ok(DEFAULT_TIMEOUT),
         Some(Value::Number(n)) => {
             let secs = n.as_f64().unwrap_or(-1.0);
-            if !(secs.is_finite() && secs > 0.0) {
-                return Err(invalid("must be a positive number of seconds"));
-            }
-            Duration::try_from_secs_f64(secs).map_err(|_| invalid("too large"))?
+            plugin::seconds(secs).map_err(|e| invalid(e.message()))?
         }
         Some(Value::String(s)) => plugin::parse_duration(s).map_err(|e| invalid(e.message()))?,
         Some(_) => return Err(invalid("expected seconds or a duration such as \"30s\"")),

@@ -197,8 +197,7 @@ fn parse_timeout(v: Option<&Value>) -> Result<Duration> {
         None | Some(Value::Null) => return Ok(DEFAULT_TIMEOUT),
         Some(Value::Number(n)) => n
             .as_f64()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(|s| fs_core::plugin::seconds(s).ok())
             .ok_or_else(|| Error::invalid_argument(format!("invalid timeout: {n}")))?,
         Some(Value::String(s)) => parse_duration(s)?,
         Some(other) => {

@@ -106,8 +106,7 @@ fn interval(config: &Value) -> Result<Option<Duration>> {
         Some(Value::String(s)) => plugin::parse_duration(s).map_err(|_| invalid())?,
         Some(Value::Number(n)) => n
             .as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(|f| plugin::seconds(f).ok())
             .ok_or_else(invalid)?,
         Some(_) => return Err(invalid()),
     };
