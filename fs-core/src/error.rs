@@ -34,13 +34,17 @@ pub enum ErrorKind {
     Unavailable,
     /// A backend did not answer in time (504).
     Timeout,
+    /// The client was too slow: its request body stalled (408).
+    RequestTimeout,
+    /// The request came back to a server it had already passed through, through proxies (508).
+    LoopDetected,
     /// Anything else: a bug or an unexpected backend failure (500).
     Internal,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by tests that walk the status table).
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::PermissionDenied,
@@ -52,6 +56,8 @@ impl ErrorKind {
         ErrorKind::Unsupported,
         ErrorKind::Unavailable,
         ErrorKind::Timeout,
+        ErrorKind::RequestTimeout,
+        ErrorKind::LoopDetected,
         ErrorKind::Internal,
     ];
 
@@ -73,6 +79,8 @@ impl ErrorKind {
             ErrorKind::Unsupported => "operation not supported",
             ErrorKind::Unavailable => "service unavailable",
             ErrorKind::Timeout => "timed out",
+            ErrorKind::RequestTimeout => "request timed out (the client stopped sending)",
+            ErrorKind::LoopDetected => "loop detected",
             ErrorKind::Internal => "internal error",
         }
     }

@@ -110,6 +110,7 @@ async fn main_on(
         },
     };
     init_logging(&config.server.log_level);
+    crate::serve::raise_descriptor_limit();
     let addr = match parse_addr(args.addr.as_deref().unwrap_or(&config.server.address)) {
         Ok(a) => a,
         Err(e) => {

@@ -22,7 +22,9 @@ impl From<Error> for ApiError {
 }
 
 /// The status of each kind. AGFS answers 500 for `NotADirectory` (and for most plugin errors); pfs
-/// answers 400 for `NotADirectory` and `IsADirectory` and maps every kind as DECISIONS.md lists.
+/// answers 400 for `NotADirectory` and `IsADirectory` and maps every kind as DECISIONS.md lists,
+/// plus 408 for a client that stopped sending its body and 508 for a request that looped back
+/// through proxies.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -35,6 +37,8 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::LoopDetected => StatusCode::LOOP_DETECTED,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -97,6 +101,8 @@ mod tests {
             (ErrorKind::Unsupported, 501),
             (ErrorKind::Unavailable, 503),
             (ErrorKind::Timeout, 504),
+            (ErrorKind::RequestTimeout, 408),
+            (ErrorKind::LoopDetected, 508),
             (ErrorKind::Internal, 500),
         ];
         assert_eq!(

@@ -28,6 +28,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
+/// The `{...}` segments of a route (`/handles/{id}/...`), decoded; one that is not UTF-8 is a
+/// JSON 400 like every other bad parameter (axum's own rejection is plain text).
+#[derive(Debug)]
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(segment)) => Ok(PathParam(segment)),
+            Err(e) => {
+                Err(Error::invalid_argument(format!("invalid URL: {}", e.body_text())).into())
+            }
+        }
+    }
+}
+
 impl Params {
     /// The value of `name` (the first one, when repeated).
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -149,6 +167,22 @@ pub fn check_content_length(headers: &HeaderMap, limit: u64) -> Result<()> {
     }
 }
 
+/// A body that could not be read: 408 when the client stopped sending (the connection layer's
+/// body timeout), 400 for anything else (a malformed chunked encoding, a reset).
+fn body_error(e: axum::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.is::<tower_http::timeout::TimeoutError>() {
+            return Error::new(
+                ErrorKind::RequestTimeout,
+                "request timed out: the client sent no byte of its body for server.body_timeout",
+            );
+        }
+        source = s.source();
+    }
+    Error::invalid_argument(format!("failed to read request body: {e}"))
+}
+
 fn too_large(limit: u64) -> Error {
     Error::new(
         ErrorKind::PayloadTooLarge,
@@ -161,8 +195,7 @@ fn too_large(limit: u64) -> Error {
 pub fn body_stream(body: Body, limit: u64) -> ByteStream {
     let mut seen: u64 = 0;
     Box::pin(body.into_data_stream().map(move |chunk| {
-        let chunk = chunk
-            .map_err(|e| Error::invalid_argument(format!("failed to read request body: {e}")))?;
+        let chunk = chunk.map_err(body_error)?;
         seen += chunk.len() as u64;
         if seen > limit {
             Err(too_large(limit))

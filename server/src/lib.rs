@@ -12,12 +12,12 @@ pub mod error;
 pub mod extract;
 pub mod handles;
 pub mod routes;
+pub mod serve;
 pub mod state;
 
 use std::future::Future;
 
 pub use app::app;
-use axum::serve::ListenerExt;
 pub use config::Config;
 pub use state::AppState;
 use tokio::net::TcpListener;
@@ -58,8 +58,9 @@ pub async fn start_mounts(state: &AppState) -> fs_core::Result<tokio::task::Join
     }))
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves; in-flight requests finish, then every
-/// mount is unmounted and its plugin's shutdown runs once.
+/// Serves `state` on `listener` until `shutdown` resolves, with the connection limits of the
+/// config ([`serve`]); in-flight requests finish, then every mount is unmounted and its plugin's
+/// shutdown runs once.
 ///
 /// # Errors
 /// I/O errors of the listener.
@@ -68,17 +69,9 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Without TCP_NODELAY, headers and body leave as separate segments and streamed bodies stall
-        // on delayed ACKs (~90 requests/s per connection).
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("TCP_NODELAY failed: {e}");
-        }
-    });
     let fs = state.fs.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = state.config.server.conn_limits(serve::descriptor_limit());
+    serve::serve(listener, app(state), limits, shutdown).await?;
     for (path, e) in fs.unmount_all().await {
         tracing::error!(path = %path, "shutdown failed: {e}");
     }

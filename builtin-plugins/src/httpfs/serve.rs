@@ -156,6 +156,8 @@ fn error_response(e: &Error, rel: &str) -> Response {
         ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::LoopDetected => StatusCode::LOOP_DETECTED,
+        ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::AlreadyExists
         | ErrorKind::DirectoryNotEmpty
         | ErrorKind::PayloadTooLarge

@@ -138,6 +138,7 @@ pub fn map_status(status: u16, message: &str) -> ErrorKind {
         413 => ErrorKind::PayloadTooLarge,
         408 | 504 => ErrorKind::Timeout,
         502 | 503 => ErrorKind::Unavailable,
+        508 => ErrorKind::LoopDetected,
         500 if has("no such file") || has("not found") => ErrorKind::NotFound,
         500 if has("not empty") => ErrorKind::DirectoryNotEmpty,
         500 if has("already exists") || has("file exists") => ErrorKind::AlreadyExists,

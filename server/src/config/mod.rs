@@ -7,7 +7,8 @@ mod server;
 
 pub use redact::{is_secret_key, redact};
 pub use server::{
-    DEFAULT_MAX_BODY, DEFAULT_MAX_HANDLES, ServerConfig, default_data_dir, parse_addr,
+    DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDLES, DEFAULT_TIMEOUT, Seconds,
+    ServerConfig, default_data_dir, parse_addr,
 };
 
 use fs_core::{Error, PluginRegistry, Result};

@@ -1,9 +1,12 @@
 //! The `server` section: listener, limits, data directory.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use fs_core::{Error, Result};
 use serde::Deserialize;
+
+use crate::serve::ConnLimits;
 
 /// Default request body limit: 64 MiB, as AGFS.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
@@ -24,7 +27,52 @@ pub struct ServerConfig {
     /// Most handles open at once (`POST /handles/open` answers 503 beyond it); default 10000, 0
     /// means the default.
     pub max_handles: usize,
+    /// How long a connection may take to deliver a whole request head, counted from its opening
+    /// or from its previous answer: slow headers and idle keep-alive connections are closed alike
+    /// (default 60 s).
+    pub idle_timeout: Seconds,
+    /// How long a request body may go without a byte before the request fails with 408 and
+    /// changes nothing (default 60 s).
+    pub body_timeout: Seconds,
+    /// How long a write to a client may make no progress before the connection is closed
+    /// (default 60 s).
+    pub send_timeout: Seconds,
+    /// Connections served at once; one more is answered 503 and closed. 0 (the default): half the
+    /// open-file limit, at most 10000.
+    pub max_connections: usize,
 }
+
+/// A duration in the config: seconds as a number, or a string such as `"30s"` or `"2m"`; more
+/// than zero and at most [`fs_core::plugin::MAX_DURATION`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let parsed = match Raw::deserialize(d)? {
+            Raw::Number(n) => fs_core::plugin::seconds(n),
+            Raw::Text(t) => fs_core::plugin::parse_duration(&t),
+        };
+        match parsed {
+            Ok(d) if !d.is_zero() => Ok(Seconds(d)),
+            Ok(_) => Err(serde::de::Error::custom(
+                "a timeout must be more than 0 seconds",
+            )),
+            Err(e) => Err(serde::de::Error::custom(e.message())),
+        }
+    }
+}
+
+/// The default of every connection timeout: 60 s.
+pub const DEFAULT_TIMEOUT: Seconds = Seconds(Duration::from_secs(60));
+/// The most connections the default allows, whatever the open-file limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Default limit of open handles.
 pub const DEFAULT_MAX_HANDLES: usize = 10_000;
@@ -37,6 +85,10 @@ impl Default for ServerConfig {
             max_request_body_bytes: DEFAULT_MAX_BODY as i64,
             data_dir: String::new(),
             max_handles: DEFAULT_MAX_HANDLES,
+            idle_timeout: DEFAULT_TIMEOUT,
+            body_timeout: DEFAULT_TIMEOUT,
+            send_timeout: DEFAULT_TIMEOUT,
+            max_connections: 0,
         }
     }
 }
@@ -61,6 +113,25 @@ impl ServerConfig {
             DEFAULT_MAX_HANDLES
         } else {
             self.max_handles
+        }
+    }
+
+    /// The limits of the connection layer, with `max_connections` 0 resolved against the
+    /// open-file limit `nofile` (each connection holds a descriptor; half stay for files).
+    pub fn conn_limits(&self, nofile: Option<u64>) -> ConnLimits {
+        let max_connections = match self.max_connections {
+            0 => nofile.map_or(DEFAULT_MAX_CONNECTIONS, |n| {
+                usize::try_from(n / 2)
+                    .unwrap_or(usize::MAX)
+                    .clamp(16, DEFAULT_MAX_CONNECTIONS)
+            }),
+            n => n,
+        };
+        ConnLimits {
+            idle_timeout: self.idle_timeout.0,
+            send_timeout: self.send_timeout.0,
+            body_timeout: self.body_timeout.0,
+            max_connections,
         }
     }
 

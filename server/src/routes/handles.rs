@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
 use axum::routing::{any, get, post, put};
@@ -16,7 +16,7 @@ use fs_core::{Error, ErrorKind, OpenFlags, Whence};
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
-use crate::extract::{Params, parse_octal_mode, read_body};
+use crate::extract::{Params, PathParam, parse_octal_mode, read_body};
 use crate::handles::{DEFAULT_LEASE_SECS, HandleEntry, MAX_LEASE_SECS};
 use crate::state::AppState;
 
@@ -138,13 +138,19 @@ pub async fn open(State(st): State<AppState>, params: Params) -> ApiResult<Json<
 }
 
 /// `GET /handles/{id}`: the handle's description (does not renew the lease).
-pub async fn info(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn info(
+    State(st): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> ApiResult<Json<Value>> {
     let e = entry(&st, &id)?;
     Ok(Json(st.handles.info(&e)))
 }
 
 /// `DELETE /handles/{id}`: closes the handle.
-pub async fn close(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn close(
+    State(st): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> ApiResult<Json<Value>> {
     let e = st.handles.remove(parse_id(&id)?)?;
     // An operation still running keeps the plugin's handle until it ends; then it drops.
     if let Ok(mut h) = e.try_lock_for_close() {
@@ -156,7 +162,7 @@ pub async fn close(State(st): State<AppState>, Path(id): Path<String>) -> ApiRes
 /// `POST /handles/{id}/renew?lease=`: renews the lease (with a new length when `lease` is given).
 pub async fn renew(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let e = entry(&st, &id)?;
@@ -168,7 +174,7 @@ pub async fn renew(
 /// `GET /handles/{id}/read?size=&offset=`: sequential, or at `offset` without moving the position.
 pub async fn read(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     params: Params,
 ) -> ApiResult<Response> {
     let e = entry(&st, &id)?;
@@ -206,7 +212,7 @@ fn bytes_read(data: Bytes) -> Response {
 /// with `O_APPEND`).
 pub async fn write(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     params: Params,
     headers: HeaderMap,
     body: Body,
@@ -231,7 +237,7 @@ pub async fn write(
 /// `POST /handles/{id}/seek?offset=&whence=`.
 pub async fn seek(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let e = entry(&st, &id)?;
@@ -245,7 +251,10 @@ pub async fn seek(
 }
 
 /// `POST /handles/{id}/sync`.
-pub async fn sync(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn sync(
+    State(st): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> ApiResult<Json<Value>> {
     let e = entry(&st, &id)?;
     let _use = st.handles.begin_use(&e);
     let mut h = e.lock().await?;
@@ -257,7 +266,7 @@ pub async fn sync(State(st): State<AppState>, Path(id): Path<String>) -> ApiResu
 /// AGFS has no such route (404), though its Python SDK calls it.
 pub async fn truncate(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let e = entry(&st, &id)?;
@@ -278,7 +287,7 @@ pub async fn truncate(
 /// `GET /handles/{id}/stat`: the open file's FileInfo.
 pub async fn stat(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> ApiResult<Json<fs_core::FileInfo>> {
     let e = entry(&st, &id)?;
     let _use = st.handles.begin_use(&e);
@@ -291,7 +300,10 @@ pub async fn stat(
 ///
 /// Nothing runs after the body: the body owns a reference to the handle and drops it, whether it
 /// was sent to the end or abandoned midway; the handle itself stays open.
-pub async fn stream(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn stream(
+    State(st): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> ApiResult<Response> {
     let e = entry(&st, &id)?;
     e.flags.check_read()?;
     let pieces = futures_util::stream::unfold(Some((st, e)), |state| async move {
@@ -330,7 +342,9 @@ pub async fn stream(State(st): State<AppState>, Path(id): Path<String>) -> ApiRe
 }
 
 /// `/handles/{id}/{op}` for any other `op`: 404 `unknown operation: <op>` (AGFS's words).
-pub async fn unknown_op(Path((id, op)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn unknown_op(
+    PathParam((id, op)): PathParam<(String, String)>,
+) -> ApiResult<Json<Value>> {
     parse_id(&id)?;
     Err(Error::new(ErrorKind::NotFound, format!("unknown operation: {op}")).into())
 }

@@ -137,8 +137,19 @@ pub fn start(args: &[&str]) -> Server {
 
 /// [`start`] with `PFS_DATA_DIR` set to `data`.
 pub fn start_in(args: &[&str], data: &Path) -> Server {
+    spawn(Command::new(BIN), args, data)
+}
+
+/// [`start`] under the shell's resource limits `ulimits` (`ulimit -n 1024`, ...), which the
+/// server then runs with (the shell `exec`s it: same process).
+pub fn start_with_limits(ulimits: &str, args: &[&str]) -> Server {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!("{ulimits} && exec \"$0\" \"$@\""), BIN]);
+    spawn(cmd, args, &data_dir())
+}
+
+fn spawn(mut cmd: Command, args: &[&str], data: &Path) -> Server {
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(BIN);
     cmd.env("PFS_DATA_DIR", data)
         .args(args)
         .stdout(Stdio::null())

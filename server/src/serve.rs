@@ -1,0 +1,301 @@
+//! The connection layer under the routes: accepting with a cap on open connections (one more is
+//! answered 503 and closed), hyper's HTTP/1 with a timeout on request heads (which closes idle
+//! keep-alive connections too), a timeout on stalled request bodies, a handler panic answered as
+//! a JSON 500, the send timeout and JSON error bodies of [`guarded_io`], the descriptor limit
+//! raised at start, and graceful shutdown.
+
+mod guarded_io;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
+use futures_util::FutureExt;
+use futures_util::future::{CatchUnwind, Either, Map, Ready, ready};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use guarded_io::GuardedIo;
+
+/// How long shutdown waits for open connections to finish before it goes on without them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Connections over the limit being answered 503 at once; more are closed unanswered (each
+/// answer takes at most [`REFUSE_DRAIN`]).
+const REFUSING: usize = 256;
+/// How long a refused connection's request is read after the 503, so closing does not reset the
+/// answer away.
+const REFUSE_DRAIN: Duration = Duration::from_millis(250);
+/// The most bytes of header fields a request may carry (names and values; nginx allows 32 KiB,
+/// Go 1 MiB). hyper's own bound depends on how the bytes arrive, so this one decides.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+/// hyper's read buffer: a head must fit in it (then [`MAX_HEADER_BYTES`] applies); body chunks
+/// are at most this large.
+const READ_BUFFER: usize = 256 << 10;
+
+/// The limits of the connection layer (`server.*` in the config).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// A connection must deliver a complete request head within this long of opening or of its
+    /// previous answer: slow headers and idle keep-alive connections are closed alike.
+    pub idle_timeout: Duration,
+    /// A write to a client may make no progress for this long.
+    pub send_timeout: Duration,
+    /// A request body may go without a byte for this long (then the request fails with 408).
+    pub body_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish their
+/// requests (at most [`SHUTDOWN_GRACE`]).
+///
+/// # Errors
+/// None today; accept errors are logged and retried.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let max = limits.max_connections.clamp(1, u32::MAX as usize);
+    let permits = Arc::new(Semaphore::new(max));
+    let refusing = Arc::new(Semaphore::new(REFUSING));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+        };
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                tokio::spawn(connection(
+                    tcp,
+                    app.clone(),
+                    limits,
+                    stop_rx.clone(),
+                    permit,
+                ));
+            }
+            Err(_) => {
+                if let Ok(slot) = refusing.clone().try_acquire_owned() {
+                    tokio::spawn(refuse(tcp, max, slot));
+                }
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let all = max as u32;
+    if tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "connections still open {} after shutdown began; stopping without them",
+            humantime::format_duration(SHUTDOWN_GRACE)
+        );
+    }
+    Ok(())
+}
+
+/// A failed accept: out of descriptors is waited out (the connection stays queued), anything
+/// else (a client gone before it was accepted) is skipped.
+async fn accept_failed(e: io::Error) {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    if matches!(e.raw_os_error(), Some(EMFILE | ENFILE)) {
+        tracing::warn!("accept: {e}; waiting for descriptors to free up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    } else {
+        tracing::debug!("accept: {e}");
+    }
+}
+
+/// Serves one connection until it closes, or, once `stop` is set, until its current request is
+/// answered.
+async fn connection(
+    tcp: TcpStream,
+    app: Router,
+    limits: ConnLimits,
+    mut stop: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    // Without TCP_NODELAY, headers and body leave as separate segments and streamed bodies stall
+    // on delayed ACKs (~90 requests/s per connection).
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!("TCP_NODELAY failed: {e}");
+    }
+    let io = TokioIo::new(GuardedIo::new(tcp, limits.send_timeout));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .max_buf_size(READ_BUFFER)
+        .keep_alive(true)
+        .serve_connection(
+            io,
+            Served {
+                app,
+                body_timeout: limits.body_timeout,
+            },
+        );
+    tokio::pin!(conn);
+    // The guard `wait_for` returns must not live across the await below.
+    let stopping = async {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let done = tokio::select! {
+        done = conn.as_mut() => done,
+        () = stopping => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = done {
+        tracing::debug!("connection closed: {e}");
+    }
+}
+
+/// The routes as hyper calls them: the request body timed out between chunks, and a panic in a
+/// handler answered as a JSON 500 (the connection and the process go on) — without a box or a
+/// layer on the request path.
+#[derive(Clone)]
+struct Served {
+    app: Router,
+    body_timeout: Duration,
+}
+
+type Answer = Result<Response, Infallible>;
+type Routed = Map<
+    CatchUnwind<AssertUnwindSafe<RouteFuture<Infallible>>>,
+    fn(std::thread::Result<Answer>) -> Answer,
+>;
+
+impl hyper::service::Service<Request<Incoming>> for Served {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Answer>, Routed>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Either::Left(ready(Ok(headers_too_large(header_bytes))));
+        }
+        let timeout = self.body_timeout;
+        let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(timeout, b)));
+        let future = tower::Service::call(&mut self.app.clone(), req);
+        Either::Right(
+            AssertUnwindSafe(future)
+                .catch_unwind()
+                .map(|answer| answer.unwrap_or_else(|panic| Ok(panicked(&*panic)))),
+        )
+    }
+}
+
+/// The answer to a head whose header fields pass [`MAX_HEADER_BYTES`]; the connection closes.
+fn headers_too_large(bytes: usize) -> Response {
+    let mut resp = (
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        crate::error::error_body(&format!(
+            "request header fields too large: {bytes} bytes, at most {MAX_HEADER_BYTES}"
+        )),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    resp
+}
+
+/// The answer to a request whose handler panicked: logged with the panic's message, a JSON 500 to
+/// the client.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    tracing::error!("a request handler panicked: {what}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        crate::error::error_body(
+            "internal error: the server hit a bug while answering (its log has the details)",
+        ),
+    )
+        .into_response()
+}
+
+/// Answers a connection over the limit with a JSON 503 and closes it, reading what the client
+/// sent meanwhile so the close does not reset the answer away.
+async fn refuse(mut tcp: TcpStream, max: usize, _slot: OwnedSemaphorePermit) {
+    let body = serde_json::json!({
+        "error": format!("too many connections: this server serves at most {max} at once (server.max_connections); try again")
+    })
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answered = tokio::time::timeout(REFUSE_DRAIN, async {
+        tcp.write_all(answer.as_bytes()).await?;
+        tcp.shutdown().await
+    })
+    .await;
+    if matches!(answered, Ok(Ok(()))) {
+        let _ = tokio::time::timeout(REFUSE_DRAIN, async {
+            let mut sink = [0u8; 4096];
+            while tcp.read(&mut sink).await? > 0 {}
+            io::Result::Ok(())
+        })
+        .await;
+    }
+}
+
+/// The soft limit of open descriptors (`None`: unlimited).
+pub fn descriptor_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// Raises the soft limit of open descriptors to the hard limit (each connection holds one),
+/// logging the change, and returns the limit in force.
+pub fn raise_descriptor_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let (soft, hard) = (limit.current, limit.maximum);
+    if soft.is_some() && soft != hard {
+        limit.current = hard;
+        match setrlimit(Resource::Nofile, limit) {
+            Ok(()) => tracing::info!(
+                "raised the open-file limit from {} to {}",
+                soft.map_or("unlimited".to_string(), |s| s.to_string()),
+                hard.map_or("unlimited".to_string(), |h| h.to_string())
+            ),
+            Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
+        }
+    }
+    descriptor_limit()
+}
