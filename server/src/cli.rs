@@ -164,11 +164,16 @@ async fn main_on(
         .map_or("embedded default config".to_string(), |p| {
             p.display().to_string()
         });
+    let bound = listener.local_addr().map_or(addr, |a| a);
     tracing::info!(
-        "pfs-server {VERSION} listening on http://{} ({source}; data directory {})",
-        listener.local_addr().map_or(addr, |a| a),
+        "pfs-server {VERSION} listening on http://{bound} ({source}; data directory {})",
         data_dir.display()
     );
+    if !bound.ip().is_loopback() {
+        tracing::warn!(
+            "{bound} is reachable from other machines and the API has no authentication: anyone who can reach this port can read and change every mount, and mount host directories"
+        );
+    }
     if let Err(e) = crate::start_mounts(&state).await {
         eprintln!("pfs-server: {e}");
         return 1;

@@ -71,7 +71,11 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let fs = state.fs.clone();
     let limits = state.config.server.conn_limits(serve::descriptor_limit());
-    serve::serve(listener, app(state), limits, shutdown).await?;
+    let guard = serve::SiteGuard::new(
+        &state.config.server.allowed_hosts,
+        &state.config.server.allowed_origins,
+    );
+    serve::serve(listener, app(state), limits, guard, shutdown).await?;
     for (path, e) in fs.unmount_all().await {
         tracing::error!(path = %path, "shutdown failed: {e}");
     }

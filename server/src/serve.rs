@@ -5,6 +5,7 @@
 //! raised at start, and graceful shutdown.
 
 mod guarded_io;
+mod site_guard;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,6 +29,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use guarded_io::GuardedIo;
+pub use site_guard::SiteGuard;
 
 /// How long shutdown waits for open connections to finish before it goes on without them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -67,8 +69,10 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
+    guard: SiteGuard,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let guard = Arc::new(guard);
     let max = limits.max_connections.clamp(1, u32::MAX as usize);
     let permits = Arc::new(Semaphore::new(max));
     let refusing = Arc::new(Semaphore::new(REFUSING));
@@ -88,13 +92,12 @@ pub async fn serve(
         };
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                tokio::spawn(connection(
-                    tcp,
-                    app.clone(),
-                    limits,
-                    stop_rx.clone(),
-                    permit,
-                ));
+                let served = Served {
+                    app: app.clone(),
+                    body_timeout: limits.body_timeout,
+                    guard: guard.clone(),
+                };
+                tokio::spawn(connection(tcp, served, limits, stop_rx.clone(), permit));
             }
             Err(_) => {
                 if let Ok(slot) = refusing.clone().try_acquire_owned() {
@@ -135,7 +138,7 @@ async fn accept_failed(e: io::Error) {
 /// answered.
 async fn connection(
     tcp: TcpStream,
-    app: Router,
+    served: Served,
     limits: ConnLimits,
     mut stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
@@ -151,13 +154,7 @@ async fn connection(
         .header_read_timeout(limits.idle_timeout)
         .max_buf_size(READ_BUFFER)
         .keep_alive(true)
-        .serve_connection(
-            io,
-            Served {
-                app,
-                body_timeout: limits.body_timeout,
-            },
-        );
+        .serve_connection(io, served);
     tokio::pin!(conn);
     // The guard `wait_for` returns must not live across the await below.
     let stopping = async {
@@ -175,13 +172,15 @@ async fn connection(
     }
 }
 
-/// The routes as hyper calls them: the request body timed out between chunks, and a panic in a
-/// handler answered as a JSON 500 (the connection and the process go on) — without a box or a
-/// layer on the request path.
+/// The routes as hyper calls them: requests from pages the operator did not allow refused
+/// ([`SiteGuard`]), the request body timed out between chunks, and a panic in a handler answered
+/// as a JSON 500 (the connection and the process go on) — without a box or a layer on the request
+/// path.
 #[derive(Clone)]
 struct Served {
     app: Router,
     body_timeout: Duration,
+    guard: Arc<SiteGuard>,
 }
 
 type Answer = Result<Response, Infallible>;
@@ -203,6 +202,9 @@ impl hyper::service::Service<Request<Incoming>> for Served {
             .sum();
         if header_bytes > MAX_HEADER_BYTES {
             return Either::Left(ready(Ok(headers_too_large(header_bytes))));
+        }
+        if let Some(refused) = self.guard.check(req.method(), req.headers()) {
+            return Either::Left(ready(Ok(refused)));
         }
         let timeout = self.body_timeout;
         let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(timeout, b)));

@@ -158,3 +158,17 @@ fn each_loaded_plugin_logs_one_line_naming_it() {
     let line = format!("load [hellofs-c] plugin from {}", canonical.display());
     assert_eq!(log.matches(&line).count(), 1, "{log}");
 }
+
+/// Without authentication, listening beyond loopback is worth a warning; loopback is not.
+#[test]
+fn listening_beyond_loopback_warns_that_there_is_no_authentication() {
+    let open = start(&["--addr", "0.0.0.0:0"]);
+    let log = open.stop();
+    assert!(
+        log.contains("reachable from other machines and the API has no authentication"),
+        "{log}"
+    );
+    let local = start(&[]);
+    let log = local.stop();
+    assert!(!log.contains("no authentication"), "{log}");
+}

@@ -39,7 +39,7 @@ async fn shutdown_lets_the_in_flight_request_finish() {
     let stream = TcpStream::connect(addr).await.unwrap();
     let mut conn = BufReader::new(stream);
     // Ask for 100-continue: the server's "100 Continue" proves the handler is running.
-    let head = "PUT /api/v1/files?path=/memfs/inflight HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n";
+    let head = "PUT /api/v1/files?path=/memfs/inflight HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n";
     conn.get_mut().write_all(head.as_bytes()).await.unwrap();
     let cont = read_response_head(&mut conn).await;
     assert!(cont.starts_with("HTTP/1.1 100"), "{cont}");

@@ -28,7 +28,7 @@ async fn serve() -> (std::net::SocketAddr, AppState) {
 async fn request(addr: std::net::SocketAddr, method: &str, target: &str, body: &str) -> String {
     let mut c = TcpStream::connect(addr).await.unwrap();
     let req = format!(
-        "{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     c.write_all(req.as_bytes()).await.unwrap();
@@ -79,7 +79,7 @@ async fn stream_replays_history_follows_writes_and_frees_the_reader() {
 
     let mut reader = TcpStream::connect(addr).await.unwrap();
     reader
-        .write_all(b"GET /api/v1/files?path=/streamfs/live&stream=true HTTP/1.1\r\nHost: t\r\n\r\n")
+        .write_all(b"GET /api/v1/files?path=/streamfs/live&stream=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut seen = String::new();

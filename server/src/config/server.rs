@@ -40,6 +40,12 @@ pub struct ServerConfig {
     /// Connections served at once; one more is answered 503 and closed. 0 (the default): half the
     /// open-file limit, at most 10000.
     pub max_connections: usize,
+    /// Host names requests may carry besides this machine's addresses, `localhost` and
+    /// `*.localhost` (`*`: any); others are refused with 403 (DNS rebinding). Default none.
+    pub allowed_hosts: Vec<String>,
+    /// Web origins (`http://host:port`) whose pages may change this server besides its own (`*`:
+    /// any). Default none.
+    pub allowed_origins: Vec<String>,
 }
 
 /// A duration in the config: seconds as a number, or a string such as `"30s"` or `"2m"`; more
@@ -89,6 +95,8 @@ impl Default for ServerConfig {
             body_timeout: DEFAULT_TIMEOUT,
             send_timeout: DEFAULT_TIMEOUT,
             max_connections: 0,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }

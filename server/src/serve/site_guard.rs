@@ -1,0 +1,235 @@
+//! Requests from web pages the operator did not allow. A page on any site can make the user's
+//! browser send requests to `127.0.0.1:8080`: a `text/plain` POST needs no preflight, an `<img>`
+//! GET none either (and a queuefs `dequeue` is a GET with an effect), and DNS rebinding gives the
+//! page our answers too. Three rules, on headers only:
+//!
+//! - `Host` must name this machine (an IP literal, `localhost`, `*.localhost`) or a name in
+//!   `server.allowed_hosts`: a rebinding page's requests carry its own domain name. No `Host`
+//!   (HTTP/1.0 tools) passes; browsers always send one.
+//! - A request that can change something (anything but GET, HEAD and OPTIONS) with an `Origin`
+//!   must come from this server's own origin or one in `server.allowed_origins`.
+//! - A request the browser marks `Sec-Fetch-Site: cross-site` or `same-site` (another site, or
+//!   another port of this one) is refused, whatever its method, unless its origin is allowed.
+//!
+//! Clients that are not browsers send neither `Origin` nor `Sec-Fetch-Site` and are unaffected.
+
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// The allowed names and origins (`server.allowed_hosts`, `server.allowed_origins`; `*` allows
+/// any).
+#[derive(Debug, Clone, Default)]
+pub struct SiteGuard {
+    hosts: Vec<String>,
+    origins: Vec<String>,
+}
+
+impl SiteGuard {
+    /// A guard allowing this machine's names plus `hosts` and this server's origin plus `origins`.
+    pub fn new(hosts: &[String], origins: &[String]) -> Self {
+        let lower = |v: &[String]| {
+            v.iter()
+                .map(|s| s.trim().trim_end_matches('/').to_ascii_lowercase())
+                .collect()
+        };
+        SiteGuard {
+            hosts: lower(hosts),
+            origins: lower(origins),
+        }
+    }
+
+    /// `None` when the request may go on, else the 403 to answer.
+    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Option<Response> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if let Some(host) = host
+            && !self.host_allowed(host)
+        {
+            return Some(refused(format!(
+                "host '{host}' is not allowed: this server answers requests for this machine's addresses and names only (add the name to server.allowed_hosts)"
+            )));
+        }
+        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        let origin_ok = |origin: &str| self.origin_allowed(origin, host);
+        let mutating = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if mutating
+            && let Some(origin) = origin
+            && !origin_ok(origin)
+        {
+            return Some(refused(format!(
+                "cross-site request refused: a page from {origin} may not change this server (add the origin to server.allowed_origins to allow it)"
+            )));
+        }
+        let site = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok());
+        if matches!(site, Some("cross-site" | "same-site")) && !origin.is_some_and(origin_ok) {
+            return Some(refused(format!(
+                "cross-site request refused: the browser says it comes from another site{} (add the origin to server.allowed_origins to allow it)",
+                origin.map_or(String::new(), |o| format!(" ({o})"))
+            )));
+        }
+        None
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let name = host_name(host).trim_end_matches('.').to_ascii_lowercase();
+        name.parse::<std::net::IpAddr>().is_ok()
+            || name == "localhost"
+            || name.ends_with(".localhost")
+            || self.hosts.iter().any(|h| h == "*" || *h == name)
+    }
+
+    fn origin_allowed(&self, origin: &str, host: Option<&str>) -> bool {
+        let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+        if self.origins.iter().any(|o| o == "*" || *o == origin) {
+            return true;
+        }
+        // Same origin: the page was served by this server (plain HTTP), under the name the
+        // request uses.
+        let (Some(("http", authority)), Some(host)) = (origin.split_once("://"), host) else {
+            return false;
+        };
+        with_port("http", authority) == with_port("http", &host.to_ascii_lowercase())
+    }
+}
+
+/// The name and the port of an authority: `[::1]:8080` → (`::1`, `8080`), `localhost` →
+/// (`localhost`, none).
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((ip, after)) => (ip, after.strip_prefix(':')),
+            None => (rest, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => (name, Some(port)),
+        _ => (authority, None),
+    }
+}
+
+/// The host part of a `Host` value.
+fn host_name(host: &str) -> &str {
+    split_port(host).0
+}
+
+/// `authority` with its scheme's default port made explicit, for comparing origins.
+fn with_port(scheme: &str, authority: &str) -> String {
+    let (name, port) = split_port(authority);
+    let port = port.unwrap_or(if scheme == "https" { "443" } else { "80" });
+    format!("{name}:{port}")
+}
+
+fn refused(message: String) -> Response {
+    (StatusCode::FORBIDDEN, crate::error::error_body(&message)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    fn allowed(g: &SiteGuard, m: Method, pairs: &[(&'static str, &str)]) -> bool {
+        g.check(&m, &headers(pairs)).is_none()
+    }
+
+    #[test]
+    fn hosts_this_machine_answers_to() {
+        let g = SiteGuard::new(&["pfs.internal".into()], &[]);
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "app.localhost:1",
+            "[::1]:8080",
+            "10.1.2.3:8080",
+            "pfs.internal:8080",
+            "localhost.",
+        ] {
+            assert!(allowed(&g, Method::GET, &[("host", host)]), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!allowed(&g, Method::GET, &[("host", host)]), "{host}");
+        }
+        assert!(allowed(&g, Method::GET, &[]), "no Host header (HTTP/1.0)");
+        let any = SiteGuard::new(&["*".into()], &[]);
+        assert!(allowed(&any, Method::GET, &[("host", "evil.example")]));
+    }
+
+    #[test]
+    fn changes_need_this_servers_origin_or_an_allowed_one() {
+        let g = SiteGuard::new(&[], &["http://localhost:3000".into()]);
+        let host = ("host", "127.0.0.1:8080");
+        assert!(
+            allowed(&g, Method::POST, &[host]),
+            "no Origin: not a browser"
+        );
+        assert!(allowed(
+            &g,
+            Method::PUT,
+            &[host, ("origin", "http://127.0.0.1:8080")]
+        ));
+        assert!(allowed(
+            &g,
+            Method::PUT,
+            &[host, ("origin", "http://localhost:3000")]
+        ));
+        for origin in [
+            "http://evil.example",
+            "null",
+            "http://127.0.0.1:9999",
+            "https://127.0.0.1:8080",
+        ] {
+            assert!(
+                !allowed(&g, Method::POST, &[host, ("origin", origin)]),
+                "{origin}"
+            );
+        }
+        // Reads from another origin are the browser's to block (no CORS headers are sent).
+        assert!(allowed(
+            &g,
+            Method::GET,
+            &[host, ("origin", "http://evil.example")]
+        ));
+        let default_port = ("host", "localhost");
+        assert!(allowed(
+            &g,
+            Method::DELETE,
+            &[default_port, ("origin", "http://localhost:80")]
+        ));
+    }
+
+    #[test]
+    fn requests_the_browser_marks_cross_site_are_refused_whatever_the_method() {
+        let g = SiteGuard::new(&[], &["http://localhost:3000".into()]);
+        let host = ("host", "127.0.0.1:8080");
+        for site in ["cross-site", "same-site"] {
+            assert!(
+                !allowed(&g, Method::GET, &[host, ("sec-fetch-site", site)]),
+                "{site}"
+            );
+        }
+        for site in ["same-origin", "none"] {
+            assert!(
+                allowed(&g, Method::GET, &[host, ("sec-fetch-site", site)]),
+                "{site}"
+            );
+        }
+        let from_allowed = [
+            host,
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://localhost:3000"),
+        ];
+        assert!(allowed(&g, Method::POST, &from_allowed));
+    }
+}
