@@ -21,6 +21,7 @@ pub mod handle;
 pub mod mountable;
 pub mod path;
 pub mod plugin;
+pub mod policy;
 pub mod readonly;
 pub mod symlinks;
 pub mod write;

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::path::{self, basename, is_within, join, strip};
 use crate::plugin::{MountContext, PluginRegistry, ServerInfo};
+use crate::policy::MountPolicy;
 use crate::symlinks::LinkTable;
 use crate::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result};
 
@@ -171,7 +172,8 @@ impl MountableFs {
         &self.server
     }
 
-    /// Validates `config`, initializes a new instance of `plugin` and mounts it at `path`.
+    /// Validates `config`, initializes a new instance of `plugin` and mounts it at `path`, with no
+    /// limits ([`MountPolicy::unrestricted`]: the operator's own config mounts).
     ///
     /// # Errors
     /// `InvalidArgument` for an unknown plugin or a bad config; `AlreadyExists` when `path` is
@@ -183,6 +185,30 @@ impl MountableFs {
         path: &str,
         instance: Option<String>,
         config: Value,
+    ) -> Result<()> {
+        self.mount_plugin_under(
+            registry,
+            plugin,
+            path,
+            instance,
+            config,
+            MountPolicy::unrestricted(),
+        )
+        .await
+    }
+
+    /// [`MountableFs::mount_plugin`] under `policy` (mounts made through the API).
+    ///
+    /// # Errors
+    /// As `mount_plugin`; `PermissionDenied` when the plugin would pass the policy.
+    pub async fn mount_plugin_under(
+        self: &Arc<Self>,
+        registry: &PluginRegistry,
+        plugin: &str,
+        path: &str,
+        instance: Option<String>,
+        config: Value,
+        policy: MountPolicy,
     ) -> Result<()> {
         let path = path::normalize(path)?;
         self.check_mount_path(&path)?;
@@ -196,6 +222,7 @@ impl MountableFs {
             config: config.clone(),
             root: Arc::downgrade(self),
             server: self.server.clone(),
+            policy,
         };
         let fs = factory.initialize(ctx).await?;
         if let Err(e) = self

@@ -286,6 +286,8 @@ pub struct MountContext {
     pub root: Weak<MountableFs>,
     /// Facts about the server.
     pub server: ServerInfo,
+    /// What the mount may do beyond pfs (unrestricted for config mounts).
+    pub policy: crate::policy::MountPolicy,
 }
 
 /// A plugin: a named factory of filesystems (AGFS's `ServicePlugin`).

@@ -54,6 +54,8 @@ pub struct Shared {
     pub host: c_abi::PluginHost,
     /// The open handles (`/handles`); a mount's handles close when it is unmounted.
     pub handles: Arc<HandleTable>,
+    /// What mounts made through the API may do (`server.api_mount_listen`).
+    pub api_mount_policy: fs_core::policy::MountPolicy,
 }
 
 impl AppState {
@@ -81,7 +83,12 @@ impl AppState {
                 }
             }
         });
+        let api_mount_policy = config
+            .server
+            .api_mount_policy()
+            .expect("checked when the config was parsed");
         AppState(Arc::new(Shared {
+            api_mount_policy,
             fs,
             registry: Arc::new(registry),
             tracker: Arc::new(MountTracker::default()),

@@ -197,3 +197,53 @@ async fn status_file_errors_and_unmount_through_the_api() {
         "port {port} not free"
     );
 }
+
+/// A mount made through the API cannot publish a tree beyond loopback unless the operator allows
+/// it (`server.api_mount_listen`); the same mount in the config file is the operator's own.
+#[tokio::test]
+async fn api_mounts_listen_only_where_the_config_allows() {
+    let mount = |host: &str, port: u16| {
+        format!(
+            r#"{{"fstype": "httpfs", "path": "/pub", "config": {{"pfs_path": "/memfs", "host": "{host}", "port": {port}}}}}"#
+        )
+    };
+    let (app, state) = common::app_with("plugins:\n  memfs: {path: /memfs}\n").await;
+    for host in ["0.0.0.0", "::"] {
+        let port = free_port();
+        let (status, v) = send_json(&app, post_json("/api/v1/mount", &mount(host, port))).await;
+        assert_eq!(status.as_u16(), 403, "{host}: {v}");
+        let e = v["error"].as_str().unwrap();
+        assert!(e.contains("server.api_mount_listen"), "{e}");
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "a refused mount left its listener on {port}"
+        );
+        assert!(state.fs.mount_at("/pub").is_none());
+    }
+    let port = free_port();
+    let (status, v) = send_json(&app, post_json("/api/v1/mount", &mount("127.0.0.1", port))).await;
+    assert_eq!(status.as_u16(), 200, "{v}");
+
+    let (app, _) =
+        common::app_with("server: {api_mount_listen: ['*']}\nplugins:\n  memfs: {path: /memfs}\n")
+            .await;
+    let (status, v) = send_json(
+        &app,
+        post_json("/api/v1/mount", &mount("0.0.0.0", free_port())),
+    )
+    .await;
+    assert_eq!(status.as_u16(), 200, "{v}");
+
+    let port = free_port();
+    let yaml = format!(
+        "plugins:\n  memfs: {{path: /memfs}}\n  httpfs: {{path: /pub, config: {{pfs_path: /memfs, host: 0.0.0.0, port: {port}}}}}\n"
+    );
+    let (_app, state) = common::app_with(&yaml).await;
+    assert!(
+        state.fs.mount_at("/pub").is_some(),
+        "a config mount is the operator's own"
+    );
+
+    let e = pfs_server::Config::parse("server: {api_mount_listen: [somewhere]}\n").unwrap_err();
+    assert!(e.to_string().contains("api_mount_listen"), "{e}");
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
+use fs_core::policy::MountPolicy;
 use fs_core::{Error, ErrorKind, FileInfo, Meta, MountableFs, ReadOnlyFs, Result, read_window};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
@@ -68,17 +69,22 @@ impl HttpFs {
     ///
     /// # Errors
     /// The bind's failure, naming `host:port`: `AlreadyExists` when the port is taken,
-    /// `PermissionDenied` for a privileged port, `InvalidArgument` for an address that is not
-    /// local or does not resolve.
+    /// `PermissionDenied` for a privileged port or an address `policy` refuses, `InvalidArgument`
+    /// for an address that is not local or does not resolve.
     pub async fn start(
         mount_path: &str,
         config: &HttpFsConfig,
         root: Weak<MountableFs>,
+        policy: &MountPolicy,
     ) -> Result<Self> {
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .map_err(|e| map_bind_error(e, &config.host, config.port))?;
         let addr = listener.local_addr()?;
+        // Checked on the bound address, whatever name `host` gave; the listener closes on refusal.
+        policy
+            .check_listen(addr.ip())
+            .map_err(|e| e.with_op("mount"))?;
         // Headers and body leave in separate writes; without NODELAY, Nagle plus delayed ACK
         // stall every small streamed response by tens of milliseconds.
         let listener = listener.tap_io(|tcp| {

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
+use fs_core::policy::MountPolicy;
 use fs_core::{
     Content, ContentBody, ErrorKind, FileInfo, FileSystem, MountableFs, PluginRegistry, ReadOnly,
     ReadOnlyFs, Result, ServerInfo, WriteFlags,
@@ -585,9 +586,14 @@ async fn a_vanished_tree_answers_503() {
         host: "127.0.0.1".into(),
         port: free_port(),
     };
-    let fs = HttpFs::start("/web", &config, std::sync::Weak::new())
-        .await
-        .unwrap();
+    let fs = HttpFs::start(
+        "/web",
+        &config,
+        std::sync::Weak::new(),
+        &MountPolicy::unrestricted(),
+    )
+    .await
+    .unwrap();
     let r = get(fs.local_addr().port(), "/").await;
     assert_eq!(r.status, 503);
     fs.shutdown().await.unwrap();

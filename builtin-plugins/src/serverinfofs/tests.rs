@@ -23,6 +23,7 @@ fn ctx(config: Value, started: SystemTime) -> MountContext {
             started,
             data_dir: None,
         },
+        policy: Default::default(),
     }
 }
 

@@ -115,6 +115,7 @@ pub fn mount_context(mount_path: &str, config: serde_json::Value) -> crate::Moun
             started: std::time::SystemTime::now(),
             data_dir: None,
         },
+        policy: crate::policy::MountPolicy::unrestricted(),
     }
 }
 

@@ -158,6 +158,7 @@ impl Config {
                 }
             }
         }
+        cfg.server.api_mount_policy()?;
         Ok(cfg)
     }
 

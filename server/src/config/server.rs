@@ -6,6 +6,8 @@ use std::time::Duration;
 use fs_core::{Error, Result};
 use serde::Deserialize;
 
+use fs_core::policy::{Listen, MountPolicy};
+
 use crate::serve::ConnLimits;
 
 /// Default request body limit: 64 MiB, as AGFS.
@@ -46,6 +48,9 @@ pub struct ServerConfig {
     /// Web origins (`http://host:port`) whose pages may change this server besides its own (`*`:
     /// any). Default none.
     pub allowed_origins: Vec<String>,
+    /// IP addresses besides loopback where a mount made through the API may open a listener of
+    /// its own (httpfs); `*`: anywhere. Default none. Mounts from the config are not limited.
+    pub api_mount_listen: Vec<String>,
 }
 
 /// A duration in the config: seconds as a number, or a string such as `"30s"` or `"2m"`; more
@@ -97,6 +102,7 @@ impl Default for ServerConfig {
             max_connections: 0,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            api_mount_listen: Vec::new(),
         }
     }
 }
@@ -141,6 +147,33 @@ impl ServerConfig {
             body_timeout: self.body_timeout.0,
             max_connections,
         }
+    }
+
+    /// The policy of mounts made through the API ([`MountPolicy`]).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an entry of `api_mount_listen` that is neither `*` nor an IP address.
+    pub fn api_mount_policy(&self) -> Result<MountPolicy> {
+        let listen = if self.api_mount_listen.iter().any(|a| a.trim() == "*") {
+            Listen::Any
+        } else {
+            let ips = self
+                .api_mount_listen
+                .iter()
+                .map(|a| {
+                    a.trim().parse().map_err(|_| {
+                        Error::invalid_argument(format!(
+                            "invalid config: server.api_mount_listen: '{a}' is neither an IP address nor *"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Listen::LoopbackAnd(ips)
+        };
+        Ok(MountPolicy {
+            listen,
+            source: "server.api_mount_listen",
+        })
     }
 
     /// The effective body limit.

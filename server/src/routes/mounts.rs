@@ -80,7 +80,14 @@ pub async fn mount(
         req.config
     };
     st.fs
-        .mount_plugin(&st.registry, &req.fstype, &req.path, None, config)
+        .mount_plugin_under(
+            &st.registry,
+            &req.fstype,
+            &req.path,
+            None,
+            config,
+            st.api_mount_policy.clone(),
+        )
         .await?;
     tracing::info!(path = %req.path, plugin = %req.fstype, "mounted through the API");
     Ok(Json(json!({ "message": "plugin mounted" })))
