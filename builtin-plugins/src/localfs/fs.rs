@@ -11,7 +11,6 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use cap_std::ambient_authority;
 use cap_std::fs::{Dir, Metadata, PermissionsExt};
 use fs_core::write::check_size;
 use fs_core::{
@@ -19,6 +18,7 @@ use fs_core::{
     MAX_FILE_SIZE, Meta, Result, WriteFlags,
 };
 
+use super::root::Root;
 use super::tree;
 use tokio::io::AsyncReadExt;
 
@@ -84,9 +84,12 @@ pub(crate) fn check_base(local_dir: &str) -> Result<PathBuf> {
 
 /// A local directory served as a filesystem.
 pub struct LocalFs {
-    pub(super) root: Arc<Dir>,
+    pub(super) root: Arc<Root>,
     base: PathBuf,
     pub(super) read_only: bool,
+    /// The permission bits a mode given by a client may set: setuid, setgid and sticky are
+    /// stripped unless the config allows them.
+    pub(super) mode_mask: u32,
     /// Tests keep their temporary root alive for as long as the filesystem.
     #[cfg(test)]
     pub(super) guard: Option<tempfile::TempDir>,
@@ -169,6 +172,30 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::internal(format!("localfs blocking task failed: {e}")))?
 }
 
+/// Permission bits without setuid, setgid and sticky.
+pub(super) const PERMISSION_BITS: u32 = 0o777;
+
+/// Clears the special bits `mask` does not allow from a file just written in place, as the
+/// kernel does for a writer without privileges (the server often runs as root, for which it does
+/// not): new content must not run with an old file's setuid.
+pub(super) fn drop_special_bits(file: &std::fs::File, mask: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    if mode & !mask != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(mode & mask))?;
+    }
+    Ok(())
+}
+
+/// Runs `op` on the root; when it finds nothing because the root directory was removed and made
+/// again, once more on the new one ([`Root::reopened`]).
+pub(super) fn retrying<T>(root: &Root, op: impl Fn(&Dir) -> Result<T>) -> Result<T> {
+    match op(&root.get()) {
+        Err(e) if e.kind() == ErrorKind::NotFound && root.reopened()? => op(&root.get()),
+        done => done,
+    }
+}
+
 /// Opens the parent directory of `rel` as its own handle (inside the root) and returns it with the
 /// last component.
 pub(super) fn open_parent(root: &Dir, rel: &str, path: &str) -> Result<(Dir, String)> {
@@ -197,15 +224,30 @@ impl LocalFs {
     /// `InvalidArgument` with `base path does not exist: <abs path>` otherwise.
     pub fn open(local_dir: &str, read_only: bool) -> Result<Self> {
         let base = check_base(local_dir)?;
-        let root = Dir::open_ambient_dir(&base, ambient_authority())
-            .map_err(|e| Error::invalid_argument(format!("cannot open {}: {e}", base.display())))?;
         Ok(LocalFs {
-            root: Arc::new(root),
+            root: Arc::new(Root::open(&base)?),
             base,
             read_only,
+            mode_mask: PERMISSION_BITS,
             #[cfg(test)]
             guard: None,
         })
+    }
+
+    /// Lets clients set setuid, setgid and sticky bits (chmod, mkdir, handle open, kept on
+    /// writes); off by default.
+    pub fn allow_special_bits(mut self, allow: bool) -> Self {
+        self.mode_mask = if allow { 0o7777 } else { PERMISSION_BITS };
+        self
+    }
+
+    /// Removes the staging files that servers no longer running left below the root (a server
+    /// killed mid-upload), on the blocking pool; returns the count and bytes removed.
+    pub async fn sweep_stale_staging(&self) -> (u64, u64) {
+        let root = self.root.get();
+        blocking(move || Ok(super::root::sweep_stale_staging(&root)))
+            .await
+            .unwrap_or((0, 0))
     }
 
     /// The absolute path of the served directory.
@@ -226,11 +268,15 @@ impl LocalFs {
     pub(super) async fn at<T: Send + 'static>(
         &self,
         path: &str,
-        op: impl FnOnce(&Dir, &str, &str) -> Result<T> + Send + 'static,
+        op: impl Fn(&Dir, &str, &str) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let root = self.root.clone();
         let path = path.to_string();
-        blocking(move || op(&root, &rel(&path)?, &path)).await
+        blocking(move || {
+            let rel = rel(&path)?;
+            retrying(&root, |dir| op(dir, &rel, &path))
+        })
+        .await
     }
 
     /// [`LocalFs::at`] for an operation named `name` that changes the tree: refused on a
@@ -239,7 +285,7 @@ impl LocalFs {
         &self,
         name: &'static str,
         path: &str,
-        op: impl FnOnce(&Dir, &str, &str) -> Result<T> + Send + 'static,
+        op: impl Fn(&Dir, &str, &str) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.refuse_if_read_only(name)?;
         self.at(path, op).await
@@ -270,12 +316,12 @@ impl LocalFs {
     /// the window and its metadata.
     fn open_window(
         root: &Dir,
+        rel: &str,
         path: &str,
         offset: u64,
         size: Option<u64>,
     ) -> Result<(std::fs::File, u64, Metadata)> {
-        let rel = rel(path)?;
-        let file = root.open(&rel).map_err(|e| map_io_error(e, path))?;
+        let file = root.open(rel).map_err(|e| map_io_error(e, path))?;
         let m = file.metadata().map_err(|e| map_io_error(e, path))?;
         if m.is_dir() {
             return Err(Error::is_a_directory(path));
@@ -317,6 +363,11 @@ impl FileSystem for LocalFs {
     }
 
     async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
+        if path == "/" {
+            // A removed root lists as empty rather than failing: ask before listing it.
+            let root = self.root.clone();
+            blocking(move || root.reopened().map(drop)).await?;
+        }
         let (rel, entries) = self
             .at(path, |root, rel, p| {
                 let dir = if rel == "." {
@@ -361,23 +412,23 @@ impl FileSystem for LocalFs {
     }
 
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
-        let root = self.root.clone();
-        let p = path.to_string();
-        blocking(move || {
-            let (file, len, _) = Self::open_window(&root, &p, offset, size)?;
+        self.at(path, move |root, rel, p| {
+            let (file, len, _) = Self::open_window(root, rel, p, offset, size)?;
             let mut buf = Vec::with_capacity(len.min(16 << 20) as usize);
             file.take(len)
                 .read_to_end(&mut buf)
-                .map_err(|e| map_io_error(e, &p))?;
+                .map_err(|e| map_io_error(e, p))?;
             Ok(Bytes::from(buf))
         })
         .await
     }
 
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
-        let root = self.root.clone();
-        let p = path.to_string();
-        let (file, len, m) = blocking(move || Self::open_window(&root, &p, offset, size)).await?;
+        let (file, len, m) = self
+            .at(path, move |root, rel, p| {
+                Self::open_window(root, rel, p, offset, size)
+            })
+            .await?;
         let file = tokio::fs::File::from_std(file);
         let p = path.to_string();
         let stream =
@@ -451,6 +502,7 @@ impl FileSystem for LocalFs {
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
+        let mode = mode & self.mode_mask;
         self.change("mkdir", path, move |root, rel, p| {
             tree::mkdir(root, rel, p, mode)
         })
@@ -469,10 +521,11 @@ impl FileSystem for LocalFs {
         self.refuse_if_read_only("rename")?;
         let root = self.root.clone();
         let (from, to) = (from.to_string(), to.to_string());
-        blocking(move || tree::rename(&root, &from, &to)).await
+        blocking(move || retrying(&root, |dir| tree::rename(dir, &from, &to))).await
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        let mode = mode & self.mode_mask;
         self.change("chmod", path, move |root, rel, p| {
             tree::chmod(root, rel, p, mode)
         })

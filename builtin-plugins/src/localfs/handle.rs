@@ -7,13 +7,15 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cap_std::fs::{OpenOptions, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
 use fs_core::MAX_FILE_SIZE;
 use fs_core::handle::seek_position;
 use fs_core::write::check_size;
 use fs_core::{Error, FileHandle, FileInfo, OpenFlags, Result, Whence};
 
-use super::fs::{LocalFs, NEW_FILE_MODE, blocking, map_io_error, name_of, rel};
+use super::fs::{
+    LocalFs, NEW_FILE_MODE, blocking, drop_special_bits, map_io_error, name_of, rel, retrying,
+};
 
 /// An open file of a localfs mount.
 pub(super) struct LocalHandle {
@@ -50,40 +52,16 @@ impl LocalHandle {
         }
         let root = fs.root.clone();
         let p = path.to_string();
+        let mode_mask = fs.mode_mask;
         let (file, rel) = blocking(move || {
             let rel = rel(&p)?;
             if rel == "." {
                 return Err(Error::is_a_directory(&p));
             }
-            let excl = flags.contains(OpenFlags::CREATE | OpenFlags::EXCL);
-            if flags.contains(OpenFlags::CREATE) {
-                // Created apart from the open: open(2) allows O_RDONLY|O_CREAT, std does not.
-                match root.open_with(&rel, OpenOptions::new().write(true).create_new(true)) {
-                    Ok(created) => {
-                        let bits = if mode == 0 { NEW_FILE_MODE } else { mode };
-                        created
-                            .set_permissions(Permissions::from_mode(bits & 0o7777))
-                            .map_err(|e| map_io_error(e, &p))?;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !excl => {}
-                    Err(e) => return Err(map_io_error(e, &p)),
-                }
-            }
-            let mut opts = OpenOptions::new();
-            opts.read(flags.readable());
-            if flags.writable() {
-                opts.write(true);
-                opts.append(flags.contains(OpenFlags::APPEND));
-                opts.truncate(flags.contains(OpenFlags::TRUNC));
-            }
-            let file = root
-                .open_with(&rel, &opts)
-                .map_err(|e| map_io_error(e, &p))?;
-            let m = file.metadata().map_err(|e| map_io_error(e, &p))?;
-            if m.is_dir() {
-                return Err(Error::is_a_directory(&p));
-            }
-            Ok((file.into_std(), rel))
+            retrying(&root, |root| {
+                open_file(root, &rel, &p, flags, mode & mode_mask)
+            })
+            .map(|file| (file, rel.clone()))
         })
         .await?;
         Ok(LocalHandle {
@@ -95,7 +73,40 @@ impl LocalHandle {
             pos: 0,
         })
     }
+}
 
+/// open(2) of `rel` below `root` with `flags`; a file it creates gets `mode` (0: the default mode).
+fn open_file(root: &Dir, rel: &str, p: &str, flags: OpenFlags, mode: u32) -> Result<std::fs::File> {
+    let excl = flags.contains(OpenFlags::CREATE | OpenFlags::EXCL);
+    if flags.contains(OpenFlags::CREATE) {
+        // Created apart from the open: open(2) allows O_RDONLY|O_CREAT, std does not.
+        match root.open_with(rel, OpenOptions::new().write(true).create_new(true)) {
+            Ok(created) => {
+                let bits = if mode == 0 { NEW_FILE_MODE } else { mode };
+                created
+                    .set_permissions(Permissions::from_mode(bits))
+                    .map_err(|e| map_io_error(e, p))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !excl => {}
+            Err(e) => return Err(map_io_error(e, p)),
+        }
+    }
+    let mut opts = OpenOptions::new();
+    opts.read(flags.readable());
+    if flags.writable() {
+        opts.write(true);
+        opts.append(flags.contains(OpenFlags::APPEND));
+        opts.truncate(flags.contains(OpenFlags::TRUNC));
+    }
+    let file = root.open_with(rel, &opts).map_err(|e| map_io_error(e, p))?;
+    let m = file.metadata().map_err(|e| map_io_error(e, p))?;
+    if m.is_dir() {
+        return Err(Error::is_a_directory(p));
+    }
+    Ok(file.into_std())
+}
+
+impl LocalHandle {
     /// Runs `f` on the file in the blocking pool.
     async fn with_file<T: Send + 'static>(
         &self,
@@ -130,6 +141,7 @@ impl LocalHandle {
     /// position after the written bytes.
     async fn write_to(&self, offset: u64, data: Bytes) -> Result<(u64, u64)> {
         let append = self.append;
+        let mask = self.fs.mode_mask;
         if !append {
             check_size(
                 &self.path,
@@ -138,14 +150,16 @@ impl LocalHandle {
             )?;
         }
         self.with_file(move |file, _| {
-            if append {
+            let done = if append {
                 // O_APPEND: the kernel puts every write at the end.
                 (&*file).write_all(&data)?;
-                Ok((data.len() as u64, file.metadata()?.len()))
+                (data.len() as u64, file.metadata()?.len())
             } else {
                 file.write_all_at(&data, offset)?;
-                Ok((data.len() as u64, offset + data.len() as u64))
-            }
+                (data.len() as u64, offset + data.len() as u64)
+            };
+            drop_special_bits(file, mask)?;
+            Ok(done)
         })
         .await
     }

@@ -2,6 +2,7 @@
 
 mod fs;
 mod handle;
+mod root;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -26,6 +27,10 @@ pub struct LocalFsConfig {
     /// Refuse every mutation (`Unsupported`), default false.
     #[serde(default)]
     pub read_only: bool,
+    /// Let clients set setuid, setgid and sticky bits (chmod, mkdir, handle open), default false:
+    /// they are stripped, and cleared from a file pfs writes in place.
+    #[serde(default)]
+    pub allow_special_bits: bool,
 }
 
 impl LocalFsConfig {
@@ -66,6 +71,12 @@ impl ServicePlugin for LocalFsPlugin {
                 "false",
                 "refuse every mutation",
             ),
+            ConfigParam::optional(
+                "allow_special_bits",
+                ParamType::Bool,
+                "false",
+                "let clients set setuid, setgid and sticky bits (stripped otherwise)",
+            ),
         ]
     }
 
@@ -77,7 +88,20 @@ impl ServicePlugin for LocalFsPlugin {
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let config = LocalFsConfig::parse(&ctx.config)?;
-        let fs = LocalFs::open(&config.local_dir, config.read_only)?;
-        Ok(Arc::new(fs))
+        let fs = Arc::new(
+            LocalFs::open(&config.local_dir, config.read_only)?
+                .allow_special_bits(config.allow_special_bits),
+        );
+        if !config.read_only {
+            // In the background: a big tree takes a while to walk, and the mount serves meanwhile.
+            let sweeper = fs.clone();
+            tokio::spawn(async move {
+                let (files, bytes) = sweeper.sweep_stale_staging().await;
+                if files > 0 {
+                    tracing::info!(dir = %sweeper.base().display(), files, bytes, "localfs: removed the staging files of servers that stopped mid-write");
+                }
+            });
+        }
+        Ok(fs)
     }
 }

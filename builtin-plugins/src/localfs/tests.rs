@@ -24,6 +24,9 @@ fn fresh() -> LocalFs {
     fs
 }
 
+/// Setuid bits, staging sweeps, a removed root.
+mod safety;
+
 mod plugin {
     use super::*;
     fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(fresh()), "/") });

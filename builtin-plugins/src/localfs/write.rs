@@ -14,7 +14,8 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::fs::{
-    LocalFs, NEW_FILE_MODE, TEMP_PREFIX, blocking, map_io_error, mode_of, open_parent, sync_dir,
+    LocalFs, NEW_FILE_MODE, TEMP_PREFIX, blocking, drop_special_bits, map_io_error, mode_of,
+    open_parent, sync_dir,
 };
 
 /// Makes temporary names unique within the process (the pid makes them unique across processes).
@@ -111,9 +112,10 @@ struct Staged {
 
 impl LocalFs {
     /// Checks the target against `flags` and opens a temporary file beside it (with the target's
-    /// mode, or the new-file mode).
+    /// mode, or the new-file mode; special bits only where the mount allows them).
     async fn stage(&self, path: &str, flags: WriteFlags) -> Result<Staged> {
         let (exclusive, may_create) = (flags.is_exclusive(), flags.creates());
+        let mask = self.mode_mask;
         self.at(path, move |root, rel, p| {
             if rel == "." {
                 return Err(Error::is_a_directory(p));
@@ -121,7 +123,7 @@ impl LocalFs {
             let (parent, name) = open_parent(root, rel, p)?;
             let mode = check_target(&parent, &name, p, exclusive, may_create)?;
             let parent = Arc::new(parent);
-            let (temp, file) = new_temp(&parent, p, mode.unwrap_or(NEW_FILE_MODE))?;
+            let (temp, file) = new_temp(&parent, p, mode.unwrap_or(NEW_FILE_MODE) & mask)?;
             Ok(Staged {
                 parent,
                 name,
@@ -196,6 +198,7 @@ impl LocalFs {
         flags: WriteFlags,
     ) -> Result<u64> {
         let append = flags.contains(WriteFlags::APPEND);
+        let mask = self.mode_mask;
         let sync = flags.contains(WriteFlags::SYNC);
         let mut opts = OpenOptions::new();
         opts.write(true);
@@ -236,6 +239,7 @@ impl LocalFs {
                 .seek(SeekFrom::Start(0))
                 .map_err(|e| map_io_error(e, &p))?;
             io::copy(&mut staged, &mut target).map_err(|e| map_io_error(e, &p))?;
+            drop_special_bits(&target, mask).map_err(|e| map_io_error(e, &p))?;
             if sync {
                 target.sync_all().map_err(|e| map_io_error(e, &p))?;
                 sync_dir(&parent, &p)?;
