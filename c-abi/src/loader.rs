@@ -4,7 +4,6 @@
 
 use std::ffi::{CStr, c_char, c_void};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use fs_core::{Error, Result};
 
@@ -75,26 +74,34 @@ pub struct LoadedLibrary {
     _lib: libloading::Library,
 }
 
-static COPIES: AtomicU64 = AtomicU64::new(0);
-
 fn load_error(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::invalid_argument(format!("cannot load plugin {}: {what}", path.display()))
 }
 
 /// Copies `path` to a private temporary file and opens that, so that loading a rebuilt library at
 /// the same path maps the new code even while an old copy is still mapped.
+///
+/// The copy goes into a directory made for it alone (mkdtemp: an unpredictable name, mode 0700,
+/// never one somebody else made) and is created with `O_EXCL`, so no planted file or link is
+/// followed; both are removed once the library is mapped, which it stays after its file is gone.
 fn open_private_copy(path: &Path) -> Result<libloading::Library> {
-    let dir = std::env::temp_dir().join(format!("pfs-plugins-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| load_error(path, format!("cannot create {}: {e}", dir.display())))?;
-    let n = COPIES.fetch_add(1, Ordering::Relaxed);
+    let dir = tempfile::Builder::new()
+        .prefix("pfs-plugin-")
+        .tempdir()
+        .map_err(|e| load_error(path, format!("cannot make a private directory: {e}")))?;
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("plugin");
-    let copy = dir.join(format!("{stem}.{n}.so"));
-    std::fs::copy(path, &copy)
-        .map_err(|e| load_error(path, format!("cannot copy to {}: {e}", copy.display())))?;
+    let copy = dir.path().join(format!("{stem}.so"));
+    let copied = std::fs::File::open(path).and_then(|mut from| {
+        let mut to = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&copy)?;
+        std::io::copy(&mut from, &mut to)
+    });
+    copied.map_err(|e| load_error(path, format!("cannot copy to {}: {e}", copy.display())))?;
     #[cfg(unix)]
     let opened = {
         use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
@@ -105,8 +112,8 @@ fn open_private_copy(path: &Path) -> Result<libloading::Library> {
     #[cfg(not(unix))]
     // SAFETY: as above.
     let opened = unsafe { libloading::Library::new(&copy) };
-    // The mapping outlives the file name; remove the copy now so nothing is left behind.
-    let _ = std::fs::remove_file(&copy);
+    // The mapping outlives the file name: the directory and the copy go now.
+    drop(dir);
     opened.map_err(|e| load_error(path, e))
 }
 
