@@ -18,6 +18,7 @@ pub mod content;
 pub mod error;
 pub mod filesystem;
 pub mod handle;
+pub mod hops;
 pub mod mountable;
 pub mod path;
 pub mod plugin;

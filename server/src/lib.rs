@@ -75,7 +75,8 @@ pub async fn run(
         &state.config.server.allowed_hosts,
         &state.config.server.allowed_origins,
     );
-    serve::serve(listener, app(state), limits, guard, shutdown).await?;
+    let instance = state.fs.server_info().instance.clone();
+    serve::serve(listener, app(state), limits, guard, instance, shutdown).await?;
     for (path, e) in fs.unmount_all().await {
         tracing::error!(path = %path, "shutdown failed: {e}");
     }

@@ -27,6 +27,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::futures::TaskLocalFuture;
 
 use guarded_io::GuardedIo;
 pub use site_guard::SiteGuard;
@@ -70,9 +71,11 @@ pub async fn serve(
     app: Router,
     limits: ConnLimits,
     guard: SiteGuard,
+    instance: Arc<str>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let guard = Arc::new(guard);
+    let me = instance;
     let max = limits.max_connections.clamp(1, u32::MAX as usize);
     let permits = Arc::new(Semaphore::new(max));
     let refusing = Arc::new(Semaphore::new(REFUSING));
@@ -96,6 +99,7 @@ pub async fn serve(
                     app: app.clone(),
                     body_timeout: limits.body_timeout,
                     guard: guard.clone(),
+                    me: me.clone(),
                 };
                 tokio::spawn(connection(tcp, served, limits, stop_rx.clone(), permit));
             }
@@ -181,13 +185,14 @@ struct Served {
     app: Router,
     body_timeout: Duration,
     guard: Arc<SiteGuard>,
+    /// This server's instance id, for the loop check of proxied requests ([`fs_core::hops`]).
+    me: Arc<str>,
 }
 
 type Answer = Result<Response, Infallible>;
-type Routed = Map<
-    CatchUnwind<AssertUnwindSafe<RouteFuture<Infallible>>>,
-    fn(std::thread::Result<Answer>) -> Answer,
->;
+type Handled = Either<RouteFuture<Infallible>, TaskLocalFuture<Arc<str>, RouteFuture<Infallible>>>;
+type Routed =
+    Map<CatchUnwind<AssertUnwindSafe<Handled>>, fn(std::thread::Result<Answer>) -> Answer>;
 
 impl hyper::service::Service<Request<Incoming>> for Served {
     type Response = Response;
@@ -206,15 +211,41 @@ impl hyper::service::Service<Request<Incoming>> for Served {
         if let Some(refused) = self.guard.check(req.method(), req.headers()) {
             return Either::Left(ready(Ok(refused)));
         }
+        let via = req
+            .headers()
+            .get(fs_core::hops::VIA_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(via) = &via
+            && fs_core::hops::looped(via, &self.me)
+        {
+            return Either::Left(ready(Ok(looped(via))));
+        }
         let timeout = self.body_timeout;
         let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(timeout, b)));
-        let future = tower::Service::call(&mut self.app.clone(), req);
+        let routed = tower::Service::call(&mut self.app.clone(), req);
+        let future = match via {
+            // Forwarded by a proxy: what this server's proxies forward carries the chain on.
+            Some(via) => Either::Right(fs_core::hops::within(&via, &self.me, routed)),
+            None => Either::Left(routed),
+        };
         Either::Right(
             AssertUnwindSafe(future)
                 .catch_unwind()
                 .map(|answer| answer.unwrap_or_else(|panic| Ok(panicked(&*panic)))),
         )
     }
+}
+
+/// The answer to a request that came back through proxies to a server it had passed.
+fn looped(via: &str) -> Response {
+    (
+        StatusCode::LOOP_DETECTED,
+        crate::error::error_body(&format!(
+            "loop detected: this request already passed through this server (x-pfs-via: {via}); a proxyfs mount points back at a server on its way"
+        )),
+    )
+        .into_response()
 }
 
 /// The answer to a head whose header fields pass [`MAX_HEADER_BYTES`]; the connection closes.

@@ -22,6 +22,7 @@ fn server() -> ServerInfo {
         version: "test".into(),
         started: SystemTime::now(),
         data_dir: None,
+        instance: fs_core::hops::new_instance_id(),
     }
 }
 

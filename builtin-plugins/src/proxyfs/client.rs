@@ -61,6 +61,8 @@ pub(crate) struct Remote {
     pub(crate) timeout: Duration,
     /// How an `https` remote's certificate is checked (kept for `reload`).
     pub(crate) tls: TlsSettings,
+    /// The instance id of the server this proxy runs in ([`fs_core::hops`]).
+    server: std::sync::Arc<str>,
     client: RwLock<Client>,
     info: RwLock<RemoteInfo>,
 }
@@ -99,6 +101,7 @@ impl Remote {
             root: s.root.clone(),
             timeout: s.timeout,
             tls: s.tls.clone(),
+            server: s.server.clone(),
             client: RwLock::new(build_client(s.timeout, &s.tls)?),
             info: RwLock::new(RemoteInfo::default()),
         })
@@ -127,7 +130,12 @@ impl Remote {
 
     /// A request to `endpoint` (`files`, `stat`, ...) on `client`.
     pub(crate) fn on(&self, client: &Client, method: Method, endpoint: &str) -> RequestBuilder {
-        let req = client.request(method, format!("{}/{endpoint}", self.base));
+        let req = client
+            .request(method, format!("{}/{endpoint}", self.base))
+            .header(
+                fs_core::hops::VIA_HEADER,
+                &*fs_core::hops::outgoing(&self.server),
+            );
         match &self.credentials {
             Some(c) => req.basic_auth(&c.user, c.password.as_ref()),
             None => req,

@@ -133,7 +133,7 @@ pub async fn grep(
         count: 0,
         tx,
     };
-    tokio::spawn(search.run(path, info.is_dir));
+    tokio::spawn(fs_core::hops::propagate(search.run(path, info.is_dir)));
     if req.stream.unwrap_or(false) {
         Ok(ndjson(rx))
     } else {
