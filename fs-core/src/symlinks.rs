@@ -2,11 +2,11 @@
 //! through every component of a path. [`crate::MountableFs`] owns one table and resolves each path
 //! with it before routing; plugins never see a link.
 //!
-//! Reads take no lock: the table is an immutable map behind an atomic pointer. Changes copy the map
-//! under a mutex and swap the copy in (links change rarely; paths are resolved on every request).
+//! Reads take no lock: the table is an immutable map behind an atomic pointer. A change takes a
+//! mutex, makes a new version of the map (a persistent B-tree: the copy shares every untouched
+//! node, so a change costs O(log n), not a copy of the table) and swaps it in.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use crate::path::{self, MAX_PATH_LEN, is_within};
+use crate::path::{self, MAX_PATH_LEN};
 use crate::{Error, ErrorKind, Result};
 
 /// How many links one path resolution follows at most (AGFS's limit). Past it, and for a loop, the
@@ -31,7 +31,7 @@ pub struct Link {
     pub created: SystemTime,
 }
 
-type Map = BTreeMap<Arc<str>, Arc<Link>>;
+type Map = imbl::OrdMap<Arc<str>, Arc<Link>>;
 
 /// The link table. Keys are normalized link paths whose parent holds no link (the directory the
 /// link lives in, with every link on the way resolved).
@@ -125,6 +125,18 @@ fn resolve_in<'p>(map: &Map, path: &'p str, follow_last: bool) -> Result<Cow<'p,
     }
 }
 
+/// The keys strictly below directory `dir`, in order: one range of the sorted map, not a scan.
+fn below<'m>(map: &'m Map, dir: &str) -> impl Iterator<Item = &'m Arc<str>> + 'm {
+    let prefix = if dir == "/" {
+        "/".to_string()
+    } else {
+        format!("{dir}/")
+    };
+    map.range::<_, str>((Bound::Excluded(prefix.as_str()), Bound::Unbounded))
+        .map(|(k, _)| k)
+        .take_while(move |k| k.starts_with(&prefix))
+}
+
 impl LinkTable {
     /// Whether the table holds no link (the fast path of every request).
     pub fn is_empty(&self) -> bool {
@@ -162,25 +174,19 @@ impl LinkTable {
     /// The links stored directly in directory `dir`, as `(name, link)`, sorted by name.
     pub fn children(&self, dir: &str) -> Vec<(String, Arc<Link>)> {
         let map = self.map.load();
-        let prefix = if dir == "/" {
-            "/".to_string()
-        } else {
-            format!("{dir}/")
-        };
-        map.range::<str, _>((Bound::Excluded(prefix.as_str()), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| !k[prefix.len()..].contains('/'))
-            .map(|(k, v)| (k[prefix.len()..].to_string(), v.clone()))
+        let skip = if dir == "/" { 1 } else { dir.len() + 1 };
+        below(&map, dir)
+            .filter(|k| !k[skip..].contains('/'))
+            .filter_map(|k| Some((k[skip..].to_string(), map.get(k)?.clone())))
             .collect()
     }
 
     /// Whether any link lies strictly below `dir`.
     pub fn has_below(&self, dir: &str) -> bool {
-        let map = self.map.load();
-        map.keys().any(|k| k.as_ref() != dir && is_within(k, dir))
+        below(&self.map.load(), dir).next().is_some()
     }
 
-    /// Copies the map, lets `f` change the copy, and swaps it in.
+    /// Makes a new version of the map (sharing its nodes), lets `f` change it, and swaps it in.
     fn update<R>(&self, f: impl FnOnce(&mut Map) -> R) -> R {
         let _w = self.writer.lock();
         let mut map = Map::clone(&self.map.load());
@@ -231,19 +237,14 @@ impl LinkTable {
     /// directory rename), and drops a link stored at `to` itself (the rename replaced it).
     pub fn move_below(&self, from: &str, to: &str) {
         let map = self.map.load();
-        let moves =
-            map.contains_key(to) || map.keys().any(|k| k.as_ref() != from && is_within(k, from));
+        let moves = map.contains_key(to) || below(&map, from).next().is_some();
         if !moves {
             return;
         }
         drop(map);
         self.update(|map| {
             map.remove(to);
-            let below: Vec<Arc<str>> = map
-                .keys()
-                .filter(|k| k.as_ref() != from && is_within(k, from))
-                .cloned()
-                .collect();
+            let below: Vec<Arc<str>> = below(map, from).cloned().collect();
             for k in below {
                 if let Some(link) = map.remove(&k) {
                     map.insert(Arc::from(path::join(to, path::strip(&k, from))), link);
@@ -258,9 +259,11 @@ impl LinkTable {
             return 0;
         }
         self.update(|map| {
-            let before = map.len();
-            map.retain(|k, _| keep(k));
-            before - map.len()
+            let gone: Vec<Arc<str>> = map.keys().filter(|k| !keep(k)).cloned().collect();
+            for k in &gone {
+                map.remove(k);
+            }
+            gone.len()
         })
     }
 }
@@ -422,7 +425,7 @@ mod tests {
     #[test]
     fn retain_drops_what_it_is_told() {
         let t = table(&[("/m/a", "x"), ("/m/b", "x"), ("/n/c", "x")]);
-        assert_eq!(t.retain(|k| !is_within(k, "/m")), 2);
+        assert_eq!(t.retain(|k| !path::is_within(k, "/m")), 2);
         assert_eq!(t.retain(|_| true), 0);
         assert!(t.contains("/n/c"));
     }
