@@ -666,7 +666,7 @@ fn validate_backends_known_and_mysql_tls_checked() {
 }
 
 #[tokio::test]
-async fn initialize_sqlite_missing_directory_unavailable() {
+async fn initialize_sqlite_missing_directory_is_invalid_argument() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("no/such/dir/q.db");
     let e = QueueFsPlugin
@@ -676,7 +676,8 @@ async fn initialize_sqlite_missing_directory_unavailable() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.to_string().contains("unable to open"), "{e}");
 }
 
 // ---- SQLite only ----

@@ -14,8 +14,9 @@ const BUSY_TIMEOUT_MS: u32 = 5000;
 const MAX_IDLE: usize = 8;
 
 /// Maps a SQLite error to a kind: a lock held past the busy timeout is `Unavailable`, a file
-/// that cannot be opened is `Unavailable`, a read-only file `PermissionDenied`, a full disk
-/// `Internal` with the reason. `label` names the plugin in the message.
+/// that cannot be opened (any more: it was at mount, [`open_database`]) is `Unavailable`, a
+/// read-only file `PermissionDenied`, a full disk `Internal` with the reason. `label` names the
+/// plugin in the message.
 pub(crate) fn map_error(label: &str, e: rusqlite::Error) -> Error {
     let kind = match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => ErrorKind::Unavailable,
@@ -24,6 +25,41 @@ pub(crate) fn map_error(label: &str, e: rusqlite::Error) -> Error {
         _ => ErrorKind::Internal,
     };
     Error::new(kind, format!("{label}: {e}")).with_source(e)
+}
+
+/// Opens (creating when missing) the database at `path` for a new mount and runs `init` (its
+/// schema) on the first connection.
+///
+/// # Errors
+/// `InvalidArgument` naming the file and SQLite's reason when it cannot be opened or is not a
+/// database (a missing directory, a file of another kind, no permission): the mount's config is
+/// wrong, and nothing will change that but another `db_path`. `Unavailable` while another process
+/// holds the database locked past the busy timeout.
+pub(crate) async fn open_database(
+    path: &Path,
+    label: &'static str,
+    init: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static,
+) -> Result<Arc<Pool>> {
+    let pool = Pool::new(path, label);
+    pool.run(init).await.map_err(|e| {
+        let sqlite =
+            std::error::Error::source(&e).and_then(|s| s.downcast_ref::<rusqlite::Error>());
+        let busy = matches!(
+            sqlite.and_then(rusqlite::Error::sqlite_error_code),
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+        );
+        let kind = if busy {
+            ErrorKind::Unavailable
+        } else {
+            ErrorKind::InvalidArgument
+        };
+        let reason = sqlite.map_or_else(|| e.message().to_string(), ToString::to_string);
+        Error::new(
+            kind,
+            format!("{label}: cannot open {}: {reason}", path.display()),
+        )
+    })?;
+    Ok(pool)
 }
 
 /// A small pool of connections to one database file.

@@ -45,10 +45,9 @@ pub(crate) fn map_sqlite_error(e: rusqlite::Error) -> Error {
 /// Opens (creating when missing) the database and its tables and the root directory.
 ///
 /// # Errors
-/// `Unavailable` when the file cannot be opened.
+/// As [`crate::sql::sqlite::open_database`]: `InvalidArgument` when the file cannot be opened.
 pub(crate) async fn open(path: &Path) -> Result<Arc<Pool>> {
-    let pool = Pool::new(path, LABEL);
-    pool.run(|conn| {
+    let pool = crate::sql::sqlite::open_database(path, LABEL, |conn| {
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT OR IGNORE INTO sqlfs_nodes (path, parent, is_dir, mode, size, mtime_ns) \
@@ -57,11 +56,7 @@ pub(crate) async fn open(path: &Path) -> Result<Arc<Pool>> {
         )
         .map(drop)
     })
-    .await
-    .map_err(|e| {
-        let msg = format!("sqlfs: cannot open {}: {}", path.display(), e.message());
-        Error::new(e.kind(), msg).with_source(e)
-    })?;
+    .await?;
     sweep_staged(&pool, stream::sweep_bound()).await?;
     Ok(pool)
 }

@@ -437,17 +437,36 @@ fn validate_accepts_agfs_keys_and_rejects_bad_backends() {
     );
 }
 
+/// A `db_path` that cannot be opened, or a file that is not a database, is the config's mistake:
+/// 400 with SQLite's reason (it was 503 and 500).
 #[tokio::test]
-async fn initialize_sqlite_missing_directory_unavailable() {
+async fn initialize_sqlite_unopenable_or_foreign_file_is_invalid_argument() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("missing/sqlfs.db");
-    let r = SqlFsPlugin
-        .initialize(fs_core::conformance::mount_context(
-            "/sqlfs",
-            json!({"db_path": db.to_str().unwrap()}),
-        ))
-        .await;
-    assert_kind(r, ErrorKind::Unavailable);
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(
+        &foreign,
+        "these are not the pages of a database, ".repeat(200),
+    )
+    .unwrap();
+    for (db, reason) in [
+        (dir.path().join("missing/sqlfs.db"), "unable to open"),
+        (foreign, "not a database"),
+    ] {
+        let e = SqlFsPlugin
+            .initialize(fs_core::conformance::mount_context(
+                "/sqlfs",
+                json!({"db_path": db.to_str().unwrap()}),
+            ))
+            .await
+            .map(drop)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(db.to_str().unwrap()) && text.contains(reason),
+            "{text}"
+        );
+    }
 }
 
 mod read_stream;

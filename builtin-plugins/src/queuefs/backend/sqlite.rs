@@ -53,15 +53,13 @@ impl SqliteBackend {
     /// Opens (creating when missing) the database at `path` and its tables.
     ///
     /// # Errors
-    /// `Unavailable` when the file cannot be opened (missing directory, not a database).
+    /// As [`crate::sql::sqlite::open_database`]: `InvalidArgument` when the file cannot be
+    /// opened (a missing directory, not a database).
     pub(crate) async fn open(path: &Path) -> Result<Self> {
-        let pool = Pool::new(path, "queuefs sqlite");
-        pool.run(|conn| conn.execute_batch(SCHEMA))
-            .await
-            .map_err(|e| {
-                let msg = format!("queuefs: cannot open {}: {}", path.display(), e.message());
-                Error::new(e.kind(), msg).with_source(e)
-            })?;
+        let pool = crate::sql::sqlite::open_database(path, "queuefs sqlite", |conn| {
+            conn.execute_batch(SCHEMA)
+        })
+        .await?;
         Ok(SqliteBackend { pool })
     }
 }
