@@ -605,6 +605,19 @@ async fn credentials_in_the_base_url_work_and_stay_hidden() {
     assert!(!mounts.contains("Sup3rSecretPw"), "{mounts}");
     let (_, status) = send(&a, get("/api/v1/files?path=/b/reload")).await;
     assert!(!String::from_utf8_lossy(&status).contains("Sup3rSecretPw"));
+    // A token travels as the user name alone: masked whole, in /mounts and /plugins alike.
+    let with_token = b.url.replace("http://", "http://Sup3rTok3n@");
+    let body = format!(
+        r#"{{"fstype": "proxyfs", "path": "/t", "config": {{"base_url": "{with_token}"}}}}"#
+    );
+    let (s, v) = send_json(&a, post_json("/api/v1/mount", &body)).await;
+    assert_eq!(s, 200, "{v}");
+    for listing in ["/api/v1/mounts", "/api/v1/plugins"] {
+        let (_, text) = send(&a, get(listing)).await;
+        let text = String::from_utf8_lossy(&text);
+        assert!(!text.contains("Sup3rTok3n"), "{listing}: {text}");
+        assert!(text.contains("http://***@127.0.0.1"), "{listing}: {text}");
+    }
     // Errors name the remote without its credentials.
     drop(b);
     let (_, v) = send_json(&a, get("/api/v1/files?path=/b/memfs/x")).await;

@@ -44,8 +44,10 @@ pub fn redact(config: &Value) -> Value {
     }
 }
 
-/// `scheme://user:password@host...` with the password as `***` (proxyfs's `base_url` may carry
-/// credentials under a key that does not look secret); any other text unchanged.
+/// `scheme://user:password@host...` with the password as `***`, and `scheme://token@host...` (a
+/// user name alone, which is how tokens travel in URLs) with the user as `***` (proxyfs's
+/// `base_url` may carry credentials under a key that does not look secret); any other text
+/// unchanged.
 fn mask_url_password(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {
         return text.to_string();
@@ -56,7 +58,7 @@ fn mask_url_password(text: &str) -> String {
     };
     match rest[..at].split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => text.to_string(),
+        None => format!("{scheme}://***{}", &rest[at..]),
     }
 }
 
@@ -105,7 +107,7 @@ mod tests {
             json!({
                 "base_url": "http://al:***@h:1/api/v1",
                 "plain": "http://h:1/a@b",
-                "user_only": "http://al@h:1",
+                "user_only": "http://***@h:1",
                 "text": "a:b@c",
             })
         );
