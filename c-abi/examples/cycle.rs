@@ -28,7 +28,6 @@ fn main() {
             version: "cycle".into(),
             started: std::time::SystemTime::now(),
             data_dir: None,
-            instance: fs_core::hops::new_instance_id(),
         });
         for round in 0..3 {
             let mount = format!("/p{round}");

@@ -34,7 +34,6 @@ mod through_the_router {
             version: "test".into(),
             started: std::time::SystemTime::now(),
             data_dir: None,
-            instance: fs_core::hops::new_instance_id(),
         });
         router
             .mount(

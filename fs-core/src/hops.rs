@@ -1,29 +1,32 @@
-//! Request loops through proxies. A proxyfs mount pointed at its own server (or at a server whose
-//! proxy points back) would forward a request to itself for ever: a recursive grep never ended,
-//! and descriptors climbed. Every pfs server has an instance id; a request that a proxy forwards
-//! carries the ids of the servers it passed in [`VIA_HEADER`], and a server that finds its own id
-//! there, or [`MAX_HOPS`] of them, answers 508 instead of serving it again.
+//! Request loops through proxies. A proxyfs mount whose remote leads back to the same mount (a
+//! proxy of its own server's root, or two servers whose proxies point at each other) would
+//! forward a request to itself for ever: a recursive grep never ended, and descriptors climbed.
 //!
-//! The server runs a request that arrived with the header inside [`within`], so the proxy's
-//! outgoing request carries the whole chain ([`outgoing`]); spawned work keeps it with
-//! [`propagate`]. A chain lost on the way still ends a loop: each server adds its own id.
+//! Every proxyfs mount has a random id. A request a proxy forwards carries, in [`VIA_HEADER`], the
+//! ids of the proxies it has passed; the server runs it inside [`within`], so when a proxy is
+//! asked to forward it again, [`forward`] finds its own id in the chain and refuses (508)
+//! instead of sending. Coming back to the same *server* is no loop (a proxy of this server's
+//! `/memfs/shared` serves memfs), coming back to the same *proxy* is. A server also refuses a
+//! request that has passed [`MAX_HOPS`] proxies. Work spawned off a request keeps its chain
+//! through [`propagate`].
 
 use std::future::Future;
 use std::sync::Arc;
 
-/// The request header holding the instance ids of the pfs servers a request passed through,
-/// comma-separated, oldest first.
+use crate::{Error, ErrorKind, Result};
+
+/// The request header holding the ids of the proxies a request passed, comma-separated.
 pub const VIA_HEADER: &str = "x-pfs-via";
 
-/// The most servers a request may pass through before it is refused as a loop.
+/// The most proxies a request may pass.
 pub const MAX_HOPS: usize = 8;
 
 tokio::task_local! {
     static CHAIN: Arc<str>;
 }
 
-/// A new random instance id (16 hex digits) for a server.
-pub fn new_instance_id() -> Arc<str> {
+/// A new random id (16 hex digits) for a proxy.
+pub fn new_id() -> Arc<str> {
     let mut bytes = [0u8; 8];
     // The kernel's randomness; failing that, the clock and the pid are unique enough here.
     if std::fs::File::open("/dev/urandom")
@@ -42,40 +45,48 @@ pub fn new_instance_id() -> Arc<str> {
         .into()
 }
 
-/// Whether a request whose [`VIA_HEADER`] is `via` has looped back to the server `me`: `me` is in
-/// it, or it names [`MAX_HOPS`] servers already.
+fn ids(chain: &str) -> impl Iterator<Item = &str> {
+    chain.split(',').map(str::trim).filter(|id| !id.is_empty())
+}
+
+/// Whether a request whose [`VIA_HEADER`] is `via` has passed [`MAX_HOPS`] proxies already.
 ///
 /// ```
-/// use fs_core::hops::looped;
-/// assert!(!looped("a,b", "c"));
-/// assert!(looped("a, c ,b", "c"));
-/// assert!(looped("1,2,3,4,5,6,7,8", "c"));
+/// use fs_core::hops::too_many_hops;
+/// assert!(!too_many_hops("a,b"));
+/// assert!(too_many_hops("1,2,3,4,5,6,7,8"));
 /// ```
-pub fn looped(via: &str, me: &str) -> bool {
-    let mut hops = 0;
-    for id in via.split(',').map(str::trim).filter(|id| !id.is_empty()) {
-        if id == me {
-            return true;
-        }
-        hops += 1;
+pub fn too_many_hops(via: &str) -> bool {
+    ids(via).count() >= MAX_HOPS
+}
+
+/// Runs `f` as the handling of a request that came through the proxies of `via`.
+pub fn within<F: Future>(via: &str, f: F) -> tokio::task::futures::TaskLocalFuture<Arc<str>, F> {
+    CHAIN.scope(via.into(), f)
+}
+
+/// The [`VIA_HEADER`] the proxy `id` sends with a request it forwards for the request being
+/// handled: that request's chain plus `id`.
+///
+/// # Errors
+/// `LoopDetected` when the chain holds `id` already (the request came back to this proxy) or
+/// [`MAX_HOPS`] ids.
+pub fn forward(id: &str) -> Result<String> {
+    let chain = CHAIN.try_with(Arc::clone).ok();
+    let chain = chain.as_deref().unwrap_or("");
+    if ids(chain).any(|seen| seen == id) || too_many_hops(chain) {
+        return Err(Error::new(
+            ErrorKind::LoopDetected,
+            format!(
+                "loop detected: the request already passed through this proxy (x-pfs-via: {chain}); the remote leads back to this mount"
+            ),
+        ));
     }
-    hops >= MAX_HOPS
-}
-
-/// Runs `f` as the handling of a request that came with the chain `via`, on server `me`: what
-/// proxies forward from inside carries `via,me`.
-pub fn within<F: Future>(
-    via: &str,
-    me: &str,
-    f: F,
-) -> tokio::task::futures::TaskLocalFuture<Arc<str>, F> {
-    CHAIN.scope(format!("{via},{me}").into(), f)
-}
-
-/// The [`VIA_HEADER`] a proxy on server `me` sends: the chain of the request being handled, or
-/// `me` alone outside one.
-pub fn outgoing(me: &str) -> Arc<str> {
-    CHAIN.try_with(Arc::clone).unwrap_or_else(|_| me.into())
+    Ok(if chain.is_empty() {
+        id.to_string()
+    } else {
+        format!("{chain},{id}")
+    })
 }
 
 /// `f` with the chain of the request being handled, for work spawned on another task.
@@ -99,15 +110,20 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_chain_follows_the_request_and_spawned_work() {
-        assert_eq!(&*outgoing("me"), "me");
-        within("a,b", "me", async {
-            assert_eq!(&*outgoing("me"), "a,b,me");
-            let spawned = tokio::spawn(propagate(async { outgoing("me") }));
-            assert_eq!(&*spawned.await.unwrap(), "a,b,me");
+    async fn a_proxy_refuses_a_request_that_passed_it_and_spawned_work_keeps_the_chain() {
+        assert_eq!(forward("p").unwrap(), "p");
+        within("a,b", async {
+            assert_eq!(forward("p").unwrap(), "a,b,p");
+            assert_eq!(forward("b").unwrap_err().kind(), ErrorKind::LoopDetected);
+            let spawned = tokio::spawn(propagate(async { forward("a") }));
+            assert!(spawned.await.unwrap().is_err());
         })
         .await;
-        assert_ne!(new_instance_id(), new_instance_id());
-        assert_eq!(new_instance_id().len(), 16);
+        within("1,2,3,4,5,6,7,8", async {
+            assert!(forward("p").is_err());
+        })
+        .await;
+        assert_ne!(new_id(), new_id());
+        assert_eq!(new_id().len(), 16);
     }
 }

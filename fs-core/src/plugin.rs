@@ -273,9 +273,6 @@ pub struct ServerInfo {
     /// Where plugins keep files whose location their config leaves out (sqlfs's default database);
     /// `None`: the working directory, as in AGFS.
     pub data_dir: Option<std::path::PathBuf>,
-    /// This server's random id, which proxies send along to detect request loops
-    /// ([`crate::hops`]).
-    pub instance: Arc<str>,
 }
 
 /// What a plugin gets when it is mounted.

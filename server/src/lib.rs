@@ -75,8 +75,7 @@ pub async fn run(
         &state.config.server.allowed_hosts,
         &state.config.server.allowed_origins,
     );
-    let instance = state.fs.server_info().instance.clone();
-    serve::serve(listener, app(state), limits, guard, instance, shutdown).await?;
+    serve::serve(listener, app(state), limits, guard, shutdown).await?;
     for (path, e) in fs.unmount_all().await {
         tracing::error!(path = %path, "shutdown failed: {e}");
     }

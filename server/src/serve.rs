@@ -71,11 +71,9 @@ pub async fn serve(
     app: Router,
     limits: ConnLimits,
     guard: SiteGuard,
-    instance: Arc<str>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let guard = Arc::new(guard);
-    let me = instance;
     let max = limits.max_connections.clamp(1, u32::MAX as usize);
     let permits = Arc::new(Semaphore::new(max));
     let refusing = Arc::new(Semaphore::new(REFUSING));
@@ -99,7 +97,6 @@ pub async fn serve(
                     app: app.clone(),
                     body_timeout: limits.body_timeout,
                     guard: guard.clone(),
-                    me: me.clone(),
                 };
                 tokio::spawn(connection(tcp, served, limits, stop_rx.clone(), permit));
             }
@@ -185,8 +182,6 @@ struct Served {
     app: Router,
     body_timeout: Duration,
     guard: Arc<SiteGuard>,
-    /// This server's instance id, for the loop check of proxied requests ([`fs_core::hops`]).
-    me: Arc<str>,
 }
 
 type Answer = Result<Response, Infallible>;
@@ -217,7 +212,7 @@ impl hyper::service::Service<Request<Incoming>> for Served {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         if let Some(via) = &via
-            && fs_core::hops::looped(via, &self.me)
+            && fs_core::hops::too_many_hops(via)
         {
             return Either::Left(ready(Ok(looped(via))));
         }
@@ -225,8 +220,8 @@ impl hyper::service::Service<Request<Incoming>> for Served {
         let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(timeout, b)));
         let routed = tower::Service::call(&mut self.app.clone(), req);
         let future = match via {
-            // Forwarded by a proxy: what this server's proxies forward carries the chain on.
-            Some(via) => Either::Right(fs_core::hops::within(&via, &self.me, routed)),
+            // Forwarded by proxies: one of them asked to forward it again finds itself in it.
+            Some(via) => Either::Right(fs_core::hops::within(&via, routed)),
             None => Either::Left(routed),
         };
         Either::Right(
@@ -237,12 +232,13 @@ impl hyper::service::Service<Request<Incoming>> for Served {
     }
 }
 
-/// The answer to a request that came back through proxies to a server it had passed.
+/// The answer to a request that has passed too many proxies.
 fn looped(via: &str) -> Response {
     (
         StatusCode::LOOP_DETECTED,
         crate::error::error_body(&format!(
-            "loop detected: this request already passed through this server (x-pfs-via: {via}); a proxyfs mount points back at a server on its way"
+            "loop detected: this request has passed {} proxies already (x-pfs-via: {via})",
+            fs_core::hops::MAX_HOPS
         )),
     )
         .into_response()

@@ -71,7 +71,6 @@ impl AppState {
             started: SystemTime::now(),
             data_dir: (!config.server.data_dir.is_empty())
                 .then(|| std::path::PathBuf::from(&config.server.data_dir)),
-            instance: fs_core::hops::new_instance_id(),
         };
         let fs = MountableFs::new(server);
         let handles = HandleTable::new(config.server.max_handles());

@@ -298,7 +298,6 @@ async fn unmount_drops_filesystem_and_sweeper() {
         version: "9.9.9".into(),
         started: SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     });
     let fs = HeartbeatFsPlugin
         .initialize(fs_core::conformance::mount_context("/hb", json!({})))

@@ -34,7 +34,6 @@ fn router() -> (Arc<MountableFs>, PluginRegistry) {
         version: "test".into(),
         started: SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     });
     (fs, registry)
 }

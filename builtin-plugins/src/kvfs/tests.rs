@@ -18,7 +18,6 @@ fn server() -> ServerInfo {
         version: "9.9.9".into(),
         started: SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     }
 }
 

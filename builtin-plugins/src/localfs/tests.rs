@@ -37,7 +37,6 @@ async fn mounted_at(path: &'static str) -> Fixture {
         version: "test".into(),
         started: SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     });
     router
         .mount(path, "localfs", None, json!({}), Arc::new(fresh()))

@@ -22,7 +22,6 @@ fn server() -> ServerInfo {
         version: "test".into(),
         started: SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     }
 }
 

@@ -61,8 +61,8 @@ pub(crate) struct Remote {
     pub(crate) timeout: Duration,
     /// How an `https` remote's certificate is checked (kept for `reload`).
     pub(crate) tls: TlsSettings,
-    /// The instance id of the server this proxy runs in ([`fs_core::hops`]).
-    server: std::sync::Arc<str>,
+    /// This proxy's id ([`fs_core::hops`]).
+    id: std::sync::Arc<str>,
     client: RwLock<Client>,
     info: RwLock<RemoteInfo>,
 }
@@ -101,7 +101,7 @@ impl Remote {
             root: s.root.clone(),
             timeout: s.timeout,
             tls: s.tls.clone(),
-            server: s.server.clone(),
+            id: s.id.clone(),
             client: RwLock::new(build_client(s.timeout, &s.tls)?),
             info: RwLock::new(RemoteInfo::default()),
         })
@@ -130,12 +130,11 @@ impl Remote {
 
     /// A request to `endpoint` (`files`, `stat`, ...) on `client`.
     pub(crate) fn on(&self, client: &Client, method: Method, endpoint: &str) -> RequestBuilder {
+        // A request that loops is refused by `send` before it leaves; its header is moot.
+        let via = fs_core::hops::forward(&self.id).unwrap_or_else(|_| self.id.to_string());
         let req = client
             .request(method, format!("{}/{endpoint}", self.base))
-            .header(
-                fs_core::hops::VIA_HEADER,
-                &*fs_core::hops::outgoing(&self.server),
-            );
+            .header(fs_core::hops::VIA_HEADER, via);
         match &self.credentials {
             Some(c) => req.basic_auth(&c.user, c.password.as_ref()),
             None => req,
@@ -156,6 +155,8 @@ impl Remote {
         req: RequestBuilder,
         progress: Option<&Progress>,
     ) -> Result<Response> {
+        // A request that already passed this proxy would come back to it for ever.
+        fs_core::hops::forward(&self.id).map_err(|e| e.with_op(op).with_path(rel))?;
         let fresh = Progress::new();
         let progress = progress.unwrap_or(&fresh);
         let resp = match progress.wait(req.send(), self.timeout).await {

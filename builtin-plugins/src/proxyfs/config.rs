@@ -58,9 +58,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// See [`TlsSettings`].
     pub tls: TlsSettings,
-    /// The instance id of the server this proxy runs in, sent along so a request that comes back
-    /// is refused ([`fs_core::hops`]); the mount sets it, a parsed config has a fresh one.
-    pub server: std::sync::Arc<str>,
+    /// This proxy's random id, sent along so that a request that comes back to it is refused
+    /// ([`fs_core::hops`]); fresh for every parse, so every mount has its own.
+    pub id: std::sync::Arc<str>,
 }
 
 impl Settings {
@@ -88,7 +88,7 @@ impl Settings {
                 ca_pem: c.tls_ca.as_deref().map(read_ca).transpose()?,
                 skip_verify: c.tls_skip_verify.unwrap_or(false),
             },
-            server: fs_core::hops::new_instance_id(),
+            id: fs_core::hops::new_id(),
         })
     }
 }

@@ -48,10 +48,7 @@ impl ServicePlugin for ProxyFsPlugin {
     /// Connects like AGFS: an unreachable remote fails the mount (reported by `/ready` and
     /// `/mounts`), so a proxy never mounts in a state it cannot serve.
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let settings = Settings {
-            server: ctx.server.instance.clone(),
-            ..Settings::parse(&ctx.config)?
-        };
+        let settings = Settings::parse(&ctx.config)?;
         Ok(Arc::new(ProxyFs::connect(&settings).await?))
     }
 }

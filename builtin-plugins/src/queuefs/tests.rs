@@ -953,7 +953,6 @@ async fn only_dequeue_reads_have_side_effects() {
         version: "test".into(),
         started: std::time::SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     });
     router
         .mount("/queuefs", "queuefs", None, json!({}), fs)

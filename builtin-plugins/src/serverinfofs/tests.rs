@@ -22,7 +22,6 @@ fn ctx(config: Value, started: SystemTime) -> MountContext {
             version: "9.9.9".into(),
             started,
             data_dir: None,
-            instance: fs_core::hops::new_instance_id(),
         },
         policy: Default::default(),
     }

@@ -38,7 +38,6 @@ async fn tree(config: Value) -> Arc<MountableFs> {
         version: "9.9.9".into(),
         started: SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     });
     let registry = PluginRegistry::new();
     crate::register_builtin(&registry).unwrap();
@@ -340,7 +339,6 @@ async fn mount_with_output_inside_itself_fails() {
         version: "9.9.9".into(),
         started: SystemTime::now(),
         data_dir: None,
-        instance: fs_core::hops::new_instance_id(),
     });
     let registry = PluginRegistry::new();
     crate::register_builtin(&registry).unwrap();

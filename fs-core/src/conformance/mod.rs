@@ -114,7 +114,6 @@ pub fn mount_context(mount_path: &str, config: serde_json::Value) -> crate::Moun
             version: "9.9.9".into(),
             started: std::time::SystemTime::now(),
             data_dir: None,
-            instance: crate::hops::new_instance_id(),
         },
         policy: crate::policy::MountPolicy::unrestricted(),
     }
