@@ -29,7 +29,8 @@ fn planned_paths() -> Vec<String> {
     let plan = config
         .plan(&builtin_registry())
         .expect("config.example.yaml plans against the built-in plugins");
-    plan.into_iter().map(|m| m.path).collect()
+    assert!(plan.unknown.is_empty(), "{:?}", plan.unknown);
+    plan.mounts.into_iter().map(|m| m.path).collect()
 }
 
 #[test]

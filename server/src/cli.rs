@@ -31,17 +31,22 @@ pub struct Args {
     /// Print the version and exit.
     #[arg(long = "version", short = 'V')]
     pub version: bool,
+    /// Stop at start on any config problem: an unknown plugin, or a mount that fails (also
+    /// `server.strict: true`). Without it, such mounts are reported failed and the rest serve.
+    #[arg(long = "strict")]
+    pub strict: bool,
 }
 
 /// Rewrites Go-style long flags (`-addr`, `-config`, `-version`, `-print-sample-config`) to clap's
 /// `--` form, so AGFS command lines keep working.
 pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    const LONG: [&str; 5] = [
+    const LONG: [&str; 6] = [
         "addr",
         "config",
         "version",
         "print-sample-config",
         "data-dir",
+        "strict",
     ];
     args.into_iter()
         .map(|a| {
@@ -133,10 +138,25 @@ async fn main_on(
     let mut config = config;
     config.server.data_dir = data_dir.display().to_string();
     let state = AppState::new(config);
-    // Config errors (unknown plugins or keys) stop the server before it claims an address.
-    if let Err(e) = state.config.plan(&state.registry) {
-        eprintln!("pfs-server: {e}");
-        return 1;
+    // Config errors (unknown keys, bad paths) stop the server before it claims an address; so
+    // do unknown plugins when it runs strict.
+    let strict = args.strict || state.config.server.strict;
+    match state.config.plan(&state.registry) {
+        Err(e) => {
+            eprintln!("pfs-server: {e}");
+            return 1;
+        }
+        Ok(plan) if strict && !plan.unknown.is_empty() => {
+            for u in &plan.unknown {
+                eprintln!(
+                    "pfs-server: config: {} at {}: {}",
+                    u.mount.plugin, u.mount.path, u.error
+                );
+            }
+            eprintln!("pfs-server: --strict: stopping on the problems above");
+            return 1;
+        }
+        Ok(_) => {}
     }
     if let Err(e) = std::fs::create_dir_all(&data_dir) {
         eprintln!(
@@ -174,9 +194,33 @@ async fn main_on(
             "{bound} is reachable from other machines and the API has no authentication: anyone who can reach this port can read and change every mount, and mount host directories"
         );
     }
-    if let Err(e) = crate::start_mounts(&state).await {
-        eprintln!("pfs-server: {e}");
-        return 1;
+    let mounting = match crate::start_mounts(&state).await {
+        Ok(task) => task,
+        Err(e) => {
+            eprintln!("pfs-server: {e}");
+            return 1;
+        }
+    };
+    if strict {
+        // Every config mount must be up before the server serves its first request.
+        let _ = mounting.await;
+        let failed: Vec<_> = state
+            .tracker
+            .records()
+            .into_iter()
+            .filter(|(_, r)| r.status == crate::state::MountStatus::Failed)
+            .collect();
+        if !failed.is_empty() {
+            for (path, r) in &failed {
+                eprintln!(
+                    "pfs-server: mount {path} ({}) failed: {}",
+                    r.plugin,
+                    r.error.as_deref().unwrap_or("")
+                );
+            }
+            eprintln!("pfs-server: --strict: stopping on the failed mounts above");
+            return 1;
+        }
     }
     match crate::run(listener, state, shutdown_signal()).await {
         Ok(()) => {

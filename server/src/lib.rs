@@ -23,12 +23,23 @@ pub use state::AppState;
 use tokio::net::TcpListener;
 
 /// Mounts `/dev` and every mount the config declares. `/dev` is mounted before this returns; the
-/// config mounts proceed in the background, in file order, tracked by `/health` and `/ready`.
+/// config mounts proceed in the background, in file order, tracked by `/health` and `/ready`. An
+/// enabled entry of a plugin this server lacks is recorded as a `failed` mount (logged) while the
+/// others serve.
 ///
 /// # Errors
-/// `InvalidArgument` when the config names an unknown plugin, an unknown key or a bad path.
+/// `InvalidArgument` when the config names an unknown key of a known plugin or a bad path.
 pub async fn start_mounts(state: &AppState) -> fs_core::Result<tokio::task::JoinHandle<()>> {
-    let mut plan = state.config.plan(&state.registry)?;
+    let config::Plan {
+        mounts: mut plan,
+        unknown,
+    } = state.config.plan(&state.registry)?;
+    for u in &unknown {
+        tracing::error!(path = %u.mount.path, plugin = %u.mount.plugin, "mount failed: {}", u.error);
+        state
+            .tracker
+            .set(&u.mount, state::MountStatus::Failed, Some(u.error.clone()));
+    }
     if !plan.iter().any(|m| m.path == "/dev") {
         plan.insert(
             0,

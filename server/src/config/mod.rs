@@ -98,8 +98,10 @@ impl<'de> Deserialize<'de> for PluginEntry {
                 self,
                 map: A,
             ) -> std::result::Result<PluginEntry, A::Error> {
-                Instance::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(PluginEntry::Single)
+                let raw = SingleOrInstances::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                raw.into_entry().map_err(serde::de::Error::custom)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
@@ -110,6 +112,53 @@ impl<'de> Deserialize<'de> for PluginEntry {
             }
         }
         d.deserialize_any(Entry)
+    }
+}
+
+/// The map form of an entry: one mount, or AGFS's sample's `instances:` list (which AGFS itself
+/// ignores, mounting nothing; pfs mounts what it lists, as its writer meant).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SingleOrInstances {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    instances: Option<Vec<Instance>>,
+}
+
+impl SingleOrInstances {
+    fn into_entry(self) -> std::result::Result<PluginEntry, String> {
+        match (self.instances, self.path) {
+            (Some(list), None) if self.config.is_null() && self.name.is_none() => {
+                // `enabled: false` on the parent turns the whole list off.
+                Ok(PluginEntry::List(
+                    list.into_iter()
+                        .map(|mut i| {
+                            if self.enabled == Some(false) {
+                                i.enabled = Some(false);
+                            }
+                            i
+                        })
+                        .collect(),
+                ))
+            }
+            (Some(_), _) => Err(
+                "an entry with `instances` takes no path, name or config of its own: put them in each instance".into(),
+            ),
+            (None, Some(path)) => Ok(PluginEntry::Single(Instance {
+                name: self.name,
+                enabled: self.enabled,
+                path,
+                config: self.config,
+            })),
+            (None, None) => Err("missing field `path`: a mount is {path, name, enabled, config}".into()),
+        }
     }
 }
 
@@ -169,46 +218,111 @@ impl Config {
 
     /// Checks every enabled mount against the registry and returns them in file order.
     ///
+    /// # Behavior
+    /// - A disabled entry is skipped before its plugin is looked up (as AGFS does), so a config
+    ///   may name plugins this build lacks (`sqlfs2`, `gptfs`, `vectorfs`) as long as they are off.
+    /// - An enabled entry of a plugin the registry does not have is not an error: it is returned
+    ///   in [`Plan::unknown`] with a message naming the closest plugin, and becomes a `failed`
+    ///   mount while the rest serve (`--strict` makes it stop the server instead).
+    ///
     /// # Errors
-    /// `InvalidArgument` for an unknown plugin name (naming the registered ones), a config key the
-    /// plugin does not accept (naming the accepted ones), a value of the wrong type, a bad or
-    /// duplicate path.
-    pub fn plan(&self, registry: &PluginRegistry) -> Result<Vec<PlannedMount>> {
-        let mut out: Vec<PlannedMount> = Vec::new();
+    /// `InvalidArgument` for a config key a known plugin does not accept (naming the accepted
+    /// ones), a value of the wrong type, a bad or duplicate path.
+    pub fn plan(&self, registry: &PluginRegistry) -> Result<Plan> {
+        let mut plan = Plan::default();
         for (plugin_name, entry) in &self.plugins {
-            let plugin = registry.get(plugin_name).map_err(|_| {
-                Error::invalid_argument(format!(
-                    "config: unknown plugin '{plugin_name}' (available: {})",
-                    registry.names().join(", ")
-                ))
-            })?;
             for inst in entry.instances() {
                 if inst.enabled == Some(false) {
+                    tracing::debug!(plugin = %plugin_name, path = %inst.path, "config: skipping a disabled mount");
                     continue;
                 }
                 let path = fs_core::path::normalize(&inst.path).map_err(|e| {
                     Error::invalid_argument(format!("config: plugin '{plugin_name}': {e}"))
                 })?;
-                plugin.check_keys(&inst.config).map_err(|e| {
-                    Error::invalid_argument(format!(
-                        "config: plugin '{plugin_name}' at {path}: {e}"
-                    ))
-                })?;
-                if out.iter().any(|m| m.path == path) {
+                if plan.mounts.iter().any(|m| m.path == path)
+                    || plan.unknown.iter().any(|m| m.mount.path == path)
+                {
                     return Err(Error::invalid_argument(format!(
                         "config: two mounts at {path}"
                     )));
                 }
-                out.push(PlannedMount {
+                let mount = PlannedMount {
                     plugin: plugin_name.clone(),
                     instance: inst.name.clone(),
                     path,
                     config: inst.config.clone(),
-                });
+                };
+                let Ok(plugin) = registry.get(plugin_name) else {
+                    let error = unknown_plugin(plugin_name, &registry.names());
+                    plan.unknown.push(UnknownMount { mount, error });
+                    continue;
+                };
+                plugin.check_keys(&inst.config).map_err(|e| {
+                    Error::invalid_argument(format!(
+                        "config: plugin '{plugin_name}' at {}: {e}",
+                        mount.path
+                    ))
+                })?;
+                plan.mounts.push(mount);
             }
         }
-        Ok(out)
+        Ok(plan)
     }
+}
+
+/// The mounts a config asks for ([`Config::plan`]).
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The mounts of known plugins, in file order.
+    pub mounts: Vec<PlannedMount>,
+    /// Enabled entries naming a plugin this server does not have.
+    pub unknown: Vec<UnknownMount>,
+}
+
+/// An enabled config entry whose plugin this server does not have: a `failed` mount.
+#[derive(Debug, Clone)]
+pub struct UnknownMount {
+    /// Where it would have been mounted.
+    pub mount: PlannedMount,
+    /// Why it is not: the name, the closest known plugin, what is available.
+    pub error: String,
+}
+
+/// The message for an unknown plugin name: the closest known one (a name that begins with a
+/// plugin's, as the seed README's `localfs_home:`, or the fewest edits away), and every name.
+fn unknown_plugin(name: &str, known: &[String]) -> String {
+    let closest = known
+        .iter()
+        .filter(|k| name.starts_with(k.as_str()))
+        .max_by_key(|k| k.len())
+        .or_else(|| known.iter().min_by_key(|k| edit_distance(name, k)));
+    let hint = match closest {
+        Some(k) if name.starts_with(k.as_str()) => format!(
+            "; did you mean '{k}'? An entry's key is its plugin's name: for several {k} mounts use the list form ({k}: [{{name, path, config}}, ...])"
+        ),
+        Some(k) => format!("; the closest is '{k}'"),
+        None => String::new(),
+    };
+    format!(
+        "unknown plugin '{name}': this server has no such plugin{hint} (available: {})",
+        known.join(", ")
+    )
+}
+
+/// Levenshtein distance, for suggesting a plugin name.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 impl PluginEntry {
@@ -244,7 +358,7 @@ mod tests {
             "server: {address: ':9000'}\nplugins:\n  memfs:\n    path: /m\n    config: {init_dirs: [/a]}\n  kvfs:\n    - name: one\n      path: /k1\n    - name: two\n      enabled: false\n      path: /k2\n",
         )
         .unwrap();
-        let plan = cfg.plan(&registry()).unwrap();
+        let plan = cfg.plan(&registry()).unwrap().mounts;
         let paths: Vec<_> = plan.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(paths, ["/m", "/k1"]);
         assert_eq!(plan[0].config, json!({"init_dirs": ["/a"]}));
@@ -253,13 +367,65 @@ mod tests {
     }
 
     #[test]
-    fn plan_rejects_unknown_plugin_naming_the_known_ones() {
-        let cfg = Config::parse("plugins:\n  nosuchfs:\n    path: /x\n").unwrap();
-        let e = cfg.plan(&registry()).unwrap_err().to_string();
+    fn an_unknown_plugin_is_a_failed_mount_naming_the_closest_one() {
+        let cfg = Config::parse(
+            "plugins:\n  nosuchfs: {path: /x}\n  sqlfs2: {path: /s2}\n  localfs_home: {path: /home, config: {local_dir: /h}}\n  memfs: {path: /m}\n",
+        )
+        .unwrap();
+        let plan = cfg.plan(&registry()).unwrap();
+        assert_eq!(plan.mounts.len(), 1, "the known plugin still mounts");
+        let errors: Vec<(&str, &str)> = plan
+            .unknown
+            .iter()
+            .map(|u| (u.mount.path.as_str(), u.error.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 3);
+        for (path, e) in &errors {
+            assert!(
+                e.contains("unknown plugin") && e.contains("available: devfs"),
+                "{path}: {e}"
+            );
+        }
         assert!(
-            e.contains("unknown plugin 'nosuchfs'") && e.contains("memfs"),
-            "{e}"
+            errors[1].1.contains("did you mean 'sqlfs'"),
+            "{}",
+            errors[1].1
         );
+        assert!(
+            errors[2].1.contains("did you mean 'localfs'") && errors[2].1.contains("list form"),
+            "{}",
+            errors[2].1
+        );
+    }
+
+    /// AGFS skips disabled entries before it looks their plugin up; so does pfs, checking nothing
+    /// in them.
+    #[test]
+    fn disabled_entries_are_skipped_unchecked() {
+        let cfg = Config::parse(
+            "plugins:\n  gptfs: {enabled: false, path: /gpt, config: {api_key: k}}\n  memfs:\n    - {name: a, path: /a}\n    - {name: off, enabled: false, path: /b, config: {no_such_key: 1}}\n",
+        )
+        .unwrap();
+        let plan = cfg.plan(&registry()).unwrap();
+        assert!(plan.unknown.is_empty());
+        let paths: Vec<_> = plan.mounts.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["/a"]);
+    }
+
+    /// The `instances:` list AGFS's sample prints (and AGFS ignores) mounts what it lists.
+    #[test]
+    fn an_instances_list_is_the_list_form() {
+        let cfg = Config::parse(
+            "plugins:\n  kvfs:\n    instances:\n      - {name: one, path: /k1}\n      - {name: two, enabled: false, path: /k2}\n  memfs:\n    enabled: false\n    instances:\n      - {name: m, path: /m}\n",
+        )
+        .unwrap();
+        let plan = cfg.plan(&registry()).unwrap();
+        let paths: Vec<_> = plan.mounts.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["/k1"]);
+        let e = Config::parse("plugins:\n  kvfs: {path: /k, instances: []}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("instances"), "{e}");
     }
 
     #[test]
@@ -300,7 +466,7 @@ mod tests {
 
     #[test]
     fn embedded_default_plans_the_seed_paths() {
-        let plan = Config::embedded_default().plan(&registry()).unwrap();
+        let plan = Config::embedded_default().plan(&registry()).unwrap().mounts;
         let paths: Vec<_> = plan.iter().map(|m| m.path.as_str()).collect();
         for p in ["/memfs", "/kvfs", "/hellofs", "/serverinfofs", "/dev"] {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");

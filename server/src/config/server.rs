@@ -51,6 +51,9 @@ pub struct ServerConfig {
     /// IP addresses besides loopback where a mount made through the API may open a listener of
     /// its own (httpfs); `*`: anywhere. Default none. Mounts from the config are not limited.
     pub api_mount_listen: Vec<String>,
+    /// Stop at start on any config problem (an unknown plugin, a mount that fails), as
+    /// `--strict`. Default false: they are reported failed and the rest serve.
+    pub strict: bool,
 }
 
 /// A duration in the config: seconds as a number, or a string such as `"30s"` or `"2m"`; more
@@ -103,6 +106,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             api_mount_listen: Vec::new(),
+            strict: false,
         }
     }
 }

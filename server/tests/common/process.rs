@@ -137,7 +137,25 @@ pub fn start(args: &[&str]) -> Server {
 
 /// [`start`] with `PFS_DATA_DIR` set to `data`.
 pub fn start_in(args: &[&str], data: &Path) -> Server {
-    spawn(Command::new(BIN), args, data)
+    spawn(Command::new(BIN), args, data, true)
+}
+
+/// [`start`] without waiting for `/ready` (for configs that never get ready): returns once the
+/// server has printed its address.
+pub fn start_unready(args: &[&str]) -> Server {
+    spawn(Command::new(BIN), args, &data_dir(), false)
+}
+
+/// Polls `done` until it holds, at most [`START_TIMEOUT`].
+pub fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "not done within {START_TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// [`start`] under the shell's resource limits `ulimits` (`ulimit -n 1024`, ...), which the
@@ -145,10 +163,10 @@ pub fn start_in(args: &[&str], data: &Path) -> Server {
 pub fn start_with_limits(ulimits: &str, args: &[&str]) -> Server {
     let mut cmd = Command::new("sh");
     cmd.args(["-c", &format!("{ulimits} && exec \"$0\" \"$@\""), BIN]);
-    spawn(cmd, args, &data_dir())
+    spawn(cmd, args, &data_dir(), true)
 }
 
-fn spawn(mut cmd: Command, args: &[&str], data: &Path) -> Server {
+fn spawn(mut cmd: Command, args: &[&str], data: &Path, ready: bool) -> Server {
     let log = tempfile::NamedTempFile::new().unwrap();
     cmd.env("PFS_DATA_DIR", data)
         .args(args)
@@ -169,6 +187,9 @@ fn spawn(mut cmd: Command, args: &[&str], data: &Path) -> Server {
             break;
         }
         server.check_alive(deadline, "print its address");
+    }
+    if !ready {
+        return server;
     }
     loop {
         let out = curl(&[
