@@ -3,6 +3,8 @@
 //! reading is dropped, hyper's own error answers carry the JSON body, and a panicking handler is
 //! a JSON 500 on a server that keeps serving. Every deadline is polled, never slept on.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,38 +12,22 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{ByteStream, Capabilities, FileInfo, FileSystem, MountableFs, Result, WriteFlags};
 use futures_util::StreamExt;
-use pfs_server::{AppState, Config};
+use pfs_server::AppState;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// A running in-process server on `yaml` (timeouts of 1 s, four connections unless overridden).
 struct Running {
     addr: std::net::SocketAddr,
     state: AppState,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 async fn start(server_section: &str) -> Running {
     let yaml = format!(
         "server: {{{server_section}}}\nplugins:\n  memfs: {{path: /memfs, config: {{max_file_size: 64MB}}}}\n"
     );
-    let state = AppState::new(Config::parse(&yaml).unwrap());
-    pfs_server::start_mounts(&state)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(pfs_server::run(listener, state.clone(), async {
-        let _ = rx.await;
-    }));
-    Running {
-        addr,
-        state,
-        _stop: tx,
-    }
+    let (addr, state) = common::serve(&yaml).await;
+    Running { addr, state }
 }
 
 const QUICK: &str = "idle_timeout: 1, body_timeout: 1, send_timeout: 1, max_connections: 4";

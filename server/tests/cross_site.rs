@@ -8,7 +8,7 @@ use bytes::Bytes;
 use common::browser::{browse, chromium};
 use common::process::curl;
 use fs_core::{FileSystem, WriteFlags};
-use pfs_server::{AppState, Config};
+use pfs_server::AppState;
 use tokio::net::TcpListener;
 
 /// A server with memfs and queuefs on a real socket; returns its state and port.
@@ -16,20 +16,16 @@ async fn pfs(server_section: &str) -> (AppState, u16) {
     let yaml = format!(
         "server: {{{server_section}}}\nplugins:\n  memfs: {{path: /memfs}}\n  queuefs: {{path: /queuefs}}\n"
     );
-    let state = AppState::new(Config::parse(&yaml).unwrap());
-    pfs_server::start_mounts(&state)
-        .await
-        .unwrap()
+    let (addr, state) = common::serve(&yaml).await;
+    (state, addr.port())
+}
+
+async fn put(state: &AppState, path: &str, data: &'static [u8]) {
+    state
+        .fs
+        .write(path, Bytes::from_static(data), None, WriteFlags::NONE)
         .await
         .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(pfs_server::run(
-        listener,
-        state.clone(),
-        std::future::pending(),
-    ));
-    (state, port)
 }
 
 /// The attacker's page: it fires every request a page may send without a CORS preflight, then
@@ -77,26 +73,8 @@ fn dom(out: &std::process::Output) -> String {
 async fn a_page_on_another_site_cannot_mount_write_or_dequeue() {
     let Some(bin) = chromium() else { return };
     let (state, port) = pfs("").await;
-    state
-        .fs
-        .write(
-            "/memfs/secret",
-            Bytes::from_static(b"s3cret"),
-            None,
-            WriteFlags::NONE,
-        )
-        .await
-        .unwrap();
-    state
-        .fs
-        .write(
-            "/queuefs/q/enqueue",
-            Bytes::from_static(b"job"),
-            None,
-            WriteFlags::NONE,
-        )
-        .await
-        .unwrap();
+    put(&state, "/memfs/secret", b"s3cret").await;
+    put(&state, "/queuefs/q/enqueue", b"job").await;
     let api = format!("http://127.0.0.1:{port}/api/v1");
     let evil = serve_page(evil_page(&api)).await;
     let out = browse(
@@ -134,16 +112,7 @@ async fn a_page_on_another_site_cannot_mount_write_or_dequeue() {
 async fn a_rebound_name_gets_no_answer_and_an_allowed_one_does() {
     let Some(bin) = chromium() else { return };
     let (state, port) = pfs("allowed_hosts: [pfs.internal]").await;
-    state
-        .fs
-        .write(
-            "/memfs/secret",
-            Bytes::from_static(b"s3cret"),
-            None,
-            WriteFlags::NONE,
-        )
-        .await
-        .unwrap();
+    put(&state, "/memfs/secret", b"s3cret").await;
     // The browser resolves the attacker's name to this machine, as after a DNS rebinding.
     let resolve = "--host-resolver-rules=MAP rebind.test 127.0.0.1, MAP pfs.internal 127.0.0.1";
     let args = |url: String| (url, vec!["--dump-dom".to_string(), resolve.to_string()]);

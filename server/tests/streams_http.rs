@@ -1,27 +1,16 @@
 //! Live streams over a real socket: `GET /files?stream=true` replays the ring history, follows later
 //! writes, and frees its reader when the client leaves; a plain GET of a stream is a 400.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use pfs_server::{AppState, Config};
+use pfs_server::AppState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 async fn serve() -> (std::net::SocketAddr, AppState) {
-    let state = AppState::new(Config::parse("plugins:\n  streamfs: {path: /streamfs}\n").unwrap());
-    pfs_server::start_mounts(&state)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(pfs_server::run(
-        listener,
-        state.clone(),
-        std::future::pending(),
-    ));
-    (addr, state)
+    common::serve("plugins:\n  streamfs: {path: /streamfs}\n").await
 }
 
 /// One request on a fresh connection; returns the whole raw response.

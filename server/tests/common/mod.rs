@@ -26,6 +26,27 @@ pub async fn app_with(yaml: &str) -> (Router, AppState) {
     (pfs_server::app(state.clone()), state)
 }
 
+/// A server on the YAML config, every config mount mounted, serving a real socket on a port the
+/// kernel picks (`pfs_server::run`, the connection layer included) until the test ends.
+pub async fn serve(yaml: &str) -> (std::net::SocketAddr, AppState) {
+    let state = AppState::new(Config::parse(yaml).expect("test config parses"));
+    pfs_server::start_mounts(&state)
+        .await
+        .expect("mounts planned")
+        .await
+        .expect("mount task");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("the bound address");
+    tokio::spawn(pfs_server::run(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    (addr, state)
+}
+
 /// An app with memfs at /memfs, kvfs at /kvfs, hellofs at /hellofs (and /dev).
 pub async fn app() -> (Router, AppState) {
     app_with(
