@@ -599,3 +599,24 @@ async fn a_vanished_tree_answers_503() {
     fs.shutdown().await.unwrap();
     assert!(!fs.is_running());
 }
+
+/// The shared cases that apply to a mount whose root is its status file: reads at every offset
+/// (extreme ones included) and the capability contract. The directory cases do not apply.
+mod conformance {
+    use super::*;
+
+    async fn fixture() -> Fixture {
+        let (fs, _registry, _port) = www().await;
+        let mount = fs.mount_at("/web").unwrap();
+        let status = mount.fs.read("/", 0, None).await.unwrap();
+        // httpfs reaches the tree through a weak reference: the router must outlive the case.
+        std::mem::forget(fs);
+        Fixture::read_only(mount.fs.clone(), Some(("/", &status)))
+    }
+
+    fs_core::conformance_tests!(@cases required, fixture;
+        files::existing_file_reads,
+        extremes::reads_at_extreme_offsets_are_empty_or_exact,
+        caps::unsupported_ops_answer_unsupported,
+    );
+}
