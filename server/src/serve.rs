@@ -34,9 +34,12 @@ pub use site_guard::SiteGuard;
 
 /// How long shutdown waits for open connections to finish before it goes on without them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// Connections over the limit being answered 503 at once; more are closed unanswered (each
-/// answer takes at most [`REFUSE_DRAIN`]).
-const REFUSING: usize = 256;
+/// Connections refused over the limit whose request is still being read after their 503, so that
+/// closing does not reset the answer away (each for at most [`REFUSE_DRAIN`]); past this many, a
+/// refused connection is closed as soon as its answer is written. Every refused connection gets
+/// its answer: idle sockets holding the drain slots must not turn a health check's 503 into a
+/// connection closed unanswered.
+const DRAINING: usize = 1024;
 /// How long a refused connection's request is read after the 503, so closing does not reset the
 /// answer away.
 const REFUSE_DRAIN: Duration = Duration::from_millis(250);
@@ -76,7 +79,7 @@ pub async fn serve(
     let guard = Arc::new(guard);
     let max = limits.max_connections.clamp(1, u32::MAX as usize);
     let permits = Arc::new(Semaphore::new(max));
-    let refusing = Arc::new(Semaphore::new(REFUSING));
+    let draining = Arc::new(Semaphore::new(DRAINING));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -101,9 +104,8 @@ pub async fn serve(
                 tokio::spawn(connection(tcp, served, limits, stop_rx.clone(), permit));
             }
             Err(_) => {
-                if let Ok(slot) = refusing.clone().try_acquire_owned() {
-                    tokio::spawn(refuse(tcp, max, slot));
-                }
+                let drain = draining.clone().try_acquire_owned().ok();
+                tokio::spawn(refuse(tcp, max, drain));
             }
         }
     }
@@ -278,9 +280,9 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> Response {
         .into_response()
 }
 
-/// Answers a connection over the limit with a JSON 503 and closes it, reading what the client
-/// sent meanwhile so the close does not reset the answer away.
-async fn refuse(mut tcp: TcpStream, max: usize, _slot: OwnedSemaphorePermit) {
+/// Answers a connection over the limit with a JSON 503 and closes it; with a `drain` slot, it
+/// first reads what the client sent meanwhile so the close does not reset the answer away.
+async fn refuse(mut tcp: TcpStream, max: usize, drain: Option<OwnedSemaphorePermit>) {
     let body = serde_json::json!({
         "error": format!("too many connections: this server serves at most {max} at once (server.max_connections); try again")
     })
@@ -294,7 +296,7 @@ async fn refuse(mut tcp: TcpStream, max: usize, _slot: OwnedSemaphorePermit) {
         tcp.shutdown().await
     })
     .await;
-    if matches!(answered, Ok(Ok(()))) {
+    if drain.is_some() && matches!(answered, Ok(Ok(()))) {
         let _ = tokio::time::timeout(REFUSE_DRAIN, async {
             let mut sink = [0u8; 4096];
             while tcp.read(&mut sink).await? > 0 {}
