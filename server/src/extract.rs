@@ -1,9 +1,10 @@
 //! Request parsing that answers in the API's JSON error shape: query parameters (named in every
-//! error), JSON bodies under the body limit, and raw bodies as streams that enforce the limit.
+//! error), and request bodies ([`RequestBody`]) read whole, as JSON or as streams, under the body
+//! limit.
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Query};
-use axum::http::HeaderMap;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
 use bytes::Bytes;
 use fs_core::{ByteStream, Error, ErrorKind, Result};
@@ -11,6 +12,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The query string's parameters, decoded; a malformed query is a JSON 400. A short list, not a
 /// map: requests carry a handful of parameters and this sits on every request's path.
@@ -20,11 +22,24 @@ pub struct Params(pub Vec<(String, String)>);
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Error::invalid_argument(format!("invalid query string: {e}")))?;
-        Ok(Params(pairs))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+    }
+}
+
+/// The request's `Range` header, when it is text: the one header a read looks at (cloning the
+/// whole header map for it cost more than the read).
+#[derive(Debug, Default)]
+pub struct RangeHeader(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RangeHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let range = parts.headers.get(header::RANGE);
+        Ok(RangeHeader(
+            range.and_then(|v| v.to_str().ok()).map(str::to_string),
+        ))
     }
 }
 
@@ -47,6 +62,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 }
 
 impl Params {
+    /// The pairs of an `application/x-www-form-urlencoded` query string, percent- and
+    /// `+`-decoded (bytes that are not UTF-8 become U+FFFD, as in every form decoder). Decoded
+    /// straight from the URI: this runs on every request.
+    pub fn parse(query: &str) -> Params {
+        Params(
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
     /// The value of `name` (the first one, when repeated).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -129,41 +155,73 @@ pub fn parse_octal_mode(v: &str, field: &str) -> Result<u32> {
     }
 }
 
-/// Reads a whole body of at most `limit` bytes.
-///
-/// # Errors
-/// `PayloadTooLarge` past the limit (the AGFS message); `InvalidArgument` when the body cannot be read.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes> {
-    check_content_length(headers, limit)?;
-    fs_core::collect_stream(body_stream(body, limit), limit).await
-}
-
-/// Parses a JSON body of at most `limit` bytes into `T`.
-///
-/// # Errors
-/// `PayloadTooLarge`; `InvalidArgument` `invalid request body: ...` for empty or malformed JSON.
-pub async fn json_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
+/// A request body, with what its headers declare about it, under the server's body limit
+/// (`server.max_request_body_bytes`). Routes take this instead of the whole header map.
+#[derive(Debug)]
+pub struct RequestBody {
     body: Body,
+    /// The `Content-Length`, when it is a number.
+    declared: Option<u64>,
+    /// Whether the `Content-Type` says JSON.
+    json: bool,
     limit: u64,
-) -> Result<T> {
-    let bytes = read_body(headers, body, limit).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::invalid_argument(format!("invalid request body: {e}")))
 }
 
-/// Fails early when the declared `Content-Length` is over the limit.
-///
-/// # Errors
-/// `PayloadTooLarge`.
-pub fn check_content_length(headers: &HeaderMap, limit: u64) -> Result<()> {
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(n) if n > limit => Err(too_large(limit)),
-        _ => Ok(()),
+impl FromRequest<AppState> for RequestBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        Ok(RequestBody {
+            declared: text(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+            json: text(header::CONTENT_TYPE).is_some_and(|ct| ct.contains("application/json")),
+            body,
+            limit: st.max_body,
+        })
+    }
+}
+
+impl RequestBody {
+    /// Whether the `Content-Type` says JSON.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// The largest body accepted.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The body as a chunk stream that fails with `PayloadTooLarge` once more than the limit has
+    /// arrived, so streaming plugins need not count.
+    ///
+    /// # Errors
+    /// `PayloadTooLarge` at once when the declared `Content-Length` is over the limit.
+    pub fn stream(self) -> Result<ByteStream> {
+        if self.declared.is_some_and(|n| n > self.limit) {
+            return Err(too_large(self.limit));
+        }
+        Ok(body_stream(self.body, self.limit))
+    }
+
+    /// The whole body.
+    ///
+    /// # Errors
+    /// `PayloadTooLarge` (the AGFS message); `InvalidArgument` when the body cannot be read.
+    pub async fn bytes(self) -> Result<Bytes> {
+        let limit = self.limit;
+        fs_core::collect_stream(self.stream()?, limit).await
+    }
+
+    /// The body parsed as JSON into `T`.
+    ///
+    /// # Errors
+    /// `PayloadTooLarge`; `InvalidArgument` `invalid request body: ...` for empty or malformed JSON.
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid_argument(format!("invalid request body: {e}")))
     }
 }
 
@@ -190,9 +248,7 @@ fn too_large(limit: u64) -> Error {
     )
 }
 
-/// The body as a chunk stream that fails with `PayloadTooLarge` once more than `limit` bytes have
-/// arrived, so streaming plugins need not count.
-pub fn body_stream(body: Body, limit: u64) -> ByteStream {
+fn body_stream(body: Body, limit: u64) -> ByteStream {
     let mut seen: u64 = 0;
     Box::pin(body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(body_error)?;
@@ -208,6 +264,17 @@ pub fn body_stream(body: Body, limit: u64) -> ByteStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_pairs_decode_percent_and_plus() {
+        let p = Params::parse("path=/memfs/a%20b+c%23%26%3F&offset=3&path=/second&flag&x=%FF");
+        assert_eq!(p.get("path"), Some("/memfs/a b c#&?"));
+        assert_eq!(p.u64("offset").unwrap(), Some(3));
+        assert_eq!(p.get("flag"), Some(""));
+        assert_eq!(p.get("x"), Some("\u{FFFD}"));
+        assert_eq!(p.get("missing"), None);
+        assert!(Params::parse("").0.is_empty());
+    }
 
     #[test]
     fn octal_modes_parse_in_every_spelling() {

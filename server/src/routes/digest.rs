@@ -2,9 +2,7 @@
 //! whole), on every plugin that can read.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use bytes::Bytes;
 use fs_core::{ContentBody, Error, FileSystem, Result};
 use futures_util::StreamExt;
@@ -13,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::error::ApiResult;
-use crate::extract::json_body;
+use crate::extract::RequestBody;
 use crate::state::AppState;
 
 /// Bytes hashed between two yields to the runtime, so a large in-memory file does not hold a worker
@@ -94,10 +92,9 @@ impl Hasher {
 /// (queuefs `dequeue`) is refused, since digesting it would consume a message.
 pub async fn digest(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    body: RequestBody,
 ) -> ApiResult<Json<DigestResponse>> {
-    let req: DigestRequest = json_body(&headers, body, st.max_body).await?;
+    let req: DigestRequest = body.json().await?;
     let algorithm = req.algorithm.unwrap_or_default();
     let mut hasher = Hasher::new(&algorithm)?;
     let given = match req.path {

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use fs_core::{ByteStream, Content, ContentBody, Error, ErrorKind, FileSystem, WriteFlags};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Params, body_stream, check_content_length, json_body};
+use crate::extract::{Params, RangeHeader, RequestBody};
 use crate::state::AppState;
 
 /// `GET /files?path=&offset=&size=&stream=`: the file's bytes, honouring `Range`.
@@ -26,7 +26,7 @@ pub async fn read(
     State(st): State<AppState>,
     method: Method,
     params: Params,
-    headers: HeaderMap,
+    RangeHeader(range): RangeHeader,
 ) -> ApiResult<Response> {
     // Links are resolved once, here: a `Range` or `HEAD` sizes the target, not the link.
     let path = st
@@ -47,7 +47,7 @@ pub async fn read(
             Err(e) => return Err(e.into()),
         }
     }
-    if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+    if let Some(range) = range.as_deref() {
         if side_effects {
             return read_once_ranged(&st, &path, range).await;
         }
@@ -219,30 +219,33 @@ fn parse_flags(params: &Params) -> fs_core::Result<WriteFlags> {
     }
 }
 
-fn written(n: u64) -> Json<Value> {
-    Json(json!({ "message": format!("Written {n} bytes"), "written": n }))
+/// The answer to a write, `{"message":"Written N bytes","written":N}`, formatted directly: it
+/// follows every write.
+fn written(n: u64) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        format!(r#"{{"message":"Written {n} bytes","written":{n}}}"#),
+    )
+        .into_response()
 }
 
 /// `PUT /files?path=&offset=&flags=`: writes the body, streaming it to the plugin.
 pub async fn write(
     State(st): State<AppState>,
     params: Params,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    check_content_length(&headers, st.max_body)?;
+    body: RequestBody,
+) -> ApiResult<Response> {
+    let limit = body.limit();
+    let data = body.stream()?;
     let path = params.path()?;
     let offset = params.u64("offset")?;
     let flags = parse_flags(&params)?;
     let n = st
         .fs
-        .write_stream(
-            &path,
-            body_stream(body, st.max_body),
-            st.max_body,
-            offset,
-            flags,
-        )
+        .write_stream(&path, data, limit, offset, flags)
         .await?;
     Ok(written(n))
 }
@@ -257,26 +260,18 @@ struct WriteJson {
 pub async fn write_alias(
     State(st): State<AppState>,
     params: Params,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("application/json"));
-    if !is_json {
-        return write(State(st), params, headers, body).await;
+    body: RequestBody,
+) -> ApiResult<Response> {
+    if !body.is_json() {
+        return write(State(st), params, body).await;
     }
     // AGFS words this one `invalid JSON body`.
-    let WriteJson { data } =
-        json_body(&headers, body, st.max_body)
-            .await
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidArgument => {
-                    e.with_message("invalid JSON body: expected {\"data\": \"...\"}")
-                }
-                _ => e,
-            })?;
+    let WriteJson { data } = body.json().await.map_err(|e| match e.kind() {
+        ErrorKind::InvalidArgument => {
+            e.with_message("invalid JSON body: expected {\"data\": \"...\"}")
+        }
+        _ => e,
+    })?;
     let path = params.path()?;
     let n = st
         .fs

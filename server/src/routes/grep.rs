@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use fs_core::{ContentBody, Error, ErrorKind, FileSystem, MountableFs, Result};
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::error::ApiResult;
-use crate::extract::json_body;
+use crate::extract::RequestBody;
 use crate::state::AppState;
 
 /// The longest line kept in memory: a longer line is matched, and reported, on its first
@@ -84,12 +84,8 @@ enum Event {
 ///
 /// Errors before any match is sent are JSON errors with their status (also in stream mode); an
 /// error after the NDJSON stream started goes into the summary line's `error`.
-pub async fn grep(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response> {
-    let req: GrepRequest = json_body(&headers, body, st.max_body).await?;
+pub async fn grep(State(st): State<AppState>, body: RequestBody) -> ApiResult<Response> {
+    let req: GrepRequest = body.json().await?;
     let given = match req.path {
         Some(p) if !p.is_empty() => p,
         _ => return Err(Error::invalid_argument("path is required").into()),

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 use axum::routing::{any, get, post, put};
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use fs_core::{Error, ErrorKind, OpenFlags, Whence};
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
-use crate::extract::{Params, PathParam, parse_octal_mode, read_body};
+use crate::extract::{Params, PathParam, RequestBody, parse_octal_mode};
 use crate::handles::{DEFAULT_LEASE_SECS, HandleEntry, MAX_LEASE_SECS};
 use crate::state::AppState;
 
@@ -214,13 +214,12 @@ pub async fn write(
     State(st): State<AppState>,
     PathParam(id): PathParam<String>,
     params: Params,
-    headers: HeaderMap,
-    body: Body,
+    body: RequestBody,
 ) -> ApiResult<Json<Value>> {
     let e = entry(&st, &id)?;
     let offset = params.u64("offset")?;
     e.flags.check_write()?;
-    let data = read_body(&headers, body, st.max_body).await?;
+    let data = body.bytes().await?;
     let _use = st.handles.begin_use(&e);
     let mut h = e.lock().await?;
     let n = match offset {

@@ -1,16 +1,15 @@
 //! `/symlink` and `/readlink`: the router's virtual symbolic links (AGFS's shapes).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use fs_core::Error;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
-use crate::extract::{Params, json_body};
+use crate::extract::{Params, RequestBody};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -23,10 +22,9 @@ struct SymlinkBody {
 pub async fn symlink(
     State(st): State<AppState>,
     params: Params,
-    headers: HeaderMap,
-    body: Body,
+    body: RequestBody,
 ) -> ApiResult<impl IntoResponse> {
-    let req: SymlinkBody = json_body(&headers, body, st.max_body).await?;
+    let req: SymlinkBody = body.json().await?;
     let link = params.path()?;
     let target = match req.target {
         Some(t) if !t.is_empty() => t,

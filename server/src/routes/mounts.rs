@@ -3,16 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use fs_core::Error;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::redact;
 use crate::error::ApiResult;
-use crate::extract::json_body;
+use crate::extract::RequestBody;
 use crate::state::{AppState, MountStatus};
 
 /// `GET /mounts`: every mount, live or declared in the config (pending, failed), sorted by path,
@@ -62,12 +60,8 @@ struct MountBody {
 }
 
 /// `POST /mount` with `{"fstype", "path", "config"}`.
-pub async fn mount(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    let req: MountBody = json_body(&headers, body, st.max_body).await?;
+pub async fn mount(State(st): State<AppState>, body: RequestBody) -> ApiResult<Json<Value>> {
+    let req: MountBody = body.json().await?;
     if req.fstype.is_empty() {
         return Err(Error::invalid_argument("fstype is required").into());
     }
@@ -100,12 +94,8 @@ struct UnmountBody {
 }
 
 /// `POST /unmount` with `{"path"}`: removes the mount and runs the plugin's shutdown once.
-pub async fn unmount(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    let req: UnmountBody = json_body(&headers, body, st.max_body).await?;
+pub async fn unmount(State(st): State<AppState>, body: RequestBody) -> ApiResult<Json<Value>> {
+    let req: UnmountBody = body.json().await?;
     if req.path.is_empty() {
         return Err(Error::invalid_argument("path is required").into());
     }

@@ -1,15 +1,13 @@
 //! Metadata operations: `/stat`, `/rename`, `/chmod`, `/truncate`, `/touch`.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use fs_core::{Error, FileInfo, FileSystem};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
-use crate::extract::{Params, json_body, parse_octal_mode};
+use crate::extract::{Params, RequestBody, parse_octal_mode};
 use crate::state::AppState;
 
 /// `GET /stat?path=`: the FileInfo.
@@ -28,10 +26,9 @@ struct RenameBody {
 pub async fn rename(
     State(st): State<AppState>,
     params: Params,
-    headers: HeaderMap,
-    body: Body,
+    body: RequestBody,
 ) -> ApiResult<Json<Value>> {
-    let req: RenameBody = json_body(&headers, body, st.max_body).await?;
+    let req: RenameBody = body.json().await?;
     let from = params.path()?;
     let to = match req.new_path {
         Some(p) if !p.is_empty() => fs_core::path::normalize(&p)?,
@@ -51,10 +48,9 @@ struct ChmodBody {
 pub async fn chmod(
     State(st): State<AppState>,
     params: Params,
-    headers: HeaderMap,
-    body: Body,
+    body: RequestBody,
 ) -> ApiResult<Json<Value>> {
-    let req: ChmodBody = json_body(&headers, body, st.max_body).await?;
+    let req: ChmodBody = body.json().await?;
     let path = params.path()?;
     let mode = match req.mode {
         Some(Value::Number(n)) => n.as_u64().filter(|m| *m <= 0o7777).ok_or_else(|| {

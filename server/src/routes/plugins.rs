@@ -1,16 +1,14 @@
 //! `/plugins`: what can be mounted, with config parameters, README and mounted paths.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use fs_core::Error;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::redact;
 use crate::error::ApiResult;
-use crate::extract::json_body;
+use crate::extract::RequestBody;
 use crate::state::AppState;
 
 /// `GET /plugins`: every registered plugin, sorted by name.
@@ -50,8 +48,8 @@ struct LibraryBody {
     force: bool,
 }
 
-async fn library_body(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<LibraryBody> {
-    let req: LibraryBody = json_body(headers, body, st.max_body).await?;
+async fn library_body(body: RequestBody) -> ApiResult<LibraryBody> {
+    let req: LibraryBody = body.json().await?;
     if req.library_path.is_empty() {
         return Err(Error::invalid_argument("library_path is required").into());
     }
@@ -60,12 +58,8 @@ async fn library_body(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
 
 /// `POST /plugins/load` with `{"library_path"}`: loads a library from the plugin directory (or
 /// anywhere, with `allow_any_path`) and registers it under its name (`name-1` on a clash).
-pub async fn load(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    let req = library_body(&st, &headers, body).await?;
+pub async fn load(State(st): State<AppState>, body: RequestBody) -> ApiResult<Json<Value>> {
+    let req = library_body(body).await?;
     let path = st.host.check_api_path(&req.library_path)?;
     let loaded = st.host.load(&st.registry, &path)?;
     let mut resp = json!({
@@ -81,12 +75,8 @@ pub async fn load(
 
 /// `POST /plugins/unload` with `{"library_path", "force"?}`: refused with 409 while mounted, unless
 /// `force`, which unmounts first.
-pub async fn unload(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    let req = library_body(&st, &headers, body).await?;
+pub async fn unload(State(st): State<AppState>, body: RequestBody) -> ApiResult<Json<Value>> {
+    let req = library_body(body).await?;
     let name = st
         .host
         .unload(&st.registry, &st.fs, &req.library_path, req.force)
