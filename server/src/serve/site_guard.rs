@@ -13,8 +13,10 @@
 //!
 //! Clients that are not browsers send neither `Origin` nor `Sec-Fetch-Site` and are unaffected.
 
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// The allowed names and origins (`server.allowed_hosts`, `server.allowed_origins`; `*` allows
 /// any).
@@ -59,7 +61,7 @@ impl SiteGuard {
                 "cross-site request refused: a page from {origin} may not change this server (add the origin to server.allowed_origins to allow it)"
             )));
         }
-        let site = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok());
+        let site = headers.get(SEC_FETCH_SITE).and_then(|s| s.to_str().ok());
         if matches!(site, Some("cross-site" | "same-site")) && !origin.is_some_and(origin_ok) {
             return Some(refused(format!(
                 "cross-site request refused: the browser says it comes from another site{} (add the origin to server.allowed_origins to allow it)",
@@ -69,12 +71,22 @@ impl SiteGuard {
         None
     }
 
+    /// Whether `host` names this machine or an allowed name; allocates nothing (every request
+    /// passes here).
     fn host_allowed(&self, host: &str) -> bool {
-        let name = host_name(host).trim_end_matches('.').to_ascii_lowercase();
+        let name = host_name(host).trim_end_matches('.');
+        // `*.localhost`, compared as bytes (a slice of a `str` could split a character).
+        let local_suffix = name
+            .len()
+            .checked_sub(".localhost".len())
+            .is_some_and(|at| name.as_bytes()[at..].eq_ignore_ascii_case(b".localhost"));
         name.parse::<std::net::IpAddr>().is_ok()
-            || name == "localhost"
-            || name.ends_with(".localhost")
-            || self.hosts.iter().any(|h| h == "*" || *h == name)
+            || name.eq_ignore_ascii_case("localhost")
+            || local_suffix
+            || self
+                .hosts
+                .iter()
+                .any(|h| h == "*" || h.eq_ignore_ascii_case(name))
     }
 
     fn origin_allowed(&self, origin: &str, host: Option<&str>) -> bool {
@@ -149,6 +161,8 @@ mod tests {
             "[::1]:8080",
             "10.1.2.3:8080",
             "pfs.internal:8080",
+            "PFS.Internal",
+            "App.LocalHost",
             "localhost.",
         ] {
             assert!(allowed(&g, Method::GET, &[("host", host)]), "{host}");
@@ -158,6 +172,8 @@ mod tests {
             "evil.example:8080",
             "localhost.evil.example",
             "127.0.0.1.nip.io",
+            "xlocalhost",
+            "pfs.internal.evil",
         ] {
             assert!(!allowed(&g, Method::GET, &[("host", host)]), "{host}");
         }
