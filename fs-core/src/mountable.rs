@@ -6,7 +6,6 @@
 //! Symbolic links (`links.rs`, [`crate::symlinks`]) are resolved before a path is routed.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
-use crate::path::{self, basename, is_within, join, strip};
+use crate::path::{self, basename, join};
 use crate::plugin::{MountContext, PluginRegistry, ServerInfo};
 use crate::policy::MountPolicy;
 use crate::symlinks::LinkTable;
@@ -23,6 +22,9 @@ use crate::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result};
 mod fs;
 mod handles;
 mod links;
+mod table;
+
+use table::{MountTable, Resolved};
 
 /// Permission bits of virtual directories (the root and mount-point parents).
 const VIRTUAL_DIR_MODE: u32 = 0o755;
@@ -61,63 +63,6 @@ impl Mount {
     }
 }
 
-/// Where a path leads: the mount that owns it and the path inside that mount.
-struct Resolved<'a> {
-    mount: Arc<Mount>,
-    rel: &'a str,
-}
-
-#[derive(Default)]
-struct MountTable {
-    by_path: HashMap<String, Arc<Mount>>,
-}
-
-impl MountTable {
-    /// Longest-prefix match on component boundaries: tries `path`, then each ancestor, then `/`.
-    fn resolve<'a>(&self, path: &'a str) -> Option<Resolved<'a>> {
-        if self.by_path.is_empty() {
-            return None;
-        }
-        let mut candidate = path;
-        loop {
-            if let Some(m) = self.by_path.get(candidate) {
-                return Some(Resolved {
-                    mount: m.clone(),
-                    rel: strip(path, candidate),
-                });
-            }
-            if candidate == "/" {
-                return None;
-            }
-            candidate = path::parent(candidate);
-        }
-    }
-
-    /// Names of the direct children of `dir` that lead to mounts strictly below it.
-    fn child_mount_names(&self, dir: &str) -> BTreeMap<String, bool> {
-        let mut out = BTreeMap::new();
-        for mp in self.by_path.keys() {
-            if mp != dir && is_within(mp, dir) {
-                let rest = strip(mp, dir);
-                let mut comps = path::components(rest);
-                if let Some(first) = comps.next() {
-                    // true = the child itself is a mount point.
-                    let is_mount = comps.next().is_none();
-                    let e = out.entry(first.to_string()).or_insert(false);
-                    *e |= is_mount;
-                }
-            }
-        }
-        out
-    }
-
-    fn has_mount_below(&self, dir: &str) -> bool {
-        self.by_path
-            .keys()
-            .any(|mp| mp != dir && is_within(mp, dir))
-    }
-}
-
 /// The mount router. Cheap to share as `Arc<MountableFs>`.
 pub struct MountableFs {
     table: ArcSwap<MountTable>,
@@ -136,9 +81,13 @@ pub type UnmountHook = Box<dyn Fn(&Arc<Mount>) + Send + Sync>;
 
 impl fmt::Debug for MountableFs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let table = self.table.load();
-        let mut paths: Vec<_> = table.by_path.keys().collect();
-        paths.sort();
+        let paths: Vec<_> = self
+            .table
+            .load()
+            .mounts()
+            .iter()
+            .map(|m| m.path.clone())
+            .collect();
         f.debug_struct("MountableFs")
             .field("mounts", &paths)
             .finish()
@@ -214,7 +163,7 @@ impl MountableFs {
         self.check_mount_path(&path)?;
         let factory = registry.get(plugin)?;
         factory.validate(&config).map_err(|e| e.with_op("mount"))?;
-        if self.table.load().by_path.contains_key(&path) {
+        if self.table.load().get(&path).is_some() {
             return Err(mount_exists(&path));
         }
         let ctx = MountContext {
@@ -251,11 +200,10 @@ impl MountableFs {
         let path = path::normalize(path)?;
         let _w = self.writer.lock().await;
         let cur = self.table.load();
-        if cur.by_path.contains_key(&path) {
+        if cur.get(&path).is_some() {
             return Err(mount_exists(&path));
         }
         self.check_mount_path(&path)?;
-        let mut by_path = cur.by_path.clone();
         let mount = Mount {
             path: path.clone(),
             plugin: plugin.to_string(),
@@ -264,8 +212,10 @@ impl MountableFs {
             fs,
             shut_down: AtomicBool::new(false),
         };
-        by_path.insert(path, Arc::new(mount));
-        self.table.store(Arc::new(MountTable { by_path }));
+        let new = cur
+            .with(Arc::new(mount))
+            .ok_or_else(|| mount_exists(&path))?;
+        self.table.store(Arc::new(new));
         Ok(())
     }
 
@@ -279,14 +229,11 @@ impl MountableFs {
         let removed = {
             let _w = self.writer.lock().await;
             let cur = self.table.load();
-            let Some(m) = cur.by_path.get(&path).cloned() else {
+            let Some((new, m)) = cur.without(&path) else {
                 return Err(Error::not_found(&path)
                     .with_op("unmount")
                     .with_message("not found (no mount at path)"));
             };
-            let mut by_path = cur.by_path.clone();
-            by_path.remove(&path);
-            let new = MountTable { by_path };
             self.forget_links_of_unmount(&cur, &new, &path);
             self.table.store(Arc::new(new));
             m
@@ -315,15 +262,17 @@ impl MountableFs {
 
     /// Every mount, sorted by path.
     pub fn mounts(&self) -> Vec<Arc<Mount>> {
-        let t = self.table.load();
-        let mut v: Vec<_> = t.by_path.values().cloned().collect();
-        v.sort_by(|a, b| a.path.cmp(&b.path));
-        v
+        self.table.load().mounts()
+    }
+
+    /// How many mounts there are.
+    pub fn mount_count(&self) -> usize {
+        self.table.load().len()
     }
 
     /// The mount at exactly `path`, if any.
     pub fn mount_at(&self, path: &str) -> Option<Arc<Mount>> {
-        self.table.load().by_path.get(path).cloned()
+        self.table.load().get(path).cloned()
     }
 
     /// The capabilities of the filesystem that serves `path` (all false outside every mount).
