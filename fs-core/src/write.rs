@@ -363,14 +363,17 @@ impl Default for MemoryLimits {
 }
 
 /// Half of the machine's physical memory (`MemTotal` in `/proc/meminfo`), or 4 GiB where that is
-/// not readable.
+/// not readable. Read once per process: every memory-backed mount asks.
 fn half_of_memory() -> u64 {
-    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib.saturating_mul(1024))
-    });
-    total.map_or(4 << 30, |t| t / 2)
+    static HALF: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *HALF.get_or_init(|| {
+        let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib.saturating_mul(1024))
+        });
+        total.map_or(4 << 30, |t| t / 2)
+    })
 }
 
 #[cfg(test)]
