@@ -1,11 +1,10 @@
 //! `/mounts`, `/mount`, `/unmount`: the mount table at runtime.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
-use fs_core::Error;
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use fs_core::{Error, Mount};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::config::redact;
@@ -13,40 +12,63 @@ use crate::error::ApiResult;
 use crate::extract::RequestBody;
 use crate::state::{AppState, MountStatus};
 
+/// One row of `GET /mounts`. Fields in alphabetical order: the order the JSON has always had.
+#[derive(Serialize)]
+struct MountRow<'a> {
+    config: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<&'a str>,
+    path: &'a str,
+    #[serde(rename = "pluginName")]
+    plugin_name: &'a str,
+    status: MountStatus,
+}
+
+#[derive(Serialize)]
+struct MountList<'a> {
+    mounts: Vec<MountRow<'a>>,
+}
+
 /// `GET /mounts`: every mount, live or declared in the config (pending, failed), sorted by path,
 /// with secret-looking config values redacted.
-pub async fn list(State(st): State<AppState>) -> Json<Value> {
-    let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    for (path, r) in st.tracker.records() {
-        let mut m = Map::new();
-        m.insert("path".into(), json!(path));
-        m.insert("pluginName".into(), json!(r.plugin));
-        if let Some(i) = r.instance {
-            m.insert("instance".into(), json!(i));
+pub async fn list(State(st): State<AppState>) -> Response {
+    let records = st.tracker.records();
+    let mounts = st.fs.mounts();
+    // Both are sorted by path: merge them; a live mount without a config record (made through
+    // the API) gets a row of its own, a config record shows only while it is not stale.
+    let mut rows = Vec::with_capacity(records.len() + mounts.len());
+    let mut live = mounts.iter().peekable();
+    for (path, r) in &records {
+        while let Some(m) = live.next_if(|m| m.path < *path) {
+            rows.push(live_row(m));
         }
-        m.insert("status".into(), json!(r.status));
-        if let Some(e) = r.error {
-            m.insert("error".into(), json!(e));
-        }
-        m.insert("config".into(), redact(&r.config));
-        if r.status != MountStatus::Mounted || st.fs.mount_at(&path).is_some() {
-            out.insert(path, m);
+        let is_live = live.next_if(|m| m.path == *path).is_some();
+        if r.status != MountStatus::Mounted || is_live {
+            rows.push(MountRow {
+                config: redact(&r.config),
+                error: r.error.as_deref(),
+                instance: r.instance.as_deref(),
+                path,
+                plugin_name: &r.plugin,
+                status: r.status,
+            });
         }
     }
-    for mount in st.fs.mounts() {
-        out.entry(mount.path.clone()).or_insert_with(|| {
-            let mut m = Map::new();
-            m.insert("path".into(), json!(mount.path));
-            m.insert("pluginName".into(), json!(mount.plugin));
-            if let Some(i) = &mount.instance {
-                m.insert("instance".into(), json!(i));
-            }
-            m.insert("status".into(), json!(MountStatus::Mounted));
-            m.insert("config".into(), redact(&mount.config));
-            m
-        });
+    rows.extend(live.map(|m| live_row(m)));
+    Json(MountList { mounts: rows }).into_response()
+}
+
+fn live_row(m: &Mount) -> MountRow<'_> {
+    MountRow {
+        config: redact(&m.config),
+        error: None,
+        instance: m.instance.as_deref(),
+        path: &m.path,
+        plugin_name: &m.plugin,
+        status: MountStatus::Mounted,
     }
-    Json(json!({ "mounts": out.into_values().collect::<Vec<_>>() }))
 }
 
 #[derive(Deserialize)]
