@@ -22,8 +22,10 @@ use crate::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result};
 mod fs;
 mod handles;
 mod links;
+mod routed;
 mod table;
 
+pub use routed::Routed;
 use table::{MountTable, Resolved};
 
 /// Permission bits of virtual directories (the root and mount-point parents).

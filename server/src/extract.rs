@@ -4,8 +4,12 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::borrow::Cow;
+use std::ops::Range;
+
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::uri::PathAndQuery;
 use bytes::Bytes;
 use fs_core::{ByteStream, Error, ErrorKind, Result};
 use futures_util::StreamExt;
@@ -14,16 +18,21 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The query string's parameters, decoded; a malformed query is a JSON 400. A short list, not a
-/// map: requests carry a handful of parameters and this sits on every request's path.
+/// The query string's parameters. The query stays as it arrived (a shared slice of the request's
+/// URI); it is split into pairs once, and a value is decoded when asked for — most need no
+/// decoding and are handed out borrowed. This runs on every request.
 #[derive(Debug, Default)]
-pub struct Params(pub Vec<(String, String)>);
+pub struct Params {
+    query: Option<PathAndQuery>,
+    /// Each pair's key and value as byte ranges of the query string.
+    pairs: Vec<(Range<usize>, Range<usize>)>,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+        Ok(Params::new(parts.uri.path_and_query().cloned()))
     }
 }
 
@@ -62,23 +71,35 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 }
 
 impl Params {
-    /// The pairs of an `application/x-www-form-urlencoded` query string, percent- and
-    /// `+`-decoded (bytes that are not UTF-8 become U+FFFD, as in every form decoder). Decoded
-    /// straight from the URI: this runs on every request.
-    pub fn parse(query: &str) -> Params {
-        Params(
-            form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+    fn new(query: Option<PathAndQuery>) -> Params {
+        let mut pairs = Vec::new();
+        if let Some(q) = query.as_ref().and_then(PathAndQuery::query) {
+            let mut start = 0;
+            for pair in q.split('&') {
+                let end = start + pair.len();
+                if !pair.is_empty() {
+                    let eq = pair.find('=').map_or(end, |i| start + i);
+                    pairs.push((start..eq, (eq + 1).min(end)..end));
+                }
+                start = end + 1;
+            }
+        }
+        Params { query, pairs }
     }
 
-    /// The value of `name` (the first one, when repeated).
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    /// The parameters of `query` (the part of a URI after `?`).
+    pub fn parse(query: &str) -> Params {
+        Params::new(format!("/?{query}").parse().ok())
+    }
+
+    /// The value of `name` (the first one, when repeated), percent- and `+`-decoded as an
+    /// `application/x-www-form-urlencoded` query (bytes that are not UTF-8 become U+FFFD, as in
+    /// every form decoder).
+    pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        let query = self.query.as_ref()?.query()?;
+        self.pairs.iter().find_map(|(key, value)| {
+            (form_decode(&query[key.clone()]) == name).then(|| form_decode(&query[value.clone()]))
+        })
     }
 
     /// The normalized `path` parameter.
@@ -87,14 +108,14 @@ impl Params {
     /// `InvalidArgument` when it is missing (or empty) or malformed.
     pub fn path(&self) -> Result<String> {
         match self.get("path") {
-            Some(p) if !p.is_empty() => fs_core::path::normalize(p),
+            Some(p) if !p.is_empty() => fs_core::path::normalize(&p),
             _ => Err(Error::invalid_argument("path parameter is required")),
         }
     }
 
     /// The normalized `path` parameter, `/` when absent.
     pub fn path_or_root(&self) -> Result<String> {
-        fs_core::path::normalize(self.get("path").unwrap_or("/"))
+        fs_core::path::normalize(self.get("path").as_deref().unwrap_or("/"))
     }
 
     /// A non-negative integer parameter.
@@ -135,6 +156,20 @@ impl Params {
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.get(name), Some(v) if v.eq_ignore_ascii_case("true") || v == "1" || v.eq_ignore_ascii_case("yes"))
     }
+}
+
+/// One key or value of a form-encoded query, decoded: `+` is a space, `%XX` a byte. Borrowed when
+/// there is nothing to decode (the common case), which is what makes [`Params::get`] cheap.
+fn form_decode(text: &str) -> Cow<'_, str> {
+    if !text.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(text);
+    }
+    let spaced = text.replace('+', " ");
+    Cow::Owned(
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 /// Parses a permission mode given as an octal string (`755`, `0755`, `0o755`).
@@ -268,12 +303,17 @@ mod tests {
     #[test]
     fn query_pairs_decode_percent_and_plus() {
         let p = Params::parse("path=/memfs/a%20b+c%23%26%3F&offset=3&path=/second&flag&x=%FF");
-        assert_eq!(p.get("path"), Some("/memfs/a b c#&?"));
+        assert_eq!(p.get("path").as_deref(), Some("/memfs/a b c#&?"));
         assert_eq!(p.u64("offset").unwrap(), Some(3));
-        assert_eq!(p.get("flag"), Some(""));
-        assert_eq!(p.get("x"), Some("\u{FFFD}"));
+        assert_eq!(p.get("flag").as_deref(), Some(""));
+        assert_eq!(p.get("x").as_deref(), Some("\u{FFFD}"));
         assert_eq!(p.get("missing"), None);
-        assert!(Params::parse("").0.is_empty());
+        assert_eq!(Params::parse("").get("path"), None);
+        let p = Params::parse("&a=1&&b&c=&=d&a=2");
+        assert_eq!(p.get("a").as_deref(), Some("1"));
+        assert_eq!(p.get("b").as_deref(), Some(""));
+        assert_eq!(p.get("c").as_deref(), Some(""));
+        assert_eq!(p.get("").as_deref(), Some("d"));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! `MountableFs` as a [`FileSystem`]: every operation routed to the mount that owns its path, with
 //! links followed where the operation follows them, and the virtual directories above mounts.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -108,13 +107,7 @@ impl FileSystem for MountableFs {
     }
 
     async fn read_content(&self, p: &str, offset: u64, size: Option<u64>) -> Result<Content> {
-        let p = &*self.follow(p, "read")?;
-        let r = self.routed(p, "read")?;
-        r.mount
-            .fs
-            .read_content(r.rel, offset, size)
-            .await
-            .map_err(|e| ctx(e, "read", &r.mount, p))
+        self.route(p, "read")?.read_content(offset, size).await
     }
 
     async fn write(
@@ -290,21 +283,12 @@ impl FileSystem for MountableFs {
     }
 
     fn read_has_side_effects(&self, p: &str) -> bool {
-        let p = self.links.resolve(p, true).unwrap_or(Cow::Borrowed(p));
-        self.table
-            .load()
-            .resolve(&p)
-            .is_some_and(|r| r.mount.fs.read_has_side_effects(r.rel))
+        self.route(p, "read")
+            .is_ok_and(|r| r.read_has_side_effects())
     }
 
     async fn open_stream(&self, p: &str) -> Result<ByteStream> {
-        let p = &*self.follow(p, "stream")?;
-        let r = self.routed(p, "stream")?;
-        r.mount
-            .fs
-            .open_stream(r.rel)
-            .await
-            .map_err(|e| ctx(e, "stream", &r.mount, p))
+        self.route(p, "stream")?.open_stream().await
     }
 
     async fn open_handle(

@@ -30,7 +30,7 @@ pub async fn list(State(st): State<AppState>, params: Params) -> ApiResult<Json<
 pub async fn mkdir(State(st): State<AppState>, params: Params) -> ApiResult<impl IntoResponse> {
     let path = params.path()?;
     let mode = match params.get("mode") {
-        Some(m) if !m.is_empty() => parse_octal_mode(m, "mode")?,
+        Some(m) if !m.is_empty() => parse_octal_mode(&m, "mode")?,
         _ => 0o755,
     };
     st.fs.mkdir(&path, mode).await?;

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use fs_core::mountable::Routed;
 use fs_core::{ByteStream, Content, ContentBody, Error, ErrorKind, FileSystem, WriteFlags};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -28,19 +29,19 @@ pub async fn read(
     params: Params,
     RangeHeader(range): RangeHeader,
 ) -> ApiResult<Response> {
-    // Links are resolved once, here: a `Range` or `HEAD` sizes the target, not the link.
-    let path = st
-        .fs
-        .resolve_links(&params.path()?)
-        .map_err(|e| e.with_op("read"))?;
+    // The path is resolved once, here (links followed, mount found): a `Range` or `HEAD` sizes
+    // the target, not the link.
+    let given = params.path()?;
+    let target = st.fs.route(&given, "read")?;
+    let path = target.path();
     let offset = params.u64("offset")?.unwrap_or(0);
     let size = params.read_size()?;
-    let side_effects = st.fs.read_has_side_effects(&path);
+    let side_effects = target.read_has_side_effects();
     if side_effects && method == Method::HEAD {
-        return head_from_stat(&st, &path).await;
+        return head_from_stat(&st, path).await;
     }
     if params.flag("stream") {
-        match st.fs.open_stream(&path).await {
+        match target.open_stream().await {
             Ok(stream) => return Ok(live_stream(stream)),
             // Not a live stream: stream the file's current content instead.
             Err(e) if e.kind() == ErrorKind::Unsupported => {}
@@ -49,18 +50,15 @@ pub async fn read(
     }
     if let Some(range) = range.as_deref() {
         if side_effects {
-            return read_once_ranged(&st, &path, range).await;
+            return read_once_ranged(&target, range).await;
         }
-        let info = st.fs.stat(&path).await?;
+        let info = st.fs.stat(path).await?;
         if info.is_dir {
-            return Err(Error::is_a_directory(&path).with_op("read").into());
+            return Err(Error::is_a_directory(path).with_op("read").into());
         }
         match parse_range(range, info.size) {
             Some(Ok((start, end))) => {
-                let content = st
-                    .fs
-                    .read_content(&path, start, Some(end + 1 - start))
-                    .await?;
+                let content = target.read_content(start, Some(end + 1 - start)).await?;
                 let mut resp = content_response(content);
                 *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
                 let cr = format!("bytes {start}-{end}/{}", info.size);
@@ -75,7 +73,7 @@ pub async fn read(
             None => {}
         }
     }
-    let content = st.fs.read_content(&path, offset, size).await?;
+    let content = target.read_content(offset, size).await?;
     Ok(content_response(content))
 }
 
@@ -100,8 +98,8 @@ async fn head_from_stat(st: &AppState, path: &str) -> ApiResult<Response> {
 /// it returned, so the size and the bytes come from the same read (a `stat` first could size one
 /// queue message and the read consume the next). A range that the bytes read cannot satisfy is
 /// answered with all of them (200): they are consumed, so an error would lose them.
-async fn read_once_ranged(st: &AppState, path: &str, range: &str) -> ApiResult<Response> {
-    let content = st.fs.read_content(path, 0, None).await?;
+async fn read_once_ranged(target: &Routed<'_>, range: &str) -> ApiResult<Response> {
+    let content = target.read_content(0, None).await?;
     let (modified, etag) = (content.modified, content.etag.clone());
     let data = content.into_bytes().await?;
     let total = data.len() as u64;
@@ -172,23 +170,45 @@ fn content_response(content: Content) -> Response {
         }
     };
     let h = resp.headers_mut();
+    // Room for every header below at once, instead of growing the map insert by insert.
+    h.reserve(6);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(etag) = content
-        .etag
-        .and_then(|e| HeaderValue::from_str(&format!("\"{e}\"")).ok())
-    {
-        h.insert(header::ETAG, etag);
+    if let Some(etag) = content.etag {
+        let mut quoted = String::with_capacity(etag.len() + 2);
+        quoted.push('"');
+        quoted.push_str(&etag);
+        quoted.push('"');
+        if let Ok(v) = HeaderValue::try_from(quoted) {
+            h.insert(header::ETAG, v);
+        }
     }
-    let modified = content.modified.filter(|t| *t >= SystemTime::UNIX_EPOCH);
-    if let Some(v) = modified.and_then(|t| HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok())
-    {
+    if let Some(v) = content.modified.and_then(http_date) {
         h.insert(header::LAST_MODIFIED, v);
     }
     resp
+}
+
+/// `t` as an HTTP date (`Last-Modified`), `None` before 1970. The last one formatted is kept per
+/// thread: reads of one file ask for the same date again and again, and formatting it cost more
+/// than every other header of the answer together.
+fn http_date(t: SystemTime) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(u64, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    LAST.with_borrow_mut(|last| match last {
+        Some((s, v)) if *s == secs => Some(v.clone()),
+        _ => {
+            let v = HeaderValue::try_from(httpdate::fmt_http_date(t)).ok()?;
+            *last = Some((secs, v.clone()));
+            Some(v)
+        }
+    })
 }
 
 fn live_stream(stream: ByteStream) -> Response {
@@ -214,7 +234,7 @@ fn parse_flags(params: &Params) -> fs_core::Result<WriteFlags> {
             Ok(_) => Err(Error::invalid_argument(format!(
                 "invalid flags parameter: unknown bits in {v}"
             ))),
-            Err(_) => WriteFlags::parse(v),
+            Err(_) => WriteFlags::parse(&v),
         },
     }
 }
@@ -317,5 +337,18 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
         assert_eq!(parse_range("items=0-1", 10), None);
         assert_eq!(parse_range("bytes=5-2", 10), None);
+    }
+
+    #[test]
+    fn http_dates_follow_the_time_given() {
+        use std::time::{Duration, SystemTime};
+        let at = |s| super::http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(s)).unwrap();
+        assert_eq!(at(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(at(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(at(784111778), "Sun, 06 Nov 1994 08:49:38 GMT");
+        assert_eq!(
+            super::http_date(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
+            None
+        );
     }
 }

@@ -105,7 +105,7 @@ pub async fn open(State(st): State<AppState>, params: Params) -> ApiResult<Json<
     let flags_given = int_param(&params, "flags")?.unwrap_or(0);
     let flags = OpenFlags::from_bits(flags_given)?;
     let mode = match params.get("mode") {
-        Some(v) => parse_octal_mode(v, "mode")?,
+        Some(v) => parse_octal_mode(&v, "mode")?,
         None => 0o644,
     };
     let lease = lease_param(&params)?.unwrap_or(Duration::from_secs(DEFAULT_LEASE_SECS));

@@ -77,7 +77,7 @@ pub async fn capabilities(State(st): State<AppState>, params: Params) -> Json<Va
     let mut body = json!({ "version": VERSION, "features": FEATURES });
     if let Some(p) = params
         .get("path")
-        .and_then(|p| fs_core::path::normalize(p).ok())
+        .and_then(|p| fs_core::path::normalize(&p).ok())
     {
         body["path"] = json!(p);
         body["capabilities"] = json!(st.fs.capabilities_at(&p));

@@ -70,7 +70,7 @@ pub async fn chmod(
 /// `POST /truncate?path=&size=`.
 pub async fn truncate(State(st): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
     let path = params.path()?;
-    let size = match params.get("size") {
+    let size = match params.get("size").as_deref() {
         None | Some("") => return Err(Error::invalid_argument("size parameter is required").into()),
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if n < 0 => {
