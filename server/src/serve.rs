@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use futures_util::FutureExt;
@@ -30,7 +30,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::futures::TaskLocalFuture;
 
 use guarded_io::GuardedIo;
-pub use site_guard::SiteGuard;
+pub use site_guard::{SiteGuard, SiteHeaders};
+
+/// The header that carries a request's chain of proxies ([`fs_core::hops`]).
+const VIA: HeaderName = HeaderName::from_static(fs_core::hops::VIA_HEADER);
 
 /// How long shutdown waits for open connections to finish before it goes on without them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -197,22 +200,24 @@ impl hyper::service::Service<Request<Incoming>> for Served {
     type Future = Either<Ready<Answer>, Routed>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let header_bytes: usize = req
-            .headers()
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len())
-            .sum();
+        // One pass over the headers: their size, what the site guard reads, the proxy chain.
+        let mut header_bytes = 0;
+        let mut site = SiteHeaders::default();
+        let mut via = None;
+        for (name, value) in req.headers() {
+            header_bytes += name.as_str().len() + value.len();
+            if name == VIA {
+                via = via.or_else(|| value.to_str().ok().map(str::to_string));
+            } else {
+                site.note(name, value);
+            }
+        }
         if header_bytes > MAX_HEADER_BYTES {
             return Either::Left(ready(Ok(headers_too_large(header_bytes))));
         }
-        if let Some(refused) = self.guard.check(req.method(), req.headers()) {
+        if let Some(refused) = self.guard.check(req.method(), &site) {
             return Either::Left(ready(Ok(refused)));
         }
-        let via = req
-            .headers()
-            .get(fs_core::hops::VIA_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         if let Some(via) = &via
             && fs_core::hops::too_many_hops(via)
         {

@@ -13,10 +13,44 @@
 //!
 //! Clients that are not browsers send neither `Origin` nor `Sec-Fetch-Site` and are unaffected.
 
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
+/// The headers the guard reads (the first of each), gathered in the one pass the connection layer
+/// makes over a request's headers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SiteHeaders<'a> {
+    host: Option<&'a HeaderValue>,
+    origin: Option<&'a HeaderValue>,
+    fetch_site: Option<&'a HeaderValue>,
+}
+
+impl<'a> SiteHeaders<'a> {
+    /// Notes one header of the request; only the guard's, and the first of each, are kept.
+    pub fn note(&mut self, name: &HeaderName, value: &'a HeaderValue) {
+        let slot = if name == header::HOST {
+            &mut self.host
+        } else if name == header::ORIGIN {
+            &mut self.origin
+        } else if name == SEC_FETCH_SITE {
+            &mut self.fetch_site
+        } else {
+            return;
+        };
+        slot.get_or_insert(value);
+    }
+
+    /// The guard's headers of a whole header map.
+    pub fn of(headers: &'a HeaderMap) -> Self {
+        let mut h = SiteHeaders::default();
+        for (name, value) in headers {
+            h.note(name, value);
+        }
+        h
+    }
+}
 
 /// The allowed names and origins (`server.allowed_hosts`, `server.allowed_origins`; `*` allows
 /// any).
@@ -41,8 +75,8 @@ impl SiteGuard {
     }
 
     /// `None` when the request may go on, else the 403 to answer.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Option<Response> {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    pub fn check(&self, method: &Method, headers: &SiteHeaders<'_>) -> Option<Response> {
+        let host = text(headers.host);
         if let Some(host) = host
             && !self.host_allowed(host)
         {
@@ -50,7 +84,7 @@ impl SiteGuard {
                 "host '{host}' is not allowed: this server answers requests for this machine's addresses and names only (add the name to server.allowed_hosts)"
             )));
         }
-        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        let origin = text(headers.origin);
         let origin_ok = |origin: &str| self.origin_allowed(origin, host);
         let mutating = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         if mutating
@@ -61,7 +95,7 @@ impl SiteGuard {
                 "cross-site request refused: a page from {origin} may not change this server (add the origin to server.allowed_origins to allow it)"
             )));
         }
-        let site = headers.get(SEC_FETCH_SITE).and_then(|s| s.to_str().ok());
+        let site = text(headers.fetch_site);
         if matches!(site, Some("cross-site" | "same-site")) && !origin.is_some_and(origin_ok) {
             return Some(refused(format!(
                 "cross-site request refused: the browser says it comes from another site{} (add the origin to server.allowed_origins to allow it)",
@@ -130,6 +164,11 @@ fn with_port(scheme: &str, authority: &str) -> String {
     format!("{name}:{port}")
 }
 
+/// A header's value when it is visible ASCII.
+fn text(value: Option<&HeaderValue>) -> Option<&str> {
+    value.and_then(|v| v.to_str().ok())
+}
+
 fn refused(message: String) -> Response {
     (StatusCode::FORBIDDEN, crate::error::error_body(&message)).into_response()
 }
@@ -147,7 +186,7 @@ mod tests {
     }
 
     fn allowed(g: &SiteGuard, m: Method, pairs: &[(&'static str, &str)]) -> bool {
-        g.check(&m, &headers(pairs)).is_none()
+        g.check(&m, &SiteHeaders::of(&headers(pairs))).is_none()
     }
 
     #[test]
