@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::filesystem::ByteStream;
@@ -91,23 +91,24 @@ pub fn read_window(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
 }
 
 /// Collects a stream into one buffer, failing with `PayloadTooLarge` past `limit` bytes.
+///
+/// The buffer is a fresh allocation of exactly the stream's length, even for a stream of one
+/// chunk: a chunk of a request body is a slice of the connection's read buffer (up to 256 KiB),
+/// and a plugin that keeps what it was given (memfs, kvfs, streamfs, queuefs) would otherwise
+/// pin that whole buffer for every small file it holds.
 pub async fn collect_stream(mut stream: ByteStream, limit: u64) -> Result<Bytes> {
-    let first = match stream.next().await {
-        None => return Ok(Bytes::new()),
-        Some(chunk) => chunk?,
-    };
-    let Some(second) = stream.next().await else {
-        // One chunk: hand it on without copying.
-        return check_limit(first.len() as u64, limit).map(|_| first);
-    };
-    let mut buf = BytesMut::from(&first[..]);
-    buf.extend_from_slice(&second?);
-    check_limit(buf.len() as u64, limit)?;
+    let mut buf: Vec<u8> = Vec::new();
     while let Some(chunk) = stream.next().await {
-        buf.extend_from_slice(&chunk?);
-        check_limit(buf.len() as u64, limit)?;
+        let chunk = chunk?;
+        check_limit(buf.len() as u64 + chunk.len() as u64, limit)?;
+        if buf.capacity() == 0 {
+            buf.reserve_exact(chunk.len());
+        }
+        buf.extend_from_slice(&chunk);
     }
-    Ok(buf.freeze())
+    // Growth may have doubled the capacity; what is kept holds only the bytes.
+    buf.shrink_to_fit();
+    Ok(Bytes::from(buf))
 }
 
 fn check_limit(len: u64, limit: u64) -> Result<()> {
@@ -118,5 +119,50 @@ fn check_limit(len: u64, limit: u64) -> Result<()> {
         ))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    fn chunks(parts: Vec<Bytes>) -> ByteStream {
+        Box::pin(stream::iter(parts.into_iter().map(Ok)))
+    }
+
+    /// Whether `inner` points into `outer`'s memory.
+    fn shares(inner: &Bytes, outer: &Bytes) -> bool {
+        let range = outer.as_ptr_range();
+        range.contains(&inner.as_ptr())
+    }
+
+    #[tokio::test]
+    async fn a_collected_body_owns_its_bytes_and_never_pins_the_buffer_it_came_from() {
+        let read_buffer = Bytes::from(vec![b'x'; 64 * 1024]);
+        let one = collect_stream(chunks(vec![read_buffer.slice(..1)]), 10)
+            .await
+            .unwrap();
+        assert_eq!(one, "x");
+        assert!(
+            !shares(&one, &read_buffer),
+            "a one-chunk body was handed on as a view"
+        );
+        let two = collect_stream(
+            chunks(vec![read_buffer.slice(..3), read_buffer.slice(10..12)]),
+            10,
+        )
+        .await
+        .unwrap();
+        assert_eq!(two, "xxxxx");
+        assert!(!shares(&two, &read_buffer));
+        let e = collect_stream(
+            chunks(vec![read_buffer.slice(..6), read_buffer.slice(..5)]),
+            10,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PayloadTooLarge);
+        assert_eq!(collect_stream(chunks(vec![]), 10).await.unwrap(), "");
     }
 }
