@@ -17,6 +17,10 @@ use axum::serve::ListenerExt;
 use bytes::Bytes;
 use tokio::net::TcpListener;
 
+/// The allocator pfs-server uses, so the comparison measures pfs's code, not the allocator.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const SMALL: usize = 1024;
 const BIG: usize = 256 * 1024 * 1024;
 
