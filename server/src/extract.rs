@@ -265,7 +265,7 @@ impl RequestBody {
 fn body_error(e: axum::Error) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = source {
-        if s.is::<tower_http::timeout::TimeoutError>() {
+        if s.is::<crate::serve::BodyTimedOut>() {
             return Error::new(
                 ErrorKind::RequestTimeout,
                 "request timed out: the client sent no byte of its body for server.body_timeout",

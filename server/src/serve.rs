@@ -4,7 +4,9 @@
 //! a JSON 500, the send timeout and JSON error bodies of [`guarded_io`], the descriptor limit
 //! raised at start, and graceful shutdown.
 
+mod body_timeout;
 mod guarded_io;
+mod idle;
 mod site_guard;
 
 use std::convert::Infallible;
@@ -23,13 +25,16 @@ use futures_util::FutureExt;
 use futures_util::future::{CatchUnwind, Either, Map, Ready, ready};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::futures::TaskLocalFuture;
 
+pub use body_timeout::BodyTimedOut;
+use body_timeout::TimedBody;
 use guarded_io::GuardedIo;
+use idle::{Busy, BusyBody, Idle};
 pub use site_guard::{SiteGuard, SiteHeaders};
 
 /// The header that carries a request's chain of proxies ([`fs_core::hops`]).
@@ -99,12 +104,23 @@ pub async fn serve(
         };
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
+                let idle = Idle::new();
                 let served = Served {
                     app: app.clone(),
                     body_timeout: limits.body_timeout,
                     guard: guard.clone(),
+                    idle: idle.clone(),
                 };
-                tokio::spawn(connection(tcp, served, limits, stop_rx.clone(), permit));
+                let (ended, ended_rx) = oneshot::channel::<()>();
+                let conn = tokio::spawn(connection(
+                    tcp,
+                    served,
+                    limits,
+                    stop_rx.clone(),
+                    permit,
+                    ended,
+                ));
+                tokio::spawn(idle.watch(limits.idle_timeout, conn.abort_handle(), ended_rx));
             }
             Err(_) => {
                 let drain = draining.clone().try_acquire_owned().ok();
@@ -148,6 +164,8 @@ async fn connection(
     limits: ConnLimits,
     mut stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
+    // Dropped when the connection ends, which ends its idle watch.
+    _ended: oneshot::Sender<()>,
 ) {
     // Without TCP_NODELAY, headers and body leave as separate segments and streamed bodies stall
     // on delayed ACKs (~90 requests/s per connection).
@@ -155,9 +173,11 @@ async fn connection(
         tracing::warn!("TCP_NODELAY failed: {e}");
     }
     let io = TokioIo::new(GuardedIo::new(tcp, limits.send_timeout));
+    // No header_read_timeout: the connection's idle watch (`Idle::watch`) ends this task when no
+    // request has been in flight for the idle timeout, idle keep-alive and slow heads alike,
+    // without a timer per request.
     let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout)
+        .header_read_timeout(None)
         .max_buf_size(READ_BUFFER)
         .keep_alive(true)
         .serve_connection(io, served);
@@ -187,19 +207,57 @@ struct Served {
     app: Router,
     body_timeout: Duration,
     guard: Arc<SiteGuard>,
+    /// This connection's requests in flight, for its idle timeout.
+    idle: Arc<Idle>,
 }
 
 type Answer = Result<Response, Infallible>;
 type Handled = Either<RouteFuture<Infallible>, TaskLocalFuture<Arc<str>, RouteFuture<Infallible>>>;
 type Routed =
     Map<CatchUnwind<AssertUnwindSafe<Handled>>, fn(std::thread::Result<Answer>) -> Answer>;
+/// What hyper gets: the answer, whose body keeps the request in flight until it is sent.
+type Tracked = Result<Response<BusyBody<Body>>, Infallible>;
+
+pin_project_lite::pin_project! {
+    /// A request's answer on its way: holds the request in flight (for the idle timeout) and
+    /// hands that on to the answer's body.
+    struct InFlight<F> {
+        #[pin]
+        answer: F,
+        busy: Option<Busy>,
+    }
+}
+
+impl<F: Future<Output = Answer>> Future for InFlight<F> {
+    type Output = Tracked;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Tracked> {
+        let this = self.project();
+        let Ok(resp) = std::task::ready!(this.answer.poll(cx));
+        let busy = this.busy.take();
+        std::task::Poll::Ready(Ok(resp.map(|body| BusyBody::new(body, busy))))
+    }
+}
 
 impl hyper::service::Service<Request<Incoming>> for Served {
-    type Response = Response;
+    type Response = Response<BusyBody<Body>>;
     type Error = Infallible;
-    type Future = Either<Ready<Answer>, Routed>;
+    type Future = InFlight<Either<Ready<Answer>, Routed>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        InFlight {
+            answer: self.answer(req),
+            busy: Some(self.idle.begin()),
+        }
+    }
+}
+
+impl Served {
+    /// The answer to `req`, before it is tracked.
+    fn answer(&self, req: Request<Incoming>) -> Either<Ready<Answer>, Routed> {
         // One pass over the headers: their size, what the site guard reads, the proxy chain.
         let mut header_bytes = 0;
         let mut site = SiteHeaders::default();
@@ -224,7 +282,7 @@ impl hyper::service::Service<Request<Incoming>> for Served {
             return Either::Left(ready(Ok(looped(via))));
         }
         let timeout = self.body_timeout;
-        let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(timeout, b)));
+        let req = req.map(|b| Body::new(TimedBody::new(b, timeout)));
         let routed = tower::Service::call(&mut self.app.clone(), req);
         let future = match via {
             // Forwarded by proxies: one of them asked to forward it again finds itself in it.

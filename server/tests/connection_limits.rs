@@ -124,6 +124,47 @@ async fn idle_and_slow_header_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn a_quiet_live_stream_outlives_the_idle_timeout() {
+    let (addr, _state) = common::serve(&format!(
+        "server: {{{QUICK}}}\nplugins:\n  streamfs: {{path: /streamfs}}\n"
+    ))
+    .await;
+    let put = |data: &'static str| async move {
+        let raw = format!(
+            "PUT /api/v1/files?path=/streamfs/s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{data}",
+            data.len()
+        );
+        assert_eq!(status(&exchange(addr, raw.as_bytes()).await), 200);
+    };
+    put("first;").await;
+    let mut reader = TcpStream::connect(addr).await.unwrap();
+    reader
+        .write_all(
+            b"GET /api/v1/files?path=/streamfs/s&stream=true HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Reads until `want` has arrived (at most 10 s); fails if the server closes the stream.
+    async fn read_until(s: &mut TcpStream, seen: &mut Vec<u8>, buf: &mut [u8], want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !String::from_utf8_lossy(seen).contains(want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, s.read(buf)).await {
+                Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                other => panic!("no {want:?} on the stream: {other:?}, {seen:?}"),
+            }
+        }
+    }
+    read_until(&mut reader, &mut seen, &mut buf, "first;").await;
+    // Three idle timeouts with nothing to send: the request is in flight, not idle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    put("second;").await;
+    read_until(&mut reader, &mut seen, &mut buf, "second;").await;
+}
+
+#[tokio::test]
 async fn a_stalled_body_is_408_and_changes_nothing() {
     let r = start(QUICK).await;
     r.state
