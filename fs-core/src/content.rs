@@ -95,19 +95,24 @@ pub fn read_window(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
 /// The buffer is a fresh allocation of exactly the stream's length, even for a stream of one
 /// chunk: a chunk of a request body is a slice of the connection's read buffer (up to 256 KiB),
 /// and a plugin that keeps what it was given (memfs, kvfs, streamfs, queuefs) would otherwise
-/// pin that whole buffer for every small file it holds.
+/// pin that whole buffer for every small file it holds. The chunks are kept until the end and
+/// copied once, so a large body is never copied again as a growing buffer doubles (at most twice
+/// its size is held, for the moment of that copy).
 pub async fn collect_stream(mut stream: ByteStream, limit: u64) -> Result<Bytes> {
-    let mut buf: Vec<u8> = Vec::new();
+    let mut chunks = Vec::new();
+    let mut total: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        check_limit(buf.len() as u64 + chunk.len() as u64, limit)?;
-        if buf.capacity() == 0 {
-            buf.reserve_exact(chunk.len());
+        total += chunk.len() as u64;
+        check_limit(total, limit)?;
+        if !chunk.is_empty() {
+            chunks.push(chunk);
         }
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(total).unwrap_or(usize::MAX));
+    for chunk in chunks {
         buf.extend_from_slice(&chunk);
     }
-    // Growth may have doubled the capacity; what is kept holds only the bytes.
-    buf.shrink_to_fit();
     Ok(Bytes::from(buf))
 }
 
