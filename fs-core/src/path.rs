@@ -4,6 +4,8 @@
 //! A normalized path starts with `/`, has no empty, `.` or `..` components, no trailing `/` (except
 //! the root itself), no NUL byte, and is at most [`MAX_PATH_LEN`] bytes long.
 
+use std::borrow::Cow;
+
 use crate::{Error, Result};
 
 /// The longest path pfs accepts, in bytes (Linux's `PATH_MAX`).
@@ -36,6 +38,23 @@ pub const MAX_NAME_LEN: usize = 255;
 /// assert!(normalize(&"x".repeat(5000)).is_err());
 /// ```
 pub fn normalize(path: &str) -> Result<String> {
+    normalized(path).map(Cow::into_owned)
+}
+
+/// [`normalize`], borrowing `path` when it is normalized already (the common case for API
+/// traffic, where a copy per request adds up).
+///
+/// # Errors
+/// As [`normalize`].
+///
+/// ```
+/// use std::borrow::Cow;
+/// use fs_core::path::normalized;
+/// assert!(matches!(normalized("/memfs/a").unwrap(), Cow::Borrowed("/memfs/a")));
+/// assert_eq!(normalized("/memfs//a/").unwrap(), "/memfs/a");
+/// assert!(normalized("/a\0b").is_err());
+/// ```
+pub fn normalized(path: &str) -> Result<Cow<'_, str>> {
     if path.as_bytes().contains(&0) {
         return Err(Error::invalid_argument("invalid path: contains a NUL byte"));
     }
@@ -46,7 +65,7 @@ pub fn normalize(path: &str) -> Result<String> {
     }
     // Fast path: already normalized (the common case for API traffic).
     if is_normalized(path) {
-        return Ok(path.to_string());
+        return Ok(Cow::Borrowed(path));
     }
     let mut parts: Vec<&str> = Vec::new();
     for comp in path.split('/') {
@@ -66,14 +85,14 @@ pub fn normalize(path: &str) -> Result<String> {
         }
     }
     if parts.is_empty() {
-        return Ok("/".to_string());
+        return Ok(Cow::Borrowed("/"));
     }
     let mut out = String::with_capacity(path.len() + 1);
     for p in parts {
         out.push('/');
         out.push_str(p);
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Whether `path` already satisfies every normalization rule.

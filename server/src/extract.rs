@@ -106,9 +106,10 @@ impl Params {
     ///
     /// # Errors
     /// `InvalidArgument` when it is missing (or empty) or malformed.
-    pub fn path(&self) -> Result<String> {
+    pub fn path(&self) -> Result<Cow<'_, str>> {
         match self.get("path") {
-            Some(p) if !p.is_empty() => fs_core::path::normalize(&p),
+            Some(Cow::Borrowed(p)) if !p.is_empty() => fs_core::path::normalized(p),
+            Some(Cow::Owned(p)) if !p.is_empty() => fs_core::path::normalize(&p).map(Cow::Owned),
             _ => Err(Error::invalid_argument("path parameter is required")),
         }
     }

@@ -112,9 +112,15 @@ pub async fn open(State(st): State<AppState>, params: Params) -> ApiResult<Json<
     // The place comes first: a refused open must not have created or truncated anything.
     let slot = st.handles.reserve()?;
     let (mount, handle) = st.fs.open_handle_at(&path, flags, mode).await?;
-    let entry = st
-        .handles
-        .insert(slot, path, flags_given, flags, lease, &mount, handle);
+    let entry = st.handles.insert(
+        slot,
+        path.into_owned(),
+        flags_given,
+        flags,
+        lease,
+        &mount,
+        handle,
+    );
     // An unmount that ran while the plugin opened the file missed this handle: close it here.
     let still_mounted = st
         .fs
