@@ -99,19 +99,22 @@ pub fn read_window(data: &Bytes, offset: u64, size: Option<u64>) -> Bytes {
 /// copied once, so a large body is never copied again as a growing buffer doubles (at most twice
 /// its size is held, for the moment of that copy).
 pub async fn collect_stream(mut stream: ByteStream, limit: u64) -> Result<Bytes> {
-    let mut chunks = Vec::new();
+    // Most bodies are one chunk: the list is made only for a second one.
+    let (mut first, mut more) = (None, Vec::new());
     let mut total: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         total += chunk.len() as u64;
         check_limit(total, limit)?;
-        if !chunk.is_empty() {
-            chunks.push(chunk);
+        if first.is_none() {
+            first = Some(chunk);
+        } else if !chunk.is_empty() {
+            more.push(chunk);
         }
     }
     let mut buf = Vec::with_capacity(usize::try_from(total).unwrap_or(usize::MAX));
-    for chunk in chunks {
-        buf.extend_from_slice(&chunk);
+    for chunk in first.iter().chain(&more) {
+        buf.extend_from_slice(chunk);
     }
     Ok(Bytes::from(buf))
 }
