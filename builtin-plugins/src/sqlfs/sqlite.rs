@@ -1,6 +1,6 @@
-//! The SQLite backend: one database file (WAL), run on tokio's blocking pool through the shared
-//! [`Pool`](crate::sql::sqlite::Pool). Every operation is one `BEGIN IMMEDIATE` (writes) or
-//! `BEGIN` (reads) transaction.
+//! The SQLite backend: one database file (WAL), run on the connection threads of the shared
+//! [`Pool`](crate::sql::sqlite::Pool). A write is one savepoint of the writer's group transaction,
+//! a read one `BEGIN` transaction on a reader connection.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::ops::{self, Node, Op, Out, Tx, below_range};
 use super::stream;
-use crate::sql::sqlite::Pool;
+use crate::sql::sqlite::{Pool, exec};
 
 const LABEL: &str = "sqlfs sqlite";
 
@@ -121,65 +121,43 @@ pub(crate) async fn orphan_chunks(pool: &Arc<Pool>) -> Result<u64> {
     .await
 }
 
-/// Runs `op` in one transaction; `fail_before_commit` (tests) rolls back instead of committing.
+/// Runs `op`: a write in the writer's group transaction (its own savepoint; the SYNC write flag
+/// fsyncs the commit), a read in a transaction of its own on a reader connection, so it sees one
+/// snapshot. `fail_before_commit` (tests) undoes the operation instead of keeping it.
 pub(crate) async fn run(pool: &Arc<Pool>, op: Op, fail_before_commit: bool) -> Result<Out> {
-    pool.run_typed(move |conn| {
-        let begin = if op.is_write() {
-            "BEGIN IMMEDIATE"
-        } else {
-            "BEGIN"
-        };
-        // The SYNC write flag: this commit is fsynced (FULL) instead of only reaching the WAL (and
-        // with it every earlier commit, staged chunks included).
-        let sync = op.is_sync();
-        if sync {
-            conn.pragma_update(None, "synchronous", "FULL")
-                .map_err(map_sqlite_error)?;
+    if op.is_write() {
+        return pool
+            .write(op.is_sync(), move |conn| {
+                apply(conn, op, fail_before_commit)
+            })
+            .await;
+    }
+    pool.read_typed(move |conn| {
+        exec(conn, "BEGIN").map_err(map_sqlite_error)?;
+        let out = apply(conn, op, fail_before_commit);
+        let ended = exec(conn, if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        match (out, ended) {
+            (Ok(_), Err(e)) => {
+                let _ = exec(conn, "ROLLBACK");
+                Err(map_sqlite_error(e))
+            }
+            (out, _) => out,
         }
-        let out = transaction(conn, op, begin, fail_before_commit);
-        if sync {
-            conn.pragma_update(None, "synchronous", "NORMAL")
-                .map_err(map_sqlite_error)?;
-        }
-        out
     })
     .await
 }
 
-fn transaction(
-    conn: &mut Connection,
-    op: Op,
-    begin: &str,
-    fail_before_commit: bool,
-) -> Result<Out> {
-    conn.execute_batch(begin).map_err(map_sqlite_error)?;
-    let result = {
-        let mut tx = SqliteTx { conn };
-        // Every statement is synchronous, so the future is ready on its first poll.
-        ops::execute(&mut tx, op, "sqlite")
-            .now_or_never()
-            .unwrap_or_else(|| Err(Error::internal("sqlfs sqlite: operation did not complete")))
-    };
-    let result = result.and_then(|out| {
-        if fail_before_commit {
-            Err(Error::internal("sqlfs: injected failure before commit"))
-        } else {
-            Ok(out)
-        }
-    });
-    match result {
-        Ok(out) => {
-            if let Err(e) = conn.execute_batch("COMMIT") {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(map_sqlite_error(e));
-            }
-            Ok(out)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
+/// The statements of `op`, in whatever transaction the connection is in.
+fn apply(conn: &mut Connection, op: Op, fail_before_commit: bool) -> Result<Out> {
+    let mut tx = SqliteTx { conn };
+    // Every statement is synchronous, so the future is ready on its first poll.
+    let out = ops::execute(&mut tx, op, "sqlite")
+        .now_or_never()
+        .unwrap_or_else(|| Err(Error::internal("sqlfs sqlite: operation did not complete")))?;
+    if fail_before_commit {
+        return Err(Error::internal("sqlfs: injected failure before commit"));
     }
+    Ok(out)
 }
 
 struct SqliteTx<'a> {

@@ -1,5 +1,5 @@
 //! The `sqlite` backend: every queue in one SQLite file (WAL), one message table keyed by queue
-//! name. All SQL runs on tokio's blocking pool, never on the async threads.
+//! name. All SQL runs on the pool's connection threads ([`Pool`]), never on the async threads.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,11 +8,13 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{Error, Result};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::sql::sqlite::Pool;
 
 use super::{Backend, Message, QueueStat, from_nanos, to_nanos, with_ancestors};
+
+const LABEL: &str = "queuefs sqlite";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queuefs_queues (
@@ -56,16 +58,15 @@ impl SqliteBackend {
     /// As [`crate::sql::sqlite::open_database`]: `InvalidArgument` when the file cannot be
     /// opened (a missing directory, not a database).
     pub(crate) async fn open(path: &Path) -> Result<Self> {
-        let pool = crate::sql::sqlite::open_database(path, "queuefs sqlite", |conn| {
-            conn.execute_batch(SCHEMA)
-        })
-        .await?;
+        let pool =
+            crate::sql::sqlite::open_database(path, LABEL, |conn| conn.execute_batch(SCHEMA))
+                .await?;
         Ok(SqliteBackend { pool })
     }
 }
 
 /// Inserts `queue` and its ancestors when missing (inside the caller's transaction).
-fn ensure_queue(tx: &rusqlite::Transaction<'_>, queue: &str, now: i64) -> rusqlite::Result<()> {
+fn ensure_queue(tx: &Connection, queue: &str, now: i64) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO queuefs_queues (name, created_ns) VALUES (?1, ?2)",
     )?;
@@ -84,18 +85,14 @@ impl Backend for SqliteBackend {
     async fn create_queue(&self, queue: &str) -> Result<()> {
         let queue = queue.to_string();
         self.pool
-            .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                ensure_queue(&tx, &queue, to_nanos(SystemTime::now()))?;
-                tx.commit()
-            })
+            .run(move |conn| ensure_queue(conn, &queue, to_nanos(SystemTime::now())))
             .await
     }
 
     async fn stat(&self, queue: &str) -> Result<Option<QueueStat>> {
         let queue = queue.to_string();
         self.pool
-            .run(move |conn| {
+            .read(move |conn| {
                 // One read transaction: the counters and the size come from the same snapshot.
                 let tx = conn.transaction()?;
                 let row = tx
@@ -123,29 +120,23 @@ impl Backend for SqliteBackend {
 
     async fn enqueue(&self, queue: &str, msg: Message, sync: bool) -> Result<()> {
         let queue = queue.to_string();
+        // `sync`: the pool fsyncs the commit that holds this message before answering.
         self.pool
-            .run(move |conn| {
-                if sync {
-                    conn.pragma_update(None, "synchronous", "FULL")?;
-                }
-                let result = (|| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    let ts = to_nanos(msg.timestamp);
-                    ensure_queue(&tx, &queue, ts)?;
-                    tx.prepare_cached(
+            .write(sync, move |conn| {
+                let ts = to_nanos(msg.timestamp);
+                (|| {
+                    ensure_queue(conn, &queue, ts)?;
+                    conn.prepare_cached(
                         "UPDATE queuefs_queues SET last_enqueue_ns = ?2 WHERE name = ?1",
                     )?
                     .execute(params![queue, ts])?;
-                    tx.prepare_cached(
+                    conn.prepare_cached(
                         "INSERT INTO queuefs_messages (queue, id, data, ts_ns) VALUES (?1, ?2, ?3, ?4)",
                     )?
-                    .execute(params![queue, msg.id, &msg.data[..], ts])?;
-                    tx.commit()
-                })();
-                if sync {
-                    conn.pragma_update(None, "synchronous", "NORMAL")?;
-                }
-                result
+                    .execute(params![queue, msg.id, &msg.data[..], ts])
+                    .map(drop)
+                })()
+                .map_err(|e| crate::sql::sqlite::map_error(LABEL, e))
             })
             .await
     }
@@ -172,7 +163,7 @@ impl Backend for SqliteBackend {
     async fn peek(&self, queue: &str) -> Result<Option<Message>> {
         let queue = queue.to_string();
         self.pool
-            .run(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT id, data, ts_ns FROM queuefs_messages WHERE queue = ?1 \
                      ORDER BY seq LIMIT 1",
@@ -199,7 +190,7 @@ impl Backend for SqliteBackend {
     async fn children(&self, parent: &str) -> Result<Vec<String>> {
         let parent = parent.to_string();
         self.pool
-            .run(move |conn| {
+            .read(move |conn| {
                 if parent.is_empty() {
                     let mut stmt = conn.prepare_cached(
                         "SELECT name FROM queuefs_queues WHERE instr(name, '/') = 0 ORDER BY name",
@@ -235,8 +226,7 @@ impl Backend for SqliteBackend {
         let q = queue.to_string();
         let outcome = self
             .pool
-            .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .run(move |tx| {
                 let exists = tx
                     .prepare_cached("SELECT 1 FROM queuefs_queues WHERE name = ?1")?
                     .exists(params![q])?;
@@ -263,7 +253,6 @@ impl Backend for SqliteBackend {
                     "DELETE FROM queuefs_queues WHERE name = ?1 OR (name >= ?2 AND name < ?3)",
                 )?
                 .execute(params![q, lo, hi])?;
-                tx.commit()?;
                 Ok(Outcome::Removed)
             })
             .await?;
@@ -277,10 +266,8 @@ impl Backend for SqliteBackend {
     async fn remove_all(&self) -> Result<()> {
         self.pool
             .run(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                tx.execute("DELETE FROM queuefs_messages", [])?;
-                tx.execute("DELETE FROM queuefs_queues", [])?;
-                tx.commit()
+                conn.execute("DELETE FROM queuefs_messages", [])?;
+                conn.execute("DELETE FROM queuefs_queues", []).map(drop)
             })
             .await
     }
