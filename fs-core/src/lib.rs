@@ -25,6 +25,7 @@ pub mod plugin;
 pub mod policy;
 pub mod readonly;
 pub mod symlinks;
+pub mod workers;
 pub mod write;
 
 #[cfg(any(test, feature = "conformance"))]
