@@ -18,6 +18,9 @@ use fs_core::{
     MAX_FILE_SIZE, Meta, Result, WriteFlags,
 };
 
+use fs_core::workers::Workers;
+
+use super::open_files::{OpenFiles, Reading};
 use super::root::Root;
 use super::tree;
 use tokio::io::AsyncReadExt;
@@ -90,6 +93,10 @@ pub struct LocalFs {
     /// The permission bits a mode given by a client may set: setuid, setgid and sticky are
     /// stripped unless the config allows them.
     pub(super) mode_mask: u32,
+    /// The threads that run this mount's file system calls ([`LocalFs::blocking`]).
+    workers: Workers,
+    /// The files this mount's reads and handles have open.
+    pub(super) open_files: Arc<OpenFiles>,
     /// Tests keep their temporary root alive for as long as the filesystem.
     #[cfg(test)]
     pub(super) guard: Option<tempfile::TempDir>,
@@ -164,14 +171,6 @@ fn etag(m: &Metadata) -> Option<String> {
     Some(format!("{t:x}-{:x}", m.len()))
 }
 
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::internal(format!("localfs blocking task failed: {e}")))?
-}
-
 /// Permission bits without setuid, setgid and sticky.
 pub(super) const PERMISSION_BITS: u32 = 0o777;
 
@@ -229,6 +228,8 @@ impl LocalFs {
             base,
             read_only,
             mode_mask: PERMISSION_BITS,
+            workers: Workers::new("localfs", fs_core::workers::default_threads()),
+            open_files: Arc::default(),
             #[cfg(test)]
             guard: None,
         })
@@ -245,7 +246,7 @@ impl LocalFs {
     /// killed mid-upload), on the blocking pool; returns the count and bytes removed.
     pub async fn sweep_stale_staging(&self) -> (u64, u64) {
         let root = self.root.get();
-        blocking(move || Ok(super::root::sweep_stale_staging(&root)))
+        self.blocking(move || Ok(super::root::sweep_stale_staging(&root)))
             .await
             .unwrap_or((0, 0))
     }
@@ -272,7 +273,7 @@ impl LocalFs {
     ) -> Result<T> {
         let root = self.root.clone();
         let path = path.to_string();
-        blocking(move || {
+        self.blocking(move || {
             let rel = rel(&path)?;
             retrying(&root, |dir| op(dir, &rel, &path))
         })
@@ -289,6 +290,17 @@ impl LocalFs {
     ) -> Result<T> {
         self.refuse_if_read_only(name)?;
         self.at(path, op).await
+    }
+
+    /// Runs a blocking file system call on the mount's worker threads ([`Workers`]), never on the
+    /// async threads. The few threads also bound the calls in flight: changes in one directory
+    /// take its lock in the kernel, and 64 threads of tokio's blocking pool creating and renaming
+    /// in one directory at once spent their time spinning on it (`osq_lock`).
+    pub(super) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.workers.run(move |()| f()).await
     }
 
     pub(super) fn info(&self, name: String, rel: &str, m: &Metadata) -> FileInfo {
@@ -320,12 +332,15 @@ impl LocalFs {
         path: &str,
         offset: u64,
         size: Option<u64>,
-    ) -> Result<(std::fs::File, u64, Metadata)> {
+        files: &Arc<OpenFiles>,
+    ) -> Result<(std::fs::File, u64, Metadata, Reading)> {
         let file = root.open(rel).map_err(|e| map_io_error(e, path))?;
         let m = file.metadata().map_err(|e| map_io_error(e, path))?;
         if m.is_dir() {
             return Err(Error::is_a_directory(path));
         }
+        // Before the first byte is read: no in-place write starts on this file from here on.
+        let reading = files.reading(&m);
         let mut file = file.into_std();
         let len = m.len().saturating_sub(offset);
         let len = size.map_or(len, |s| s.min(len));
@@ -333,7 +348,7 @@ impl LocalFs {
             file.seek(SeekFrom::Start(offset))
                 .map_err(|e| map_io_error(e, path))?;
         }
-        Ok((file, len, m))
+        Ok((file, len, m, reading))
     }
 }
 
@@ -366,7 +381,7 @@ impl FileSystem for LocalFs {
         if path == "/" {
             // A removed root lists as empty rather than failing: ask before listing it.
             let root = self.root.clone();
-            blocking(move || root.reopened().map(drop)).await?;
+            self.blocking(move || root.reopened().map(drop)).await?;
         }
         let (rel, entries) = self
             .at(path, |root, rel, p| {
@@ -412,8 +427,9 @@ impl FileSystem for LocalFs {
     }
 
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        let files = self.open_files.clone();
         self.at(path, move |root, rel, p| {
-            let (file, len, _) = Self::open_window(root, rel, p, offset, size)?;
+            let (file, len, _, _reading) = Self::open_window(root, rel, p, offset, size, &files)?;
             let mut buf = Vec::with_capacity(len.min(16 << 20) as usize);
             file.take(len)
                 .read_to_end(&mut buf)
@@ -424,13 +440,15 @@ impl FileSystem for LocalFs {
     }
 
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
-        let (file, len, m) = self
+        let files = self.open_files.clone();
+        let (file, len, m, reading) = self
             .at(path, move |root, rel, p| {
-                Self::open_window(root, rel, p, offset, size)
+                Self::open_window(root, rel, p, offset, size, &files)
             })
             .await?;
         let file = tokio::fs::File::from_std(file);
         let p = path.to_string();
+        // The read stays registered until the body is finished or dropped.
         let stream =
             futures_util::stream::unfold((file, len, p), |(mut file, remaining, p)| async move {
                 if remaining == 0 {
@@ -453,6 +471,10 @@ impl FileSystem for LocalFs {
                 buf.truncate(got);
                 Some((Ok(buf.freeze()), (file, remaining - got as u64, p)))
             });
+        let stream = futures_util::StreamExt::map(stream, move |chunk| {
+            let _reading = &reading;
+            chunk
+        });
         Ok(Content {
             body: ContentBody::Stream {
                 len: Some(len),
@@ -489,6 +511,12 @@ impl FileSystem for LocalFs {
         if let Some(off) = offset {
             check_size(path, off, MAX_FILE_SIZE)?;
         }
+        let data = match super::write::gather(data, limit).await? {
+            super::write::Body::Small(chunks) => {
+                return self.write_small(path, chunks, offset, flags).await;
+            }
+            super::write::Body::Large(data) => data,
+        };
         if flags.replaces(offset) {
             // The old bytes go (emptied first, or no offset): the write replaces the file whole.
             self.write_replace(path, data, limit, offset, flags).await
@@ -521,7 +549,8 @@ impl FileSystem for LocalFs {
         self.refuse_if_read_only("rename")?;
         let root = self.root.clone();
         let (from, to) = (from.to_string(), to.to_string());
-        blocking(move || retrying(&root, |dir| tree::rename(dir, &from, &to))).await
+        self.blocking(move || retrying(&root, |dir| tree::rename(dir, &from, &to)))
+            .await
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {

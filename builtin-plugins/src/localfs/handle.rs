@@ -13,9 +13,8 @@ use fs_core::handle::seek_position;
 use fs_core::write::check_size;
 use fs_core::{Error, FileHandle, FileInfo, OpenFlags, Result, Whence};
 
-use super::fs::{
-    LocalFs, NEW_FILE_MODE, blocking, drop_special_bits, map_io_error, name_of, rel, retrying,
-};
+use super::fs::{LocalFs, NEW_FILE_MODE, drop_special_bits, map_io_error, name_of, rel, retrying};
+use super::open_files::Reading;
 
 /// An open file of a localfs mount.
 pub(super) struct LocalHandle {
@@ -26,6 +25,8 @@ pub(super) struct LocalHandle {
     rel: String,
     append: bool,
     pos: u64,
+    /// Keeps whole-file writes from rewriting the file in place while the handle is open.
+    _open: Reading,
 }
 
 impl fmt::Debug for LocalHandle {
@@ -53,17 +54,19 @@ impl LocalHandle {
         let root = fs.root.clone();
         let p = path.to_string();
         let mode_mask = fs.mode_mask;
-        let (file, rel) = blocking(move || {
-            let rel = rel(&p)?;
-            if rel == "." {
-                return Err(Error::is_a_directory(&p));
-            }
-            retrying(&root, |root| {
-                open_file(root, &rel, &p, flags, mode & mode_mask)
+        let files = fs.open_files.clone();
+        let (file, rel, open) = fs
+            .blocking(move || {
+                let rel = rel(&p)?;
+                if rel == "." {
+                    return Err(Error::is_a_directory(&p));
+                }
+                retrying(&root, |root| {
+                    open_file(root, &rel, &p, flags, mode & mode_mask)
+                })
+                .map(|(file, m)| (file, rel.clone(), files.reading(&m)))
             })
-            .map(|file| (file, rel.clone()))
-        })
-        .await?;
+            .await?;
         Ok(LocalHandle {
             fs,
             file: Arc::new(file),
@@ -71,12 +74,19 @@ impl LocalHandle {
             rel,
             append: flags.writable() && flags.contains(OpenFlags::APPEND),
             pos: 0,
+            _open: open,
         })
     }
 }
 
 /// open(2) of `rel` below `root` with `flags`; a file it creates gets `mode` (0: the default mode).
-fn open_file(root: &Dir, rel: &str, p: &str, flags: OpenFlags, mode: u32) -> Result<std::fs::File> {
+fn open_file(
+    root: &Dir,
+    rel: &str,
+    p: &str,
+    flags: OpenFlags,
+    mode: u32,
+) -> Result<(std::fs::File, cap_std::fs::Metadata)> {
     let excl = flags.contains(OpenFlags::CREATE | OpenFlags::EXCL);
     if flags.contains(OpenFlags::CREATE) {
         // Created apart from the open: open(2) allows O_RDONLY|O_CREAT, std does not.
@@ -103,7 +113,7 @@ fn open_file(root: &Dir, rel: &str, p: &str, flags: OpenFlags, mode: u32) -> Res
     if m.is_dir() {
         return Err(Error::is_a_directory(p));
     }
-    Ok(file.into_std())
+    Ok((file.into_std(), m))
 }
 
 impl LocalHandle {
@@ -114,7 +124,9 @@ impl LocalHandle {
     ) -> Result<T> {
         let file = self.file.clone();
         let p = self.path.clone();
-        blocking(move || f(&file, &p).map_err(|e| map_io_error(e, &p))).await
+        self.fs
+            .blocking(move || f(&file, &p).map_err(|e| map_io_error(e, &p)))
+            .await
     }
 
     async fn read_from(&self, offset: u64, size: u64) -> Result<Bytes> {

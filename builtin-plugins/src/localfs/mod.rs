@@ -2,6 +2,7 @@
 
 mod fs;
 mod handle;
+mod open_files;
 mod root;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,9 @@ fn fresh() -> LocalFs {
 /// Setuid bits, staging sweeps, a removed root.
 mod safety;
 
+/// Small whole-file writes rewritten in place, and when they are not.
+mod in_place;
+
 mod plugin {
     use super::*;
     fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(fresh()), "/") });
