@@ -47,7 +47,7 @@ cat >"$TMP/put.lua" <<'LUA'
 wrk.method = "PUT"
 wrk.body = string.rep("x", 1024)
 LUA
-# A new file per request in /<mount>/new (the mount comes from the URL's path parameter).
+# A new file per request in the directory the URL's path parameter names.
 cat >"$TMP/put-new.lua" <<'LUA'
 local n = 0
 tid = 0
@@ -55,12 +55,14 @@ function setup(thread) tid = tid + 1; thread:set("tid", tid) end
 function init() body = string.rep("x", 1024) end
 request = function()
   n = n + 1
-  return wrk.format("PUT", wrk.path .. "/new/t" .. tid .. "-" .. n, nil, body)
+  return wrk.format("PUT", wrk.path .. "/t" .. tid .. "-" .. n, nil, body)
 end
 LUA
-fresh_dir() { # fresh_dir MOUNT: an empty /MOUNT/new
-  curl -s -o /dev/null -X DELETE "$B/files?path=/$1/new&recursive=true"
-  curl -sf -o /dev/null -X POST "$B/directories?path=/$1/new"
+RUN=0
+fresh_dir() { # fresh_dir MOUNT: a new empty directory /MOUNT/new-N, its path in NEW_DIR
+  RUN=$((RUN + 1))
+  NEW_DIR=/$1/new-$RUN
+  curl -sf -o /dev/null -X POST "$B/directories?path=$NEW_DIR"
 }
 
 declare -A RPS CPU P99 RATIO
@@ -69,7 +71,11 @@ run() { # run KIND MOUNT: one wrk run of KIND on MOUNT
   case $1 in
   get) url="$B/files?path=/$2/small" ;;
   put) url="$B/files?path=/$2/small" lua="$TMP/put.lua" ;;
-  put-new) url="$B/files?path=/$2" lua="$TMP/put-new.lua"; fresh_dir "$2" ;;
+  put-new)
+    # A directory of its own per run (deleting the last run's files first would measure that).
+    fresh_dir "$2"
+    url="$B/files?path=$NEW_DIR" lua="$TMP/put-new.lua"
+    ;;
   esac
   read -r rps cpu p99 bad < <(measure "$PID" "$url" "$lua")
   ((bad == 0)) || { echo "[bench] $1 on /$2: $bad non-2xx answers" >&2; exit 1; }
