@@ -5,6 +5,12 @@
 # per-round ratios to memfs. Targets (performance issue): sqlfs GET ≥ 0.5× memfs and sqlfs PUT p99
 # ≤ 50 ms; localfs small whole-file writes ≥ 0.3× memfs.
 #
+# New files on localfs cost what the kernel charges for an inode, and on ext4 without a journal
+# (this machine's disk) that swings 10× with how many inodes were deleted in the last half
+# minute. So each round also runs the kernel alone doing what localfs does (bench/creates.c:
+# O_TMPFILE + linkat, no HTTP) on the same disk right before localfs, and runs localfs on a tmpfs
+# (/dev/shm) as well, where the kernel's share is small.
+#
 #   bash bench/stores.sh            # print the table
 #   bash bench/stores.sh --record   # ... and write it into bench/RESULTS.md (between markers)
 #
@@ -22,17 +28,30 @@ source bench/lib.sh
 ensure_wrk
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pfs-bench-stores.XXXXXX")
 PID=""
-cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$TMP"; }
+cleanup() {
+  [[ -n $PID ]] && kill "$PID" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$TMP" ${SHM:+"$SHM"}
+}
 trap cleanup EXIT
 [[ ${NO_BUILD:-0} == 1 ]] || cargo build -q --release -p pfs-server
 mkdir -p "$TMP/local"
+cc -O2 -pthread -o "$TMP/creates" bench/creates.c
+SHM=""
+if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+  SHM=$(mktemp -d /dev/shm/pfs-bench-stores.XXXXXX)
+fi
 PORT=$(free_port)
 cat >"$TMP/pfs.yaml" <<YAML
 server: {address: "127.0.0.1:$PORT", log_level: warn}
 plugins:
   memfs: {path: /memfs}
   sqlfs: {path: /sqlfs, config: {backend: sqlite, db_path: '$TMP/sqlfs.db'}}
-  localfs: {path: /local, config: {local_dir: '$TMP/local'}}
+  localfs:
+    - {name: disk, path: /local, config: {local_dir: '$TMP/local'}}
+YAML
+[[ -n $SHM ]] && cat >>"$TMP/pfs.yaml" <<YAML
+    - {name: tmpfs, path: /shm, config: {local_dir: '$SHM'}}
 YAML
 "${CARGO_TARGET_DIR:-target}/release/pfs-server" -c "$TMP/pfs.yaml" 2>"$TMP/server.log" &
 PID=$!
@@ -40,7 +59,8 @@ B="http://127.0.0.1:$PORT/api/v1"
 wait_ready "$B/ready" "$PID" || { cat "$TMP/server.log" >&2; exit 1; }
 
 head -c 1024 /dev/urandom >"$TMP/1k"
-for m in memfs sqlfs local; do
+STORES="sqlfs local${SHM:+ shm}"
+for m in memfs $STORES; do
   curl -sf -o /dev/null -T "$TMP/1k" "$B/files?path=/$m/small"
 done
 cat >"$TMP/put.lua" <<'LUA'
@@ -83,12 +103,32 @@ run() { # run KIND MOUNT: one wrk run of KIND on MOUNT
   echo "[bench] $1 on /$2: $rps req/s, $cpu µs CPU/request, p99 $p99" >&2
   LAST=$rps
 }
+# The kernel alone making new 1 KiB files as localfs does, on localfs's disk, with as many threads
+# as localfs has workers (one per CPU, 2..8).
+KTHREADS=$(nproc)
+((KTHREADS < 2)) && KTHREADS=2
+((KTHREADS > 8)) && KTHREADS=8
+kernel() {
+  RUN=$((RUN + 1))
+  mkdir "$TMP/local/kernel-$RUN"
+  LAST=$(MODE=1 "$TMP/creates" "$TMP/local/kernel-$RUN" "${DURATION%s}" "$KTHREADS")
+  RPS[kernel]+="$LAST "
+  echo "[bench] kernel O_TMPFILE+linkat on the disk: $LAST files/s" >&2
+}
 for r in $(seq "$ROUNDS"); do
   for kind in get put put-new; do
     run "$kind" memfs
     ref=$LAST
-    for m in sqlfs local; do
-      run "$kind" "$m"
+    for m in $STORES; do
+      if [[ $kind == put-new && $m == local ]]; then
+        kernel
+        RATIO[kernel]+="$(ratio "$LAST" "$ref") "
+        kref=$LAST
+        run "$kind" "$m"
+        RATIO[kernel-local]+="$(ratio "$LAST" "$kref") "
+      else
+        run "$kind" "$m"
+      fi
       RATIO[$kind-$m]+="$(ratio "$LAST" "$ref") "
     done
   done
@@ -111,6 +151,18 @@ at_most() { awk -v a="$1" -v b="$2" 'BEGIN {print (a <= b) ? "PASS" : "MISS"}'; 
 SQL_GET=$(median ${RATIO[get-sqlfs]}) SQL_P99=$(median $(printf '%s\n' ${P99[put-sqlfs]} ${P99[put-new-sqlfs]} | ms | sort -g | tail -1))
 # shellcheck disable=SC2086
 LOC_PUT=$(median ${RATIO[put-local]}) LOC_NEW=$(median ${RATIO[put-new-local]})
+range() { printf '%s\n' "$@" | sort -g | sed -n '1p;$p' | paste -sd-; }
+# shellcheck disable=SC2086
+KERNEL_ROW="| kernel alone, O_TMPFILE + linkat, $KTHREADS threads, same disk | $(printf '%.0f' "$(median ${RPS[kernel]})") | — | — | $(median ${RATIO[kernel]}) ($(range ${RATIO[kernel]})) | (the disk's ceiling) | — |"
+# shellcheck disable=SC2086
+KERNEL_LOCAL="$(median ${RATIO[kernel-local]}) ($(range ${RATIO[kernel-local]}))"
+SHM_ROWS=""
+if [[ -n $SHM ]]; then
+  # shellcheck disable=SC2086
+  SHM_PUT=$(median ${RATIO[put-shm]}) SHM_NEW=$(median ${RATIO[put-new-shm]})
+  SHM_ROWS="$(row "PUT one file, localfs on tmpfs" put shm "≥ 0.3× memfs" "$(at_least "$SHM_PUT" 0.3)")
+$(row "PUT a new file each, localfs on tmpfs" put-new shm "≥ 0.3× memfs" "$(at_least "$SHM_NEW" 0.3)")"
+fi
 TABLE=$(cat <<EOF
 | 1 KiB, $CONNS connections, $ROUNDS rounds (medians) | req/s | server CPU µs/req | p99 ms | ratio to memfs in the round (range) | Target | Result |
 |---|---:|---:|---:|---:|---|:---:|
@@ -123,8 +175,13 @@ $(row "PUT one file, localfs" put local "≥ 0.3× memfs" "$(at_least "$LOC_PUT"
 $(row "PUT a new file each, memfs" put-new memfs)
 $(row "PUT a new file each, sqlfs" put-new sqlfs "p99 ≤ 50 ms" "$(at_most "$SQL_P99" 50)")
 $(row "PUT a new file each, localfs" put-new local "≥ 0.3× memfs" "$(at_least "$LOC_NEW" 0.3)")
+$KERNEL_ROW
+${SHM_ROWS}
 EOF
 )
+TABLE+="
+
+localfs new files against the kernel alone in the same round (median, range): $KERNEL_LOCAL."
 echo "$TABLE"
 if ((RECORD)); then
   record_section STORES "Storage plugins under load (sqlfs, localfs)" "Recorded $(date -u '+%Y-%m-%d %H:%M') UTC with \`bash bench/stores.sh --record\`; $(nproc) CPUs; wrk -t$THREADS -c$CONNS -d$DURATION per run; pfs at commit $(git rev-parse --short HEAD).
