@@ -40,8 +40,11 @@
  *   exactly.
  *
  * Threading: the host serializes the calls it makes on one instance (one PluginNew result); calls
- *   on different instances (different mounts) may run concurrently. Calls never run on the server's
- *   async threads, so a plugin may block.
+ *   on different instances (different mounts) may run concurrently. A plugin may block: its calls
+ *   start on a thread of the instance's own, and move onto the server's async threads only after a
+ *   thousand calls in a row each took under 200 µs; a call there that takes over 2 ms sends them
+ *   back (and the next streak needed doubles). So successive calls may come from different threads,
+ *   one at a time; a plugin must not rely on thread-local state between calls.
  *
  * Lifecycle, per mount: PluginNew → [PFSPluginABIVersion checked before anything, once per library]
  *   → PluginName → PluginValidate(config) → PluginInitialize(config) → FS* calls → PluginShutdown →
@@ -182,8 +185,8 @@ const char* PFSTruncate(void* plugin, const char* path, int64_t size);
 
 /* (1.2) Nonzero promises that no call of this plugin blocks: no I/O, no sleeping, no waiting on
  * anything but short critical sections. The host then makes the calls on its own async worker
- * threads, one at a time per instance, saving two thread hand-offs per call. Absent or zero: every
- * call of an instance runs on a thread of that instance's own (the safe default). */
+ * threads, one at a time per instance, from the first call. Absent or zero: the calls of an
+ * instance run on a thread of its own until they prove quick (see "Threading" above). */
 int PFSNonBlocking(void);
 
 #ifdef __cplusplus

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 
 use crate::ffi::{FREE_BYTES, FREE_FILEINFO, FREE_FILEINFO_ARRAY, FileInfoC};
 use crate::loader::{LoadedLibrary, VTable, copy_str, release};
+use crate::worker::Worker;
 
 /// A plugin library registered under a name (possibly renamed `name-1` on a clash).
 #[derive(Debug)]
@@ -211,76 +212,15 @@ pub struct CPluginFs {
 }
 
 impl CPluginFs {
-    /// Whether this instance's calls run in place (the plugin's `PFSNonBlocking` said so) rather
-    /// than on a thread of its own.
+    /// Whether this instance's calls run in place now (the plugin's `PFSNonBlocking` said so, or
+    /// its calls proved quick: see `worker.rs`) rather than on a thread of its own.
     pub fn runs_inline(&self) -> bool {
-        matches!(self.worker, Worker::Inline)
+        self.worker.runs_inline()
     }
 }
 
 fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::invalid_argument("a NUL byte cannot cross the plugin ABI"))
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Where the C calls of one instance run. By default on a thread of the instance's own, in order,
-/// so no C call runs on an executor thread: dedicated rather than tokio's blocking pool, it
-/// measured about a third cheaper per call (bench/RESULTS.md, "External plugins"). A plugin whose
-/// `PFSNonBlocking` promises that no call blocks is called in place, which saves the two thread
-/// hand-offs; the instance's own lock (`Inner::with`) still serializes its calls.
-#[derive(Debug, Clone)]
-enum Worker {
-    /// A thread of the instance's own, fed by a queue.
-    Thread(std::sync::mpsc::Sender<Job>),
-    /// In place, on the calling task's thread.
-    Inline,
-}
-
-impl Worker {
-    fn spawn(plugin: &str, non_blocking: bool) -> Result<Worker> {
-        if non_blocking {
-            return Ok(Worker::Inline);
-        }
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name(format!("plugin {plugin}"))
-            .spawn(move || {
-                // Ends when every handle of the instance is gone.
-                while let Ok(job) = queue.recv() {
-                    job();
-                }
-            })
-            .map_err(|e| {
-                Error::internal(format!("cannot start a thread for plugin {plugin}: {e}"))
-            })?;
-        Ok(Worker::Thread(jobs))
-    }
-
-    /// Runs `f` where the instance's calls run and waits for its result without blocking the
-    /// executor (unless the plugin promised not to block).
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let guarded = move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .unwrap_or_else(|_| Err(Error::internal("plugin call panicked in the host")))
-        };
-        let jobs = match self {
-            Worker::Inline => return guarded(),
-            Worker::Thread(jobs) => jobs,
-        };
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = done.send(guarded());
-        });
-        jobs.send(job)
-            .map_err(|_| Error::new(ErrorKind::Unavailable, "plugin thread has stopped"))?;
-        result
-            .await
-            .map_err(|_| Error::internal("plugin thread dropped the call"))?
-    }
 }
 
 /// Copies a `FileInfoC` into a `FileInfo`.

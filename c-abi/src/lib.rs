@@ -5,6 +5,8 @@
 //! - [`loader`] opens a library, checks its ABI version and resolves its symbols;
 //! - [`adapter`] makes a loaded library a `ServicePlugin` (one instance per mount) and each
 //!   instance a `FileSystem`, with every C call off the async threads;
+//! - `worker` decides where an instance's C calls run (its own thread, or in place once they
+//!   proved quick);
 //! - [`host`] tracks what is loaded and from where loading is allowed.
 //!
 //! Everything but [`ffi`] sits behind the default `host` feature; plugin-side code uses the crate
@@ -18,6 +20,8 @@ pub mod ffi;
 pub mod host;
 #[cfg(feature = "host")]
 pub mod loader;
+#[cfg(feature = "host")]
+mod worker;
 
 #[cfg(feature = "host")]
 pub use adapter::{CPluginFs, ExternalPlugin, map_error_text};
