@@ -6,7 +6,7 @@ use crate::routes::{
 };
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -53,11 +53,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/grep", post(grep::grep))
         .route("/api/v1/digest", post(digest::digest))
         .merge(handles::router());
+    // No `DefaultBodyLimit` layer: bodies are read only through `RequestBody`, which applies the
+    // server's own limit (413 with the AGFS message, streaming-aware), and the layer cost a
+    // request-extension insert (a map allocation) on every request.
     let router = router
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // Bodies are limited by the handlers themselves (413 with the AGFS message, streaming-aware).
-        .layer(DefaultBodyLimit::disable());
+        .method_not_allowed_fallback(method_not_allowed);
     // The request log costs a boxed future per request; add it only when it would print.
     let router = if tracing::enabled!(tracing::Level::DEBUG) {
         router.layer(middleware::from_fn(log_request))
