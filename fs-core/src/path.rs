@@ -106,15 +106,32 @@ pub fn normalized(path: &str) -> Result<Cow<'_, str>> {
 /// assert!(!is_normalized("/a/../b"));
 /// ```
 pub fn is_normalized(path: &str) -> bool {
-    if path == "/" {
+    let bytes = path.as_bytes();
+    if bytes == b"/" {
         return true;
     }
-    if !path.starts_with('/') || path.ends_with('/') || path.len() > MAX_PATH_LEN {
+    if bytes.first() != Some(&b'/') || bytes.last() == Some(&b'/') || bytes.len() > MAX_PATH_LEN {
         return false;
     }
-    path[1..].split('/').all(|c| {
-        !c.is_empty() && c != "." && c != ".." && c.len() <= MAX_NAME_LEN && !c.contains('\0')
-    })
+    // One pass over the bytes: each component non-empty, not `.` or `..`, not too long, no NUL.
+    // (This runs on every request; the iterator version cost several hundred instructions.)
+    let mut start = 1;
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        if b == 0 {
+            return false;
+        }
+        if b == b'/' {
+            if !component_ok(&bytes[start..i]) {
+                return false;
+            }
+            start = i + 1;
+        }
+    }
+    component_ok(&bytes[start..])
+}
+
+fn component_ok(c: &[u8]) -> bool {
+    !c.is_empty() && c != b"." && c != b".." && c.len() <= MAX_NAME_LEN
 }
 
 /// Joins a normalized `base` and a normalized `rel` (mount-relative) path.
