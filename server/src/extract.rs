@@ -98,7 +98,14 @@ impl Params {
     pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
         let query = self.query.as_ref()?.query()?;
         self.pairs.iter().find_map(|(key, value)| {
-            (form_decode(&query[key.clone()]) == name).then(|| form_decode(&query[value.clone()]))
+            let key = &query[key.clone()];
+            // A key with nothing to decode (nearly all) is compared as it is.
+            let matches = if key.bytes().any(|b| b == b'%' || b == b'+') {
+                form_decode(key) == name
+            } else {
+                key == name
+            };
+            matches.then(|| form_decode(&query[value.clone()]))
         })
     }
 
