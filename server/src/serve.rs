@@ -110,6 +110,7 @@ pub async fn serve(
                     body_timeout: limits.body_timeout,
                     guard: guard.clone(),
                     idle: idle.clone(),
+                    allowed_host: std::cell::RefCell::default(),
                 };
                 let (ended, ended_rx) = oneshot::channel::<()>();
                 let conn = tokio::spawn(connection(
@@ -209,6 +210,8 @@ struct Served {
     guard: Arc<SiteGuard>,
     /// This connection's requests in flight, for its idle timeout.
     idle: Arc<Idle>,
+    /// The last `Host` of this connection that the site guard let through.
+    allowed_host: std::cell::RefCell<Option<Vec<u8>>>,
 }
 
 type Answer = Result<Response, Infallible>;
@@ -273,7 +276,7 @@ impl Served {
         if header_bytes > MAX_HEADER_BYTES {
             return Either::Left(ready(Ok(headers_too_large(header_bytes))));
         }
-        if let Some(refused) = self.guard.check(req.method(), &site) {
+        if let Some(refused) = self.guard.check(req.method(), &site, &self.allowed_host) {
             return Either::Left(ready(Ok(refused)));
         }
         if let Some(via) = &via

@@ -74,15 +74,30 @@ impl SiteGuard {
         }
     }
 
-    /// `None` when the request may go on, else the 403 to answer.
-    pub fn check(&self, method: &Method, headers: &SiteHeaders<'_>) -> Option<Response> {
+    /// `None` when the request may go on, else the 403 to answer. `allowed_host` is the last
+    /// `Host` this connection sent that passed: a request with the same one skips that check (a
+    /// client sends the same `Host` on every request of a connection; parsing it as an address
+    /// was a fifth of the guard's cost), and one that passes is kept there.
+    pub fn check(
+        &self,
+        method: &Method,
+        headers: &SiteHeaders<'_>,
+        allowed_host: &std::cell::RefCell<Option<Vec<u8>>>,
+    ) -> Option<Response> {
         let host = text(headers.host);
+        let known = headers
+            .host
+            .is_some_and(|h| allowed_host.borrow().as_deref() == Some(h.as_bytes()));
         if let Some(host) = host
-            && !self.host_allowed(host)
+            && !known
         {
-            return Some(refused(format!(
-                "host '{host}' is not allowed: this server answers requests for this machine's addresses and names only (add the name to server.allowed_hosts)"
-            )));
+            if !self.host_allowed(host) {
+                return Some(refused(format!(
+                    "host '{host}' is not allowed: this server answers requests for this machine's addresses and names only (add the name to server.allowed_hosts)"
+                )));
+            }
+            // A copy, not the value: that is a slice of the connection's read buffer.
+            *allowed_host.borrow_mut() = Some(host.as_bytes().to_vec());
         }
         let origin = text(headers.origin);
         let origin_ok = |origin: &str| self.origin_allowed(origin, host);
@@ -186,7 +201,31 @@ mod tests {
     }
 
     fn allowed(g: &SiteGuard, m: Method, pairs: &[(&'static str, &str)]) -> bool {
-        g.check(&m, &SiteHeaders::of(&headers(pairs))).is_none()
+        g.check(&m, &SiteHeaders::of(&headers(pairs)), &Default::default())
+            .is_none()
+    }
+
+    #[test]
+    fn a_connection_remembers_only_the_host_that_passed() {
+        let g = SiteGuard::new(&[], &[]);
+        let conn = std::cell::RefCell::default();
+        let check = |host: &str| {
+            g.check(
+                &Method::GET,
+                &SiteHeaders::of(&headers(&[("host", host)])),
+                &conn,
+            )
+            .is_none()
+        };
+        assert!(check("127.0.0.1:8080"));
+        assert!(
+            check("127.0.0.1:8080"),
+            "the same host again, from the cache"
+        );
+        assert!(!check("evil.example"), "another host is checked");
+        assert!(!check("evil.example"), "a refused host is never remembered");
+        assert!(check("localhost:8080"));
+        assert_eq!(conn.borrow().as_deref(), Some(&b"localhost:8080"[..]));
     }
 
     #[test]
