@@ -114,6 +114,8 @@ pub(crate) const GROUP: usize = 64;
 
 /// WAL pages after which a checkpoint is asked for (SQLite's own default threshold).
 const CHECKPOINT_PAGES: i32 = 1000;
+/// How soon a checkpoint that could not copy the whole WAL is tried again.
+const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// How many reader threads (and connections) a pool has: one per CPU, at least 2 and at most 8.
 pub(crate) fn readers() -> usize {
@@ -134,13 +136,33 @@ impl Pool {
         // where SQLite runs them by default, they held up every write queued behind (p99 44 ms).
         let (checkpoint, checkpoints) = crossbeam_channel::bounded::<()>(1);
         let at = path.to_path_buf();
+        // A checkpoint that could not copy every frame (a reader was still on an older snapshot)
+        // is tried again shortly, asked or not: until the WAL is wholly copied back, every read
+        // looks its pages up in the WAL's index, which gets slower as the WAL grows (sqlfs GETs
+        // at half speed after a burst of writes), and the WAL cannot start over.
         spawn(label, "checkpoint", move || {
             let mut conn = Lazy::new(at, label);
-            for () in checkpoints.iter() {
-                if let Ok(c) = conn.get()
-                    && let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!("{label}: checkpoint: {e}");
+            let mut behind = false;
+            loop {
+                let asked = if behind {
+                    checkpoints.recv_timeout(CHECKPOINT_RETRY)
+                } else {
+                    checkpoints
+                        .recv()
+                        .map_err(|_| crossbeam_channel::RecvTimeoutError::Disconnected)
+                };
+                if let Err(crossbeam_channel::RecvTimeoutError::Disconnected) = asked {
+                    return;
+                }
+                let Ok(c) = conn.get() else { continue };
+                match c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                }) {
+                    Ok((log, copied)) => behind = copied < log,
+                    Err(e) => {
+                        behind = false;
+                        tracing::warn!("{label}: checkpoint: {e}");
+                    }
                 }
             }
         });
