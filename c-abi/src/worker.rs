@@ -4,13 +4,15 @@
 //! an executor thread. That costs two thread hand-offs per call (to the plugin's thread and back),
 //! which on a small read is a third of the server's CPU. So the worker watches its calls: once an
 //! instance has answered [`PROMOTE_AFTER`] calls in a row, each within [`QUICK`], its calls run in
-//! place on the calling executor thread; a call that takes longer than [`SLOW`] sends the instance
-//! back to its thread (logged), and each time that happens the streak it needs to come back
-//! doubles. A preempted executor thread makes a quick call look slow now and then, which costs a
-//! thousand calls on the thread; a plugin that really blocks now and then never gets the streak
-//! again. While a call runs in place, a second caller spins a few µs for it to end and then queues
-//! on the instance's thread rather than wait for it on an executor thread. A plugin whose
-//! `PFSNonBlocking` promises that no call blocks runs in place from the start.
+//! place on the calling executor thread; a call that takes longer than [`SLOW`] because it slept
+//! (waited for I/O, a lock, a timer: the thread gave up the CPU) or computed that long sends the
+//! instance back to its thread (logged), and each time that happens the streak it needs to come
+//! back doubles. A call that was only preempted (the thread's CPU taken by another, which on a busy
+//! machine happens to some call every few milliseconds) is not the plugin's doing and counts as
+//! quick; the thread's own counters (`getrusage(RUSAGE_THREAD)`: voluntary switches, CPU time)
+//! tell the two apart. While a call runs in place, a second caller yields to its executor for a few
+//! µs, trying again in between, and then queues on the instance's thread rather than wait for it.
+//! A plugin whose `PFSNonBlocking` promises that no call blocks runs in place from the start.
 //!
 //! What the heuristic costs: a plugin that is quick a thousand times and then blocks holds one
 //! executor thread for that call (and again after 2,000, 4,000, ... quick calls); the other
@@ -30,7 +32,7 @@ pub(crate) const PROMOTE_AFTER: u32 = 1000;
 pub(crate) const QUICK: Duration = Duration::from_micros(200);
 /// A call in place longer than this sends the instance back to its thread.
 pub(crate) const SLOW: Duration = Duration::from_millis(2);
-/// How long a caller spins for a call in place to finish before it queues on the thread instead.
+/// How long a caller waits for a call in place to finish before it queues on the thread instead.
 /// Calls in place are quick (a few µs), so the wait is usually shorter than two thread hand-offs.
 const SPIN: Duration = Duration::from_micros(20);
 
@@ -55,7 +57,10 @@ pub(crate) struct Adaptive {
     inline: AtomicBool,
     /// How many times a call in place was slow.
     demotions: AtomicU32,
-    /// A call is running in place (the next caller queues on the thread rather than waiting).
+    /// Calls handed to the instance's thread so far.
+    queued: AtomicU32,
+    /// A call of the instance is running, in place or on its thread: calls take turns through this
+    /// flag, so the instance's lock is never waited on and a call's timing never includes a wait.
     busy: AtomicBool,
 }
 
@@ -83,6 +88,7 @@ impl Worker {
             streak: AtomicU32::new(0),
             inline: AtomicBool::new(false),
             demotions: AtomicU32::new(0),
+            queued: AtomicU32::new(0),
             busy: AtomicBool::new(false),
         })))
     }
@@ -109,25 +115,30 @@ impl Worker {
             Worker::Inline => return guarded(),
             Worker::Adaptive(a) => a,
         };
-        if adaptive.inline.load(Ordering::Relaxed) && adaptive.claim_soon() {
-            let start = Instant::now();
+        if adaptive.inline.load(Ordering::Relaxed) && adaptive.claim_soon().await {
+            let start = Timing::start();
             let out = guarded();
             adaptive.busy.store(false, Ordering::Release);
-            adaptive.inline_took(start.elapsed());
+            adaptive.inline_took(&start);
             return out;
         }
         let (done, result) = tokio::sync::oneshot::channel();
         let a = adaptive.clone();
         let job: Job = Box::new(move || {
-            let start = Instant::now();
+            // The instance's turn first (a call in place may be running), then the timing: a wait
+            // for another call is not this call's slowness.
+            a.claim_waiting();
+            let start = Timing::start();
             let out = guarded();
-            a.thread_took(start.elapsed());
+            a.busy.store(false, Ordering::Release);
+            a.thread_took(&start);
             let _ = done.send(out);
         });
         adaptive
             .jobs
             .send(job)
             .map_err(|_| Error::new(ErrorKind::Unavailable, "plugin thread has stopped"))?;
+        adaptive.queued.fetch_add(1, Ordering::Relaxed);
         result
             .await
             .map_err(|_| Error::internal("plugin thread dropped the call"))?
@@ -142,33 +153,52 @@ impl Adaptive {
             .is_ok()
     }
 
-    /// [`Adaptive::claim`], waiting up to [`SPIN`] for a call in place to finish.
-    fn claim_soon(&self) -> bool {
-        if self.claim() {
-            return true;
-        }
+    /// [`Adaptive::claim`], on the instance's own thread: waits as long as it takes (spinning a
+    /// little, then yielding, then sleeping in short naps).
+    fn claim_waiting(&self) {
         let start = Instant::now();
-        loop {
-            for _ in 0..64 {
+        while !self.claim() {
+            let waited = start.elapsed();
+            if waited < SPIN {
                 std::hint::spin_loop();
-                if !self.busy.load(Ordering::Relaxed) && self.claim() {
-                    return true;
-                }
-            }
-            if start.elapsed() > SPIN {
-                return false;
+            } else if waited < Duration::from_millis(1) {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
             }
         }
     }
 
-    fn thread_took(&self, took: Duration) {
-        if took > QUICK {
-            self.streak.store(0, Ordering::Relaxed);
-            // A call in place would wait for this one on the instance's lock: none from now on.
-            if took > SLOW {
-                self.demote(took);
+    /// [`Adaptive::claim`], waiting up to [`SPIN`] for a call in place to finish. The caller
+    /// yields to its executor between tries (its thread serves other requests meanwhile) rather
+    /// than spinning.
+    async fn claim_soon(&self) -> bool {
+        if self.claim() {
+            return true;
+        }
+        let start = Instant::now();
+        while start.elapsed() < SPIN {
+            tokio::task::yield_now().await;
+            if self.claim() {
+                return true;
             }
-            return;
+        }
+        false
+    }
+
+    fn thread_took(&self, start: &Timing) {
+        let took = start.wall.elapsed();
+        if took > QUICK {
+            // A call in place would wait for this one on the instance's lock: none from now on.
+            if took > SLOW && start.plugin_was_slow() {
+                self.streak.store(0, Ordering::Relaxed);
+                self.demote(took);
+                return;
+            }
+            if !start.only_preempted() {
+                self.streak.store(0, Ordering::Relaxed);
+                return;
+            }
         }
         let streak = self.streak.fetch_add(1, Ordering::Relaxed) + 1;
         if u64::from(streak) >= self.streak_needed() {
@@ -184,8 +214,9 @@ impl Adaptive {
         }
     }
 
-    fn inline_took(&self, took: Duration) {
-        if took > SLOW {
+    fn inline_took(&self, start: &Timing) {
+        let took = start.wall.elapsed();
+        if took > SLOW && start.plugin_was_slow() {
             self.demote(took);
         }
     }
@@ -204,6 +235,80 @@ impl Adaptive {
                 SLOW.as_millis(),
                 self.streak_needed()
             );
+        }
+    }
+}
+
+/// When a call started, by the wall clock and by the calling thread's own counters.
+struct Timing {
+    wall: Instant,
+    thread: ThreadUsage,
+}
+
+impl Timing {
+    fn start() -> Timing {
+        Timing {
+            wall: Instant::now(),
+            thread: ThreadUsage::now(),
+        }
+    }
+
+    /// Whether the call was slow by the plugin's doing: it slept (the thread gave the CPU up, as
+    /// it does waiting for I/O, a lock or a timer) or it computed for longer than [`SLOW`].
+    /// A call that was only preempted was not.
+    fn plugin_was_slow(&self) -> bool {
+        let now = ThreadUsage::now();
+        now.voluntary_switches != self.thread.voluntary_switches
+            || now.cpu.saturating_sub(self.thread.cpu) > SLOW
+    }
+
+    /// Whether a call longer than [`QUICK`] was so only because it was preempted.
+    fn only_preempted(&self) -> bool {
+        let now = ThreadUsage::now();
+        now.voluntary_switches == self.thread.voluntary_switches
+            && now.cpu.saturating_sub(self.thread.cpu) <= QUICK
+    }
+}
+
+/// The calling thread's voluntary context switches and CPU time so far.
+struct ThreadUsage {
+    voluntary_switches: i64,
+    cpu: Duration,
+}
+
+impl ThreadUsage {
+    #[cfg(target_os = "linux")]
+    fn now() -> ThreadUsage {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the struct it is given; RUSAGE_THREAD names the calling thread.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+        if rc != 0 {
+            return ThreadUsage::unknown();
+        }
+        // SAFETY: the call above succeeded, so it filled the struct.
+        let usage = unsafe { usage.assume_init() };
+        let time = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec.max(0) as u64)
+                + Duration::from_micros(t.tv_usec.max(0) as u64)
+        };
+        ThreadUsage {
+            voluntary_switches: usage.ru_nvcsw,
+            cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        }
+    }
+
+    /// Without per-thread counters, every slow call counts as the plugin's (the safe side).
+    #[cfg(not(target_os = "linux"))]
+    fn now() -> ThreadUsage {
+        ThreadUsage::unknown()
+    }
+
+    /// Counters that differ from any other reading: a call is taken as having slept.
+    fn unknown() -> ThreadUsage {
+        static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+        ThreadUsage {
+            voluntary_switches: NEXT.fetch_add(1, Ordering::Relaxed),
+            cpu: Duration::ZERO,
         }
     }
 }
@@ -270,36 +375,90 @@ mod tests {
         assert!(!w.runs_inline());
     }
 
+    /// Holds the instance's turn (as a call in place would) while `call` is made, until it has
+    /// been handed to the instance's thread; then lets it run and returns its result.
+    async fn made_while_busy<T: Send + 'static>(
+        w: &Worker,
+        call: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let Worker::Adaptive(a) = w else {
+            unreachable!()
+        };
+        assert!(a.claim(), "nothing runs in place");
+        let before = a.queued.load(Ordering::Relaxed);
+        let w2 = w.clone();
+        let task = tokio::spawn(async move { w2.run(call).await });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while a.queued.load(Ordering::Relaxed) == before {
+            assert!(
+                Instant::now() < deadline,
+                "the call never reached the thread"
+            );
+            tokio::task::yield_now().await;
+        }
+        a.busy.store(false, Ordering::Release);
+        task.await.unwrap()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn while_a_call_runs_in_place_the_next_caller_queues_on_the_thread() {
         let w = Worker::spawn("b", false).unwrap();
         promote(&w).await;
-        let Worker::Adaptive(a) = &w else {
-            unreachable!()
-        };
-        assert!(a.claim(), "nothing runs in place");
-        // As if a call were running in place: this one goes to the plugin's thread.
-        assert!(w.run(|| Ok(on_plugin_thread())).await.unwrap());
-        a.busy.store(false, Ordering::Release);
+        assert!(
+            made_while_busy(&w, || Ok(on_plugin_thread()))
+                .await
+                .unwrap()
+        );
         assert!(!w.run(|| Ok(on_plugin_thread())).await.unwrap());
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_call_on_the_thread_moves_the_calls_back_too() {
         let w = Worker::spawn("q", false).unwrap();
         promote(&w).await;
-        let Worker::Adaptive(a) = &w else {
-            unreachable!()
-        };
-        assert!(a.claim());
-        w.run(|| {
+        made_while_busy(&w, || {
             std::thread::sleep(SLOW * 2);
             Ok(())
         })
         .await
         .unwrap();
-        a.busy.store(false, Ordering::Release);
         assert!(!w.runs_inline());
+    }
+
+    #[tokio::test]
+    async fn a_call_that_only_computes_briefly_or_was_preempted_keeps_its_place() {
+        let w = Worker::spawn("c", false).unwrap();
+        promote(&w).await;
+        // Spins a little over SLOW by the wall clock: CPU-bound, no sleep. Whether or not the
+        // machine preempted it, it took at most about SLOW of CPU, so it is not demoted unless
+        // it computed longer than SLOW (it may, barely: then the test is moot, not failed).
+        let demoted_for_cpu = w
+            .run(|| {
+                let start = Timing::start();
+                while start.wall.elapsed() < SLOW + SLOW / 4 {
+                    std::hint::spin_loop();
+                }
+                Ok(ThreadUsage::now().cpu.saturating_sub(start.thread.cpu) > SLOW)
+            })
+            .await
+            .unwrap();
+        assert_eq!(w.runs_inline(), !demoted_for_cpu);
+    }
+
+    #[test]
+    fn sleeping_counts_as_slow_and_spinning_shorter_than_slow_does_not() {
+        let t = Timing::start();
+        std::thread::sleep(Duration::from_millis(3));
+        assert!(t.plugin_was_slow(), "a sleep is a voluntary switch");
+        let t = Timing::start();
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_micros(300) {
+            std::hint::spin_loop();
+        }
+        assert!(
+            !t.plugin_was_slow(),
+            "300 µs of CPU, preempted or not, is not slow"
+        );
     }
 
     #[tokio::test]
