@@ -38,6 +38,18 @@ open(p, "w").write(s)
 PY
 }
 
+# settle_rss PID: waits (at most 10 s) until PID's VmRSS stops changing for 0.2 s: after a large
+# free, jemalloc's background thread hands pages back for about a second, on PID's CPU clock.
+settle_rss() {
+  local last=0 now
+  for _ in $(seq 50); do
+    now=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status")
+    [[ $now == "$last" ]] && return 0
+    last=$now
+    sleep 0.2
+  done
+}
+
 # A free loopback port.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

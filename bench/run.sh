@@ -154,7 +154,6 @@ for r in $(seq "$ROUNDS"); do
     for kind in get put put-new; do
         # Each put-new run starts on an empty directory (not timed).
         if [[ $kind == put-new ]]; then
-            curl -s -o /dev/null -X DELETE "$PFS/api/v1/files?path=/memfs/new&recursive=true"
             curl -sf -o /dev/null -X POST "$PFS/api/v1/directories?path=/memfs/new" || die "mkdir /memfs/new"
         fi
         for who in pfs bare; do
@@ -178,9 +177,14 @@ for r in $(seq "$ROUNDS"); do
             fi
             log "round $r: $kind on $who: $rps req/s, $cpu µs of CPU a request, p99 $p99"
         done
+        # The next round starts where this one did: the new files go (bare kept none), and their
+        # memory is handed back before anything is measured again (not timed).
+        if [[ $kind == put-new ]]; then
+            curl -s -o /dev/null -X DELETE "$PFS/api/v1/files?path=/memfs/new&recursive=true"
+            settle_rss "$PFS_PID"
+        fi
     done
 done
-curl -s -o /dev/null -X DELETE "$PFS/api/v1/files?path=/memfs/new&recursive=true"
 RSS_AFTER_SMALL=$(status_kb "$PFS_PID" VmRSS)
 [[ $(curl -s --max-time 5 "$PFS/api/v1/files?path=/memfs/put1k" | wc -c) == "$SMALL_BYTES" ]] ||
     die "after the PUT runs, /memfs/put1k is not $SMALL_BYTES bytes"
@@ -214,13 +218,7 @@ BIG_PUT_S=$(awk -v s="$BIG_PUT_S" 'BEGIN {printf "%.3f", s}')
 BIG_PUT_MBS=$(awk -v b="$BIG_BYTES" -v s="$BIG_PUT_S" 'BEGIN {printf "%.0f", b / s / 1e6}')
 # The PUT's transient buffers (its chunks and their one copy) are freed at its end; jemalloc hands
 # them back within about a second. Serving is measured once RSS has settled; VmHWM keeps the peak.
-last=0
-for _ in $(seq 50); do
-    now=$(status_kb "$PFS_PID" VmRSS)
-    [[ $now == "$last" ]] && break
-    last=$now
-    sleep 0.2
-done
+settle_rss "$PFS_PID"
 RSS_AFTER_PUT=$(status_kb "$PFS_PID" VmRSS)
 
 log "256 MiB GET x$GET_REPEAT per server (pfs and bare alternating), sampling VmRSS every 20 ms"
@@ -284,7 +282,7 @@ if ((RECORD)); then
         CMD="DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS THREADS=$THREADS GET_REPEAT=$GET_REPEAT $CMD"
     [[ ${NO_BUILD:-0} == 1 ]] && CMD="NO_BUILD=1 $CMD"
     COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    git diff --quiet HEAD -- server fs-core builtin-plugins 2>/dev/null || COMMIT+=" (+ uncommitted changes)"
+    git diff --quiet HEAD -- server fs-core builtin-plugins plugins 2>/dev/null || COMMIT+=" (+ uncommitted changes)"
     CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     record_section RESULTS "Server core" "Recorded $(date -u '+%Y-%m-%d %H:%M UTC') with \`$CMD\`.
 
