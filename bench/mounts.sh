@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Many mounts: two servers in one run, one with 10 mounts and one with 10,000 (memfs at /m/NNNNN,
-# made through POST /mount by bench/mounts from 8 connections at once: one at a time, the total is
-# the loopback round trip of this machine, ~70 µs, times 10,000, whatever the server does). Reports the time to make the 10,000 (per block of
-# 1,000: flat when a mount's cost does not grow with the table), GET /mounts at 10,000, and
-# listing, stat and GET throughput with CPU per request on the 10,000-mount server against the
-# 10-mount one, rounds alternating between them.
+# made through POST /mount by bench/mounts from 8 connections at once; one at a time, the total
+# would be this machine's loopback round trip, ~70 µs, times 10,000, whatever the server does).
+# Reports the time to make the 10,000 (per block of 1,000: flat when a mount's cost does not grow
+# with the table), GET /mounts at 10,000, and listing, stat and GET throughput with CPU per request
+# on the 10,000-mount server against the 10-mount one, rounds alternating between them.
 # Targets (performance issue): 10,000 mounts in ≤ 1 s; GET /mounts ≤ 10 ms; each request ≥ 0.9×.
 #
 #   bash bench/mounts.sh            # print the tables
