@@ -48,7 +48,7 @@ GG=$(growth "$GET_PEAK" "$AFTER_PUT")
 TABLE=$(cat <<EOF2
 | localfs, ${SIZE_MIB} MiB file | time, s (MB/s) | peak RSS, MiB | RSS growth, MiB | Target | Result |
 |---|---:|---:|---:|---|:---:|
-| upload (PUT, streamed to a temp file + rename) | $PUT_S ($(mb_per_s "$SIZE_MIB" "$PUT_S")) | $(mib "$PUT_PEAK") | $PG | < 64 | $(verdict "$PG") |
+| upload (PUT, streamed to an unnamed or temporary file, then linked or renamed in) | $PUT_S ($(mb_per_s "$SIZE_MIB" "$PUT_S")) | $(mib "$PUT_PEAK") | $PG | < 64 | $(verdict "$PG") |
 | download (GET, streamed in 64 KiB chunks) | $GET_S ($(mb_per_s "$SIZE_MIB" "$GET_S")) | $(mib "$GET_PEAK") | $GG | < 64 | $(verdict "$GG") |
 EOF2
 )
