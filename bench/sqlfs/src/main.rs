@@ -355,6 +355,9 @@ const NAMES: [&str; 8] = [
 ];
 
 fn main() -> ExitCode {
+    // reqwest is built without a TLS provider of its own (the workspace picks aws-lc-rs); its
+    // client needs one installed even for plain http.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
