@@ -1,40 +1,40 @@
-//! The plugins compiled into pfs, one folder each. [`register_builtin`] adds every plugin enabled by
-//! cargo features (all of them by default) to a registry.
+//! The plugins compiled into pfs. Each is a crate of its own under `plugins/` (see
+//! `plugins/README.md`); this crate links the ones enabled by cargo features (all of them by
+//! default), re-exports each under its name (`builtin_plugins::memfs` is `pfs_memfs`), and
+//! [`register_builtin`] adds them to a registry.
 
 use std::sync::Arc;
 
 use fs_core::PluginRegistry;
 
 #[cfg(feature = "devfs")]
-pub mod devfs;
+pub use pfs_devfs as devfs;
 #[cfg(feature = "heartbeatfs")]
-pub mod heartbeatfs;
+pub use pfs_heartbeatfs as heartbeatfs;
 #[cfg(feature = "hellofs")]
-pub mod hellofs;
+pub use pfs_hellofs as hellofs;
 #[cfg(feature = "httpfs")]
-pub mod httpfs;
+pub use pfs_httpfs as httpfs;
 #[cfg(feature = "kvfs")]
-pub mod kvfs;
+pub use pfs_kvfs as kvfs;
 #[cfg(feature = "localfs")]
-pub mod localfs;
+pub use pfs_localfs as localfs;
 #[cfg(feature = "memfs")]
-pub mod memfs;
+pub use pfs_memfs as memfs;
 #[cfg(feature = "proxyfs")]
-pub mod proxyfs;
+pub use pfs_proxyfs as proxyfs;
 #[cfg(feature = "queuefs")]
-pub mod queuefs;
+pub use pfs_queuefs as queuefs;
 #[cfg(feature = "s3fs")]
-pub mod s3fs;
+pub use pfs_s3fs as s3fs;
 #[cfg(feature = "serverinfofs")]
-pub mod serverinfofs;
-#[cfg(any(feature = "queuefs", feature = "sqlfs"))]
-mod sql;
+pub use pfs_serverinfofs as serverinfofs;
 #[cfg(feature = "sqlfs")]
-pub mod sqlfs;
+pub use pfs_sqlfs as sqlfs;
 #[cfg(feature = "streamfs")]
-pub mod streamfs;
+pub use pfs_streamfs as streamfs;
 #[cfg(feature = "streamrotatefs")]
-pub mod streamrotatefs;
+pub use pfs_streamrotatefs as streamrotatefs;
 
 /// Registers every built-in plugin compiled in.
 ///

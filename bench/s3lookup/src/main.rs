@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::Client;
-use builtin_plugins::s3fs::S3FsPlugin;
+use pfs_s3fs::S3FsPlugin;
 use fs_core::conformance::mount_context;
 use fs_core::{FileSystem, ServicePlugin};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -138,8 +138,8 @@ async fn run(a: Args) -> Result<(), BoxError> {
         "bucket": bucket, "endpoint": via, "access_key_id": "test", "secret_access_key": "test",
     });
     let raw = {
-        let c = builtin_plugins::s3fs::S3Config::from_value(&config)?;
-        builtin_plugins::s3fs::sdk_client(&c).await
+        let c = pfs_s3fs::S3Config::from_value(&config)?;
+        pfs_s3fs::sdk_client(&c).await
     };
     raw.create_bucket().bucket(&bucket).send().await?;
     let fs: Arc<dyn FileSystem> = S3FsPlugin.initialize(mount_context("/s3", config)).await?;

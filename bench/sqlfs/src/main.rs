@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use builtin_plugins::sqlfs::{SQLITE_SCHEMA, SqlFsPlugin};
+use pfs_sqlfs::{SQLITE_SCHEMA, SqlFsPlugin};
 use bytes::Bytes;
 use fs_core::conformance::mount_context;
 use fs_core::{ServicePlugin, WriteFlags};
@@ -100,7 +100,7 @@ fn now_ns() -> i64 {
 
 fn open_direct(db: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(db)?;
-    // The pragmas of sqlfs's pool (builtin-plugins/src/sql/sqlite.rs).
+    // The pragmas of sqlfs's pool (plugins/sql/src/sqlite.rs).
     conn.busy_timeout(Duration::from_millis(5000))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

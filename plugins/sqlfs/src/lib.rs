@@ -1,0 +1,298 @@
+#![doc = include_str!("../README.md")]
+
+mod mysql;
+mod ops;
+mod read_stream;
+mod sqlite;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fs_core::{
+    ByteStream, Capabilities, ConfigParam, Content, Error, FileInfo, FileSystem, MountContext,
+    ParamType, Result, ServicePlugin, WriteFlags, plugin,
+};
+use serde_json::Value;
+
+pub use sqlite::SCHEMA as SQLITE_SCHEMA;
+
+use pfs_sql::SqlBackend as BackendConfig;
+use ops::{Op, Out};
+
+const README: &str = include_str!("../README.md");
+/// The SQLite file when `db_path` is not given: in the server's data directory, or (without one)
+/// relative to the working directory as in AGFS.
+const DEFAULT_DB_PATH: &str = "sqlfs.db";
+/// The MySQL/TiDB database when neither `database` nor the DSN names one (AGFS's default).
+const DEFAULT_DATABASE: &str = "sqlfs";
+
+/// The sqlfs factory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqlFsPlugin;
+
+/// Reads the backend of a config already checked by [`check_config`](plugin::check_config).
+///
+/// # Errors
+/// `InvalidArgument` for an unknown backend, an empty `db_path`, a bad `dsn` or `port`.
+fn backend_config(config: &Value, default_db_path: &str) -> Result<BackendConfig> {
+    let backend = config
+        .get("backend")
+        .and_then(Value::as_str)
+        .unwrap_or("sqlite")
+        .to_ascii_lowercase();
+    BackendConfig::parse(&backend, config, default_db_path, DEFAULT_DATABASE).unwrap_or_else(|| {
+        Err(Error::invalid_argument(format!(
+            "invalid value for 'backend': unknown backend '{backend}' (allowed: sqlite, sqlite3, mysql, tidb)"
+        )))
+    })
+}
+
+#[async_trait]
+impl ServicePlugin for SqlFsPlugin {
+    fn name(&self) -> &str {
+        "sqlfs"
+    }
+
+    fn readme(&self) -> &str {
+        README
+    }
+
+    fn config_params(&self) -> Vec<ConfigParam> {
+        let mut params = vec![ConfigParam::optional(
+            "backend",
+            ParamType::String,
+            "sqlite",
+            "sqlite (sqlite3 is an alias), mysql or tidb",
+        )];
+        params.extend(pfs_sql::config_params(DEFAULT_DB_PATH, DEFAULT_DATABASE));
+        params.extend([
+            ConfigParam::optional(
+                "cache_enabled",
+                ParamType::Bool,
+                "false",
+                "accepted for AGFS compatibility; pfs keeps no cache (every read sees every server's writes)",
+            ),
+            ConfigParam::optional(
+                "cache_max_size",
+                ParamType::Int,
+                "1000",
+                "accepted, unused (no cache)",
+            ),
+            ConfigParam::optional(
+                "cache_ttl_seconds",
+                ParamType::Int,
+                "5",
+                "accepted, unused (no cache)",
+            ),
+        ]);
+        params
+    }
+
+    fn validate(&self, config: &Value) -> Result<()> {
+        plugin::check_config(&self.config_params(), config)?;
+        backend_config(config, DEFAULT_DB_PATH).map(drop)
+    }
+
+    async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
+        let default_db_path = match &ctx.server.data_dir {
+            Some(dir) => dir.join(DEFAULT_DB_PATH).to_string_lossy().into_owned(),
+            None => DEFAULT_DB_PATH.to_owned(),
+        };
+        let store = match backend_config(&ctx.config, &default_db_path)? {
+            BackendConfig::Sqlite { db_path } => Store::Sqlite(sqlite::open(&db_path).await?),
+            BackendConfig::Mysql(cfg) => Store::Mysql(mysql::open(&cfg).await?),
+        };
+        Ok(Arc::new(SqlFs::new(store)))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Store {
+    Sqlite(Arc<pfs_sql::sqlite::Pool>),
+    Mysql(mysql_async::Pool),
+}
+
+/// Files and directories in SQL tables (see the module docs).
+#[derive(Debug)]
+pub struct SqlFs {
+    store: Store,
+    /// Chunk rows fetched by reads so far (observability and tests).
+    chunks_read: AtomicU64,
+    /// Tests: make the next transactions fail just before commit.
+    fail_before_commit: AtomicBool,
+}
+
+impl SqlFs {
+    fn new(store: Store) -> Self {
+        SqlFs {
+            store,
+            chunks_read: AtomicU64::new(0),
+            fail_before_commit: AtomicBool::new(false),
+        }
+    }
+
+    /// How many chunk rows reads have fetched since the mount started.
+    pub fn chunks_read(&self) -> u64 {
+        self.chunks_read.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    fn set_fail_before_commit(&self, fail: bool) {
+        self.fail_before_commit.store(fail, Ordering::Relaxed);
+    }
+
+    /// Chunk rows that belong to no node (uploads in progress, or leaked).
+    #[cfg(test)]
+    async fn orphan_chunks(&self) -> u64 {
+        match &self.store {
+            Store::Sqlite(pool) => sqlite::orphan_chunks(pool).await.unwrap(),
+            Store::Mysql(pool) => mysql::orphan_chunks(pool).await.unwrap(),
+        }
+    }
+
+    async fn run(&self, op: Op) -> Result<Out> {
+        let fail = op.is_write() && self.fail_before_commit.load(Ordering::Relaxed);
+        let out = self.store.run(op, fail).await?;
+        if let Out::Data(_, n, _) = &out {
+            self.chunks_read.fetch_add(*n, Ordering::Relaxed);
+        }
+        Ok(out)
+    }
+
+    async fn unit(&self, op: Op) -> Result<()> {
+        self.run(op).await.map(drop)
+    }
+}
+
+impl Store {
+    /// Runs one operation in one transaction (`fail`: tests make it fail before commit).
+    async fn run(&self, op: Op, fail: bool) -> Result<Out> {
+        match self {
+            Store::Sqlite(pool) => sqlite::run(pool, op, fail).await,
+            Store::Mysql(pool) => mysql::run(pool, op, fail).await,
+        }
+    }
+}
+
+fn norm(p: &str) -> Result<String> {
+    fs_core::path::normalize(p)
+}
+
+fn unexpected() -> Error {
+    Error::internal("sqlfs: unexpected result")
+}
+
+#[async_trait]
+impl FileSystem for SqlFs {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::READ_WRITE
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        match self.run(Op::Stat(norm(path)?)).await? {
+            Out::Info(i) => Ok(i),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
+        match self.run(Op::ReadDir(norm(path)?)).await? {
+            Out::List(v) => Ok(v),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
+        read_stream::read_content(self, path, offset, size).await
+    }
+
+    async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
+        let op = Op::Read {
+            path: norm(path)?,
+            offset,
+            size,
+        };
+        match self.run(op).await? {
+            Out::Data(b, _, _) => Ok(b),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn write(
+        &self,
+        path: &str,
+        data: Bytes,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let op = Op::Write {
+            path: norm(path)?,
+            data,
+            offset,
+            flags,
+        };
+        match self.run(op).await? {
+            Out::Written(n) => Ok(n),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn write_stream(
+        &self,
+        path: &str,
+        data: ByteStream,
+        limit: u64,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        if offset.is_some() || flags.contains(WriteFlags::APPEND) {
+            // In place: the bytes must meet the old content inside one transaction.
+            let data = fs_core::collect_stream(data, limit).await?;
+            return self.write(path, data, offset, flags).await;
+        }
+        stream::write_whole(self, norm(path)?, data, limit, flags).await
+    }
+
+    async fn create(&self, path: &str) -> Result<()> {
+        self.unit(Op::Create(norm(path)?)).await
+    }
+
+    async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
+        self.unit(Op::Mkdir(norm(path)?, mode)).await
+    }
+
+    async fn remove(&self, path: &str) -> Result<()> {
+        self.unit(Op::Remove(norm(path)?)).await
+    }
+
+    async fn remove_all(&self, path: &str) -> Result<()> {
+        self.unit(Op::RemoveAll(norm(path)?)).await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.unit(Op::Rename(norm(from)?, norm(to)?)).await
+    }
+
+    async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        self.unit(Op::Chmod(norm(path)?, mode)).await
+    }
+
+    async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        self.unit(Op::Truncate(norm(path)?, size)).await
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        if let Store::Mysql(pool) = &self.store {
+            pool.clone()
+                .disconnect()
+                .await
+                .map_err(mysql::map_mysql_error)?;
+        }
+        Ok(())
+    }
+}
