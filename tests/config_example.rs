@@ -138,29 +138,32 @@ fn example_mounts_every_planned_path() {
 
 #[test]
 fn readme_yaml_snippets_parse_and_plan() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let readme =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut snippets = Vec::new();
-    let mut current: Option<String> = None;
-    for line in readme.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```yaml") => current = Some(String::new()),
-            (Some(_), "```") => snippets.extend(current.take()),
-            (Some(text), _) => {
-                text.push_str(line);
-                text.push('\n');
+    for doc in tests::DOCS {
+        let text = tests::read_doc(doc);
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            match (&mut current, line.trim_end()) {
+                (None, "```yaml") => current = Some(String::new()),
+                (Some(_), "```") => snippets.extend(current.take().map(|y| (*doc, y))),
+                (Some(text), _) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                (None, _) => {}
             }
-            (None, _) => {}
         }
     }
-    assert!(!snippets.is_empty(), "no ```yaml block in README.md");
-    for yaml in snippets {
+    assert!(
+        snippets.iter().any(|(doc, _)| *doc == "README.md"),
+        "no ```yaml block in README.md"
+    );
+    for (doc, yaml) in snippets {
         let config = Config::parse(&yaml)
-            .unwrap_or_else(|e| panic!("README yaml does not parse: {e}\n{yaml}"));
+            .unwrap_or_else(|e| panic!("{doc}: yaml does not parse: {e}\n{yaml}"));
         config
             .plan(&builtin_registry())
-            .unwrap_or_else(|e| panic!("README yaml does not plan: {e}\n{yaml}"));
+            .unwrap_or_else(|e| panic!("{doc}: yaml does not plan: {e}\n{yaml}"));
     }
 }
 

@@ -171,3 +171,27 @@ fn curl_status_and_body(url: &str, extra: &[&str]) -> (u16, String) {
         .expect("the status line curl appends");
     (code.parse().expect("a status code"), body.to_string())
 }
+
+/// The pages whose examples are tested, in the order they run against one server: the README,
+/// then the guide, the plugin READMEs that moved out of it, the API and differences pages.
+pub const DOCS: &[&str] = &[
+    "README.md",
+    "docs/guide.md",
+    "plugins/localfs/README.md",
+    "plugins/sqlfs/README.md",
+    "plugins/httpfs/README.md",
+    "plugins/s3fs/README.md",
+    "plugins/proxyfs/README.md",
+    "docs/http-api.md",
+    "docs/agfs-differences.md",
+    "docs/external-plugins.md",
+    "docs/development.md",
+];
+
+/// The text of `doc` (a path of [`DOCS`], relative to the repository root).
+pub fn read_doc(doc: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(doc);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}

@@ -1,13 +1,14 @@
-//! Runs the curl examples of the repository's `README.md`, in order, against one fresh server on
-//! the embedded default config, and checks their output.
+//! Runs the curl examples of the repository's `README.md` and of the pages listed in
+//! [`tests::DOCS`], in that order, against one fresh server on the embedded default config, and
+//! checks their output.
 //!
-//! The convention (the README's "Testing" section states it too): inside a ```` ```bash ```` fence,
+//! The convention (docs/development.md, "Testing", states it too): inside a ```` ```bash ```` fence,
 //! a line starting with `curl ` is a command (a line ending in `\` continues on the next line). The
 //! `# ` comment lines right after it are its expected stdout, one per line; an expected line ending
 //! in `...` matches as a prefix, any other exactly. Without such comments only the exit status is
 //! checked. Every command must exit 0. `http://localhost:8080` becomes the test server's URL.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,19 +20,17 @@ const README_URL: &str = "http://localhost:8080";
 /// The longest a single example may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One curl example of the README.
+/// One curl example of a page.
 #[derive(Debug)]
 struct Example {
-    /// 1-based line of the README where the command starts.
+    /// The page (a path of `tests::DOCS`); empty until the caller fills it in.
+    doc: &'static str,
+    /// 1-based line of the page where the command starts.
     line: usize,
     /// The command as written (continuation lines joined).
     command: String,
     /// The expected stdout lines; empty: only the exit status is checked.
     expected: Vec<String>,
-}
-
-fn readme_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")
 }
 
 /// Extracts the examples from Markdown text.
@@ -83,6 +82,7 @@ fn extract(markdown: &str) -> Vec<Example> {
             i += 1;
         }
         out.push(Example {
+            doc: "",
             line: start + 1,
             command,
             expected,
@@ -175,15 +175,16 @@ fn extraction_follows_the_convention() {
 
 #[test]
 fn readme_curl_examples_pass_against_a_fresh_server() {
-    let path = readme_path();
-    let readme =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let examples = extract(&readme);
+    let mut examples = Vec::new();
+    for doc in tests::DOCS {
+        examples.extend(extract(&tests::read_doc(doc)).into_iter().map(|mut e| {
+            e.doc = doc;
+            e
+        }));
+    }
     assert!(
-        examples.len() >= MIN_COMMANDS,
-        "found only {} curl examples in {} (at least {MIN_COMMANDS} expected): is the convention still followed?",
-        examples.len(),
-        path.display()
+        examples.iter().filter(|e| e.doc == "README.md").count() >= MIN_COMMANDS,
+        "found fewer than {MIN_COMMANDS} curl examples in README.md: is the convention still followed?"
     );
     assert!(
         tool_available("curl"),
@@ -225,7 +226,8 @@ fn readme_curl_examples_pass_against_a_fresh_server() {
         let ok = out.status.success() && (ex.expected.is_empty() || matches(&ex.expected, &stdout));
         assert!(
             ok,
-            "README.md line {} (example {} of {}) failed\n--- command\n{}\n--- expected stdout\n{}\n--- actual stdout\n{}\n--- {}\n--- stderr\n{}",
+            "{} line {} (example {} of {}) failed\n--- command\n{}\n--- expected stdout\n{}\n--- actual stdout\n{}\n--- {}\n--- stderr\n{}",
+            ex.doc,
             ex.line,
             n + 1,
             examples.len(),
