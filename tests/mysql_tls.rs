@@ -5,7 +5,6 @@ use fs_core::ErrorKind;
 use pfs_sql::mysql::{Flavor, MysqlConfig};
 use serde_json::json;
 
-
 /// The TLS-only user's DSN and the CA of the test MariaDB (scripts/mariadb-start).
 fn server() -> Option<(String, String)> {
     let hint = "scripts/test starts a MariaDB with TLS and sets it";
@@ -72,10 +71,9 @@ async fn sqlfs_and_queuefs_reach_a_tls_only_user_with_tls() {
     .await
     .unwrap();
     assert_eq!(by_name.read("/over-tls", 0, None).await.unwrap(), "sealed");
-    let unchecked =
-        mount_sqlfs(config(json!({"enable_tls": true, "tls_skip_verify": true})))
-            .await
-            .unwrap();
+    let unchecked = mount_sqlfs(config(json!({"enable_tls": true, "tls_skip_verify": true})))
+        .await
+        .unwrap();
     assert_eq!(
         unchecked.read("/over-tls", 0, None).await.unwrap(),
         "sealed"
@@ -105,13 +103,9 @@ async fn sqlfs_and_queuefs_reach_a_tls_only_user_with_tls() {
         "{msg:?}"
     );
 
-    MysqlConfig::from_config_with_default(
-        Flavor::Mysql,
-        &config(json!({"tls_ca": ca})),
-        "db",
-    )
-    .unwrap()
-    .drop_database()
-    .await
-    .unwrap();
+    MysqlConfig::from_config_with_default(Flavor::Mysql, &config(json!({"tls_ca": ca})), "db")
+        .unwrap()
+        .drop_database()
+        .await
+        .unwrap();
 }

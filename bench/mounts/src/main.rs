@@ -16,7 +16,11 @@ async fn main() {
         eprintln!("usage: bench-mounts URL N [CONNS]");
         std::process::exit(2);
     };
-    let conns = args.next().and_then(|c| c.parse::<usize>().ok()).unwrap_or(8).max(1);
+    let conns = args
+        .next()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(8)
+        .max(1);
     // reqwest's TLS needs a provider even for plain http.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = reqwest::Client::new();

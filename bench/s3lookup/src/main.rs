@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::Client;
-use pfs_s3fs::S3FsPlugin;
 use fs_core::conformance::mount_context;
 use fs_core::{FileSystem, ServicePlugin};
+use pfs_s3fs::S3FsPlugin;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -23,10 +23,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use pfs_sqlfs::{SQLITE_SCHEMA, SqlFsPlugin};
 use bytes::Bytes;
 use fs_core::conformance::mount_context;
 use fs_core::{ServicePlugin, WriteFlags};
+use pfs_sqlfs::{SQLITE_SCHEMA, SqlFsPlugin};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The root node sqlfs creates, so the reference's tables start like sqlfs's (same schema:

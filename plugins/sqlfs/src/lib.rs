@@ -21,8 +21,8 @@ use serde_json::Value;
 
 pub use sqlite::SCHEMA as SQLITE_SCHEMA;
 
-use pfs_sql::SqlBackend as BackendConfig;
 use ops::{Op, Out};
+use pfs_sql::SqlBackend as BackendConfig;
 
 const README: &str = include_str!("../README.md");
 /// The SQLite file when `db_path` is not given: in the server's data directory, or (without one)

@@ -49,8 +49,7 @@ pub(crate) fn map_mysql_error(e: mysql_async::Error) -> Error {
 /// # Errors
 /// `Unavailable` when the server cannot be reached, `PermissionDenied` for refused credentials.
 pub(crate) async fn open(cfg: &MysqlConfig) -> Result<Pool> {
-    let pool =
-        pfs_sql::mysql::open_pool(cfg, "sqlfs", &[NODES_TABLE, CHUNKS_TABLE, ROOT]).await?;
+    let pool = pfs_sql::mysql::open_pool(cfg, "sqlfs", &[NODES_TABLE, CHUNKS_TABLE, ROOT]).await?;
     sweep_staged(&pool, stream::sweep_bound()).await?;
     Ok(pool)
 }

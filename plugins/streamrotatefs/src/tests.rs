@@ -413,7 +413,11 @@ fn validate_config_forms() {
 
 /// The plugins these tests mount: streamrotatefs, and memfs and hellofs as targets.
 fn register(registry: &PluginRegistry) {
-    registry.register(Arc::new(crate::StreamRotateFsPlugin)).unwrap();
+    registry
+        .register(Arc::new(crate::StreamRotateFsPlugin))
+        .unwrap();
     registry.register(Arc::new(pfs_memfs::MemFsPlugin)).unwrap();
-    registry.register(Arc::new(pfs_hellofs::HelloFsPlugin)).unwrap();
+    registry
+        .register(Arc::new(pfs_hellofs::HelloFsPlugin))
+        .unwrap();
 }

@@ -119,8 +119,8 @@ impl MysqlBackend {
             Flavor::Mysql => MESSAGES_TABLE.to_string(),
             Flavor::Tidb => format!("{MESSAGES_TABLE}{TIDB_MESSAGES_SUFFIX}"),
         };
-        let pool = pfs_sql::mysql::open_pool(cfg, "queuefs", &[QUEUES_TABLE, messages.as_str()])
-            .await?;
+        let pool =
+            pfs_sql::mysql::open_pool(cfg, "queuefs", &[QUEUES_TABLE, messages.as_str()]).await?;
         Ok(MysqlBackend {
             flavor: cfg.flavor,
             pool,

@@ -59,8 +59,7 @@ impl SqliteBackend {
     /// opened (a missing directory, not a database).
     pub(crate) async fn open(path: &Path) -> Result<Self> {
         let pool =
-            pfs_sql::sqlite::open_database(path, LABEL, |conn| conn.execute_batch(SCHEMA))
-                .await?;
+            pfs_sql::sqlite::open_database(path, LABEL, |conn| conn.execute_batch(SCHEMA)).await?;
         Ok(SqliteBackend { pool })
     }
 }
