@@ -1,6 +1,6 @@
 //! The pfs HTTP server: `/api/v1` over the mount router.
 //!
-//! - [`app`] builds the router (testable with `oneshot`, no socket);
+//! - [`app()`] builds the router (testable with `oneshot`, no socket);
 //! - [`run`] serves it on a bound listener until a shutdown future resolves, then unmounts every
 //!   filesystem (each plugin's shutdown runs once);
 //! - [`cli`] is the `pfs-server` command line.

@@ -1,7 +1,7 @@
 //! The connection layer under the routes: accepting with a cap on open connections (one more is
 //! answered 503 and closed), hyper's HTTP/1 with a timeout on request heads (which closes idle
 //! keep-alive connections too), a timeout on stalled request bodies, a handler panic answered as
-//! a JSON 500, the send timeout and JSON error bodies of [`guarded_io`], the descriptor limit
+//! a JSON 500, the send timeout and JSON error bodies of `guarded_io`, the descriptor limit
 //! raised at start, and graceful shutdown.
 
 mod body_timeout;
@@ -73,7 +73,7 @@ pub struct ConnLimits {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish their
-/// requests (at most [`SHUTDOWN_GRACE`]).
+/// requests (at most `SHUTDOWN_GRACE`).
 ///
 /// # Errors
 /// None today; accept errors are logged and retried.

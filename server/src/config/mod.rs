@@ -1,6 +1,6 @@
 //! The YAML config: AGFS's schema (`server`, `external_plugins`, `plugins` in single and list form),
 //! the embedded default, and the startup checks that name what is allowed. The `server` section is
-//! in [`server`], secret masking in [`redact`].
+//! in `server`, secret masking in [`redact`].
 
 mod redact;
 mod server;

@@ -22,7 +22,7 @@ use crate::state::AppState;
 ///
 /// A file whose read has side effects (queuefs `dequeue`) is read at most once per request: `HEAD`
 /// answers from `stat` without reading, and a `Range` is cut from one whole read (see
-/// [`read_once_ranged`]).
+/// `read_once_ranged`).
 pub async fn read(
     State(st): State<AppState>,
     method: Method,
