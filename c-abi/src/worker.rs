@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use fs_core::{Error, ErrorKind, Result};
+use fs_core::workers::Workers;
+use fs_core::{Error, Result};
 
 /// Consecutive quick calls on the instance's thread after which its calls run in place (doubled
 /// with each demotion).
@@ -35,8 +36,6 @@ pub(crate) const SLOW: Duration = Duration::from_millis(2);
 /// How long a caller waits for a call in place to finish before it queues on the thread instead.
 /// Calls in place are quick (a few µs), so the wait is usually shorter than two thread hand-offs.
 const SPIN: Duration = Duration::from_micros(20);
-
-type Job = Box<dyn FnOnce() + Send>;
 
 /// Where the C calls of one instance run (see the module docs).
 #[derive(Debug, Clone)]
@@ -50,7 +49,8 @@ pub(crate) enum Worker {
 #[derive(Debug)]
 pub(crate) struct Adaptive {
     plugin: String,
-    jobs: std::sync::mpsc::Sender<Job>,
+    /// The instance's own thread (one of fs-core's `Workers`, started at the first call).
+    thread: Workers,
     /// Quick calls in a row on the thread.
     streak: AtomicU32,
     /// Calls run in place now.
@@ -70,21 +70,10 @@ impl Worker {
         if non_blocking {
             return Ok(Worker::Inline);
         }
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name(format!("plugin {plugin}"))
-            .spawn(move || {
-                // Ends when every handle of the instance is gone.
-                while let Ok(job) = queue.recv() {
-                    job();
-                }
-            })
-            .map_err(|e| {
-                Error::internal(format!("cannot start a thread for plugin {plugin}: {e}"))
-            })?;
         Ok(Worker::Adaptive(Arc::new(Adaptive {
             plugin: plugin.to_string(),
-            jobs,
+            // Ends when every handle of the instance is gone.
+            thread: Workers::new(&format!("plugin {plugin}"), 1),
             streak: AtomicU32::new(0),
             inline: AtomicBool::new(false),
             demotions: AtomicU32::new(0),
@@ -122,9 +111,8 @@ impl Worker {
             adaptive.inline_took(&start);
             return out;
         }
-        let (done, result) = tokio::sync::oneshot::channel();
         let a = adaptive.clone();
-        let job: Job = Box::new(move || {
+        let call = adaptive.thread.run(move |()| {
             // The instance's turn first (a call in place may be running), then the timing: a wait
             // for another call is not this call's slowness.
             a.claim_waiting();
@@ -132,16 +120,10 @@ impl Worker {
             let out = guarded();
             a.busy.store(false, Ordering::Release);
             a.thread_took(&start);
-            let _ = done.send(out);
+            out
         });
-        adaptive
-            .jobs
-            .send(job)
-            .map_err(|_| Error::new(ErrorKind::Unavailable, "plugin thread has stopped"))?;
         adaptive.queued.fetch_add(1, Ordering::Relaxed);
-        result
-            .await
-            .map_err(|_| Error::internal("plugin thread dropped the call"))?
+        call.await
     }
 }
 
