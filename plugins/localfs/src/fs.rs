@@ -195,16 +195,45 @@ pub(super) fn retrying<T>(root: &Root, op: impl Fn(&Dir) -> Result<T>) -> Result
     }
 }
 
-/// Opens the parent directory of `rel` as its own handle (inside the root) and returns it with the
-/// last component.
-pub(super) fn open_parent(root: &Dir, rel: &str, path: &str) -> Result<(Dir, String)> {
+/// The directory an entry is in: the root itself (borrowed: no descriptor to duplicate and close
+/// for the common case of a file at the top), or a directory below it opened for the call.
+pub(super) enum Parent<'a> {
+    Root(&'a Dir),
+    Below(Dir),
+}
+
+impl std::ops::Deref for Parent<'_> {
+    type Target = Dir;
+    fn deref(&self) -> &Dir {
+        match self {
+            Parent::Root(dir) => dir,
+            Parent::Below(dir) => dir,
+        }
+    }
+}
+
+impl Parent<'_> {
+    /// A handle of its own, for what outlives the call.
+    pub(super) fn into_owned(self, path: &str) -> Result<Dir> {
+        match self {
+            Parent::Root(dir) => dir.try_clone().map_err(|e| map_io_error(e, path)),
+            Parent::Below(dir) => Ok(dir),
+        }
+    }
+}
+
+/// The parent directory of `rel` (inside the root) with the last component.
+pub(super) fn open_parent<'a>(
+    root: &'a Dir,
+    rel: &str,
+    path: &str,
+) -> Result<(Parent<'a>, String)> {
     let (parent, name) = split(rel);
     let dir = if parent == "." {
-        root.try_clone()
+        Parent::Root(root)
     } else {
-        root.open_dir(parent)
-    }
-    .map_err(|e| map_io_error(e, path))?;
+        Parent::Below(root.open_dir(parent).map_err(|e| map_io_error(e, path))?)
+    };
     Ok((dir, name.to_string()))
 }
 

@@ -5,10 +5,10 @@
 
 use std::io::{self, Seek, SeekFrom, Write as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use cap_std::fs::{Dir, MetadataExt, OpenOptions, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, Metadata, MetadataExt, OpenOptions, Permissions, PermissionsExt};
 use fs_core::write::check_size;
 use fs_core::{ByteStream, Error, ErrorKind, MAX_FILE_SIZE, Result, WriteFlags};
 use futures_util::StreamExt;
@@ -62,21 +62,48 @@ async fn pump(
     Ok(total)
 }
 
+/// What is at a write's target name: its metadata, looked up once without following a final
+/// symlink; a symlink is followed with a second lookup (the write replaces the link by a file with
+/// the mode of the file it named).
+struct Found {
+    meta: Metadata,
+    via_link: bool,
+}
+
+/// Looks the target `name` up in `parent`: `None` when nothing is there (or a link names nothing).
+fn lookup(parent: &Dir, name: &str, p: &str) -> Result<Option<Found>> {
+    let found = match parent.symlink_metadata(name) {
+        Ok(m) if m.file_type().is_symlink() => parent.metadata(name).map(|meta| Found {
+            meta,
+            via_link: true,
+        }),
+        Ok(meta) => Ok(Found {
+            meta,
+            via_link: false,
+        }),
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(found) => Ok(Some(found)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(map_io_error(e, p)),
+    }
+}
+
 /// What the flags say about the target before any byte arrives: `Ok(Some(mode))` when it exists
 /// (its permission bits), `Ok(None)` when it does not and may be created.
 fn check_target(
-    parent: &Dir,
-    name: &str,
+    found: Option<&Found>,
     p: &str,
     exclusive: bool,
     may_create: bool,
 ) -> Result<Option<u32>> {
-    match parent.metadata(name) {
-        Ok(m) if m.is_dir() => Err(Error::is_a_directory(p)),
-        Ok(_) if exclusive => Err(Error::already_exists(p)),
-        Ok(m) => Ok(Some(mode_of(&m))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound && may_create => Ok(None),
-        Err(e) => Err(map_io_error(e, p)),
+    match found {
+        Some(f) if f.meta.is_dir() => Err(Error::is_a_directory(p)),
+        Some(_) if exclusive => Err(Error::already_exists(p)),
+        Some(f) => Ok(Some(mode_of(&f.meta))),
+        None if may_create => Ok(None),
+        None => Err(Error::not_found(p)),
     }
 }
 
@@ -168,6 +195,7 @@ fn commit(
 fn rewrite_in_place(
     parent: &Dir,
     name: &str,
+    before: &Found,
     chunks: &[Bytes],
     n: u64,
     mask: u32,
@@ -176,12 +204,10 @@ fn rewrite_in_place(
     p: &str,
 ) -> Result<bool> {
     use std::os::unix::fs::FileExt;
-    if n > rustix::param::page_size() as u64 {
+    if before.via_link || n > rustix::param::page_size() as u64 {
         return Ok(false);
     }
-    let Ok(before) = parent.symlink_metadata(name) else {
-        return Ok(false);
-    };
+    let before = &before.meta;
     if !before.is_file() || before.nlink() != 1 || before.len() > n {
         return Ok(false);
     }
@@ -252,8 +278,7 @@ fn create_unnamed(
     sync: bool,
     p: &str,
 ) -> Result<Created> {
-    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
-    use std::os::fd::AsRawFd;
+    use rustix::fs::{Mode, OFlags};
     let Ok(fd) = rustix::fs::openat(
         parent,
         ".",
@@ -263,8 +288,11 @@ fn create_unnamed(
         return Ok(Created::Fallback);
     };
     let mut file = std::fs::File::from(fd);
-    // Exactly `mode`: open(2) applied the umask.
-    rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(|e| map_io_error(e.into(), p))?;
+    if umask().is_none_or(|u| mode & u != 0) {
+        // Exactly `mode`: open(2) applied the umask.
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))
+            .map_err(|e| map_io_error(e.into(), p))?;
+    }
     if let Some(off) = offset.filter(|o| *o > 0) {
         file.seek(SeekFrom::Start(off))
             .map_err(|e| map_io_error(e, p))?;
@@ -276,14 +304,7 @@ fn create_unnamed(
     if sync {
         file.sync_all().map_err(|e| map_io_error(e, p))?;
     }
-    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-    match rustix::fs::linkat(
-        CWD,
-        proc_path.as_str(),
-        parent,
-        name,
-        AtFlags::SYMLINK_FOLLOW,
-    ) {
+    match link_unnamed(&file, parent, name) {
         Ok(()) => {}
         Err(rustix::io::Errno::EXIST) if exclusive => return Err(Error::already_exists(p)),
         Err(_) => return Ok(Created::Fallback),
@@ -292,6 +313,47 @@ fn create_unnamed(
         sync_dir(parent, p)?;
     }
     Ok(Created::Done)
+}
+
+/// Whether `linkat(fd, "", AT_EMPTY_PATH)` names an unnamed inode here: it needs
+/// `CAP_DAC_READ_SEARCH`; without it the kernel answers `ENOENT` and the link goes through
+/// `/proc/self/fd` instead (a longer path walk) from then on.
+static EMPTY_PATH_LINKS: AtomicBool = AtomicBool::new(true);
+
+/// Gives the unnamed inode `file` the name `name` in `parent` (never replacing: `EEXIST`).
+fn link_unnamed(file: &std::fs::File, parent: &Dir, name: &str) -> rustix::io::Result<()> {
+    use rustix::fs::{AtFlags, CWD};
+    use std::os::fd::AsRawFd;
+    if EMPTY_PATH_LINKS.load(Ordering::Relaxed) {
+        match rustix::fs::linkat(file, "", parent, name, AtFlags::EMPTY_PATH) {
+            Err(rustix::io::Errno::NOENT) => {}
+            done => return done,
+        }
+    }
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    let linked = rustix::fs::linkat(
+        CWD,
+        proc_path.as_str(),
+        parent,
+        name,
+        AtFlags::SYMLINK_FOLLOW,
+    );
+    if linked.is_ok() {
+        // ENOENT came from the missing capability, not from a missing directory.
+        EMPTY_PATH_LINKS.store(false, Ordering::Relaxed);
+    }
+    linked
+}
+
+/// The process's umask, read once from `/proc/self/status` (`umask(2)` can only read it by
+/// changing it); `None` where that is not there.
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(line.trim(), 8).ok()
+    })
 }
 
 /// Bodies up to this size are gathered in memory and written in one blocking call.
@@ -349,8 +411,9 @@ impl LocalFs {
                 return Err(Error::is_a_directory(p));
             }
             let (parent, name) = open_parent(root, rel, p)?;
-            let mode = check_target(&parent, &name, p, exclusive, may_create)?;
-            let parent = Arc::new(parent);
+            let found = lookup(&parent, &name, p)?;
+            let mode = check_target(found.as_ref(), p, exclusive, may_create)?;
+            let parent = Arc::new(parent.into_owned(p)?);
             let (temp, file) = new_temp(&parent, p, mode.unwrap_or(NEW_FILE_MODE) & mask)?;
             Ok(Staged {
                 parent,
@@ -426,10 +489,10 @@ impl LocalFs {
                 return Err(Error::is_a_directory(p));
             }
             let (parent, name) = open_parent(root, rel, p)?;
-            if replace
-                && !exclusive
+            let found = lookup(&parent, &name, p)?;
+            if let Some(before) = found.as_ref().filter(|_| replace && !exclusive)
                 && offset.unwrap_or(0) == 0
-                && rewrite_in_place(&parent, &name, &chunks, n, mask, sync, &files, p)?
+                && rewrite_in_place(&parent, &name, before, &chunks, n, mask, sync, &files, p)?
             {
                 return Ok(());
             }
@@ -440,7 +503,7 @@ impl LocalFs {
                     .map_err(|e| map_io_error(e, p))
             };
             if replace {
-                let mode = check_target(&parent, &name, p, exclusive, may_create)?;
+                let mode = check_target(found.as_ref(), p, exclusive, may_create)?;
                 if mode.is_none() {
                     let bits = NEW_FILE_MODE & mask;
                     match create_unnamed(&parent, &name, &chunks, offset, bits, exclusive, sync, p)?
@@ -449,7 +512,7 @@ impl LocalFs {
                         Created::Fallback => {}
                     }
                 }
-                let parent = Arc::new(parent);
+                let parent = Arc::new(parent.into_owned(p)?);
                 let (temp, mut file) = new_temp(&parent, p, mode.unwrap_or(NEW_FILE_MODE) & mask)?;
                 if let Some(off) = offset.filter(|o| *o > 0) {
                     file.seek(SeekFrom::Start(off))
@@ -462,7 +525,7 @@ impl LocalFs {
                 drop(file);
                 return commit(&parent, temp, &name, exclusive, sync, p);
             }
-            check_target(&parent, &name, p, exclusive, may_create)?;
+            check_target(found.as_ref(), p, exclusive, may_create)?;
             let mut target = parent
                 .open_with(&name, &in_place_options(flags))
                 .map_err(|e| map_io_error(e, p))?
