@@ -17,6 +17,8 @@ use fs_core::{
 };
 use parking_lot::Mutex;
 
+pub use crate::errors::map_error_text;
+use crate::errors::map_write_error;
 use crate::ffi::{FREE_BYTES, FREE_FILEINFO, FREE_FILEINFO_ARRAY, FileInfoC};
 use crate::loader::{LoadedLibrary, VTable, copy_str, release};
 use crate::worker::Worker;
@@ -260,73 +262,6 @@ unsafe fn file_info(c: &FileInfoC) -> FileInfo {
             content,
         },
     }
-}
-
-/// Maps a plugin's error text to a kind: an errno prefix (`ENOENT: ...`) decides exactly; otherwise
-/// the words AGFS plugins use.
-pub fn map_error_text(text: &str) -> Error {
-    let code = text.split_once(':').map(|(c, _)| c.trim()).unwrap_or("");
-    let kind = match code {
-        "ENOENT" => Some(ErrorKind::NotFound),
-        "EEXIST" => Some(ErrorKind::AlreadyExists),
-        "ENOTDIR" => Some(ErrorKind::NotADirectory),
-        "EISDIR" => Some(ErrorKind::IsADirectory),
-        "ENOTEMPTY" => Some(ErrorKind::DirectoryNotEmpty),
-        "EACCES" | "EPERM" | "EROFS" => Some(ErrorKind::PermissionDenied),
-        "EINVAL" => Some(ErrorKind::InvalidArgument),
-        "ENOTSUP" | "EOPNOTSUPP" | "ENOSYS" => Some(ErrorKind::Unsupported),
-        "EAGAIN" => Some(ErrorKind::Unavailable),
-        "ETIMEDOUT" => Some(ErrorKind::Timeout),
-        "EFBIG" | "ENOSPC" | "EDQUOT" => Some(ErrorKind::PayloadTooLarge),
-        "ENOMEM" => Some(ErrorKind::Unavailable),
-        "EIO" => Some(ErrorKind::Internal),
-        _ => None,
-    };
-    let kind = kind.unwrap_or_else(|| {
-        let t = text.to_ascii_lowercase();
-        if t.contains("not found") || t.contains("no such file") {
-            ErrorKind::NotFound
-        } else if t.contains("not supported") || t.contains("not implemented") {
-            ErrorKind::Unsupported
-        } else if t.contains("not a directory") {
-            ErrorKind::NotADirectory
-        } else if t.contains("is a directory") {
-            ErrorKind::IsADirectory
-        } else if t.contains("not empty") {
-            ErrorKind::DirectoryNotEmpty
-        } else if t.contains("exists") {
-            ErrorKind::AlreadyExists
-        } else if t.contains("permission denied") || t.contains("read-only") {
-            ErrorKind::PermissionDenied
-        } else if t.contains("invalid") {
-            ErrorKind::InvalidArgument
-        } else {
-            ErrorKind::Internal
-        }
-    });
-    Error::new(kind, text.to_string())
-}
-
-/// Maps a negative `FSWrite` result: `-errno` decides, `-1` is an unexplained failure.
-fn map_write_error(code: i64) -> Error {
-    let name = match -code {
-        2 => "ENOENT",
-        17 => "EEXIST",
-        20 => "ENOTDIR",
-        21 => "EISDIR",
-        39 => "ENOTEMPTY",
-        13 => "EACCES",
-        22 => "EINVAL",
-        95 | 38 => "ENOTSUP",
-        11 => "EAGAIN",
-        110 => "ETIMEDOUT",
-        27 => "EFBIG",
-        28 => "ENOSPC",
-        122 => "EDQUOT",
-        12 => "ENOMEM",
-        _ => return Error::internal(format!("write failed (plugin returned {code})")),
-    };
-    map_error_text(&format!("{name}: write failed"))
 }
 
 impl CPluginFs {

@@ -2,6 +2,7 @@
 //!
 //! - `include/pfs_plugin.h` is the contract (v1 = AGFS's ABI, plus optional `PFS*` extensions);
 //! - [`ffi`] mirrors its structs and function types, with layout tests;
+//! - [`errno`] is the table of errno names and numbers the host and the Rust SDK share;
 //! - [`loader`] opens a library, checks its ABI version and resolves its symbols;
 //! - [`adapter`] makes a loaded library a `ServicePlugin` (one instance per mount) and each
 //!   instance a `FileSystem`, with every C call off the async threads;
@@ -9,12 +10,15 @@
 //!   proved quick);
 //! - [`host`] tracks what is loaded and from where loading is allowed.
 //!
-//! Everything but [`ffi`] sits behind the default `host` feature; plugin-side code uses the crate
+//! Everything but [`ffi`] and [`errno`] sits behind the default `host` feature; plugin-side code uses the crate
 //! without it.
 #![deny(missing_docs)]
 
 #[cfg(feature = "host")]
 pub mod adapter;
+pub mod errno;
+#[cfg(feature = "host")]
+mod errors;
 pub mod ffi;
 #[cfg(feature = "host")]
 pub mod host;
@@ -24,7 +28,9 @@ pub mod loader;
 mod worker;
 
 #[cfg(feature = "host")]
-pub use adapter::{CPluginFs, ExternalPlugin, map_error_text};
+pub use adapter::{CPluginFs, ExternalPlugin};
+#[cfg(feature = "host")]
+pub use errors::map_error_text;
 #[cfg(feature = "host")]
 pub use host::{HostConfig, Loaded, PluginHost};
 #[cfg(feature = "host")]

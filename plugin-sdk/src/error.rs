@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use c_abi::errno::{self, Errno};
+
 /// A failed plugin operation: one kind per errno the host understands, optionally with a message
 /// of the plugin's own.
 ///
@@ -63,37 +65,33 @@ impl PluginError {
         }
     }
 
+    /// Returns the errno of this error's kind, from the table the host decodes with
+    /// (`c_abi::errno`).
+    fn wire_errno(&self) -> Errno {
+        match self.kind() {
+            PluginError::NotFound => errno::ENOENT,
+            PluginError::AlreadyExists => errno::EEXIST,
+            PluginError::NotADirectory => errno::ENOTDIR,
+            PluginError::IsADirectory => errno::EISDIR,
+            PluginError::NotEmpty => errno::ENOTEMPTY,
+            PluginError::PermissionDenied => errno::EACCES,
+            PluginError::InvalidArgument => errno::EINVAL,
+            PluginError::Unsupported => errno::ENOTSUP,
+            PluginError::Io(_) | PluginError::WithMessage(..) => errno::EIO,
+        }
+    }
+
     /// Returns the errno name that prefixes the error text (`"ENOENT"`).
     pub fn errno_name(&self) -> &'static str {
-        match self.kind() {
-            PluginError::NotFound => "ENOENT",
-            PluginError::AlreadyExists => "EEXIST",
-            PluginError::NotADirectory => "ENOTDIR",
-            PluginError::IsADirectory => "EISDIR",
-            PluginError::NotEmpty => "ENOTEMPTY",
-            PluginError::PermissionDenied => "EACCES",
-            PluginError::InvalidArgument => "EINVAL",
-            PluginError::Unsupported => "ENOTSUP",
-            PluginError::Io(_) | PluginError::WithMessage(..) => "EIO",
-        }
+        self.wire_errno().name
     }
 
     /// Returns the errno number whose negation `FSWrite` returns.
     ///
     /// These are the Linux numbers on every platform: they are part of the wire contract of
-    /// `pfs_plugin.h` (the host decodes them with a fixed table), not the build platform's errno.
+    /// `pfs_plugin.h` (the host decodes them with the same table), not the build platform's errno.
     pub fn errno(&self) -> i32 {
-        match self.kind() {
-            PluginError::NotFound => 2,
-            PluginError::AlreadyExists => 17,
-            PluginError::NotADirectory => 20,
-            PluginError::IsADirectory => 21,
-            PluginError::NotEmpty => 39,
-            PluginError::PermissionDenied => 13,
-            PluginError::InvalidArgument => 22,
-            PluginError::Unsupported => 95,
-            PluginError::Io(_) | PluginError::WithMessage(..) => 5,
-        }
+        self.wire_errno().code
     }
 
     /// Returns the text after the errno prefix: the custom message, or the kind's standard words
@@ -143,5 +141,58 @@ impl From<std::io::Error> for PluginError {
             _ => return PluginError::Io(e.to_string()),
         };
         kind.with_message(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every kind.
+    fn every_kind() -> [PluginError; 9] {
+        let all = [
+            PluginError::NotFound,
+            PluginError::AlreadyExists,
+            PluginError::NotADirectory,
+            PluginError::IsADirectory,
+            PluginError::NotEmpty,
+            PluginError::PermissionDenied,
+            PluginError::InvalidArgument,
+            PluginError::Unsupported,
+            PluginError::Io("disk".into()),
+        ];
+        // A kind added to the enum does not compile here until it is listed above.
+        match &all[0] {
+            PluginError::NotFound
+            | PluginError::AlreadyExists
+            | PluginError::NotADirectory
+            | PluginError::IsADirectory
+            | PluginError::NotEmpty
+            | PluginError::PermissionDenied
+            | PluginError::InvalidArgument
+            | PluginError::Unsupported
+            | PluginError::Io(_)
+            | PluginError::WithMessage(..) => {}
+        }
+        all
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_the_hosts_errno_table() {
+        let all = every_kind();
+        for (i, e) in all.iter().enumerate() {
+            let wire = e.wire_errno();
+            assert!(
+                all[..i].iter().all(|o| o.wire_errno() != wire),
+                "{e:?} shares {wire:?}"
+            );
+            // The host reads the text's prefix back as the same errno, custom message or not...
+            assert_eq!(errno::Errno::from_text(&e.to_string()), Some(wire), "{e:?}");
+            let custom = e.clone().with_message("key: missing");
+            assert_eq!(errno::Errno::from_text(&custom.to_string()), Some(wire));
+            // ... and FSWrite's `-errno` too; `-EIO` it reports by number, as the same 500.
+            let decoded = Errno::from_write_result(-i64::from(custom.errno()));
+            assert_eq!(decoded, (wire != errno::EIO).then_some(wire), "{e:?}");
+        }
     }
 }
