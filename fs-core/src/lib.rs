@@ -8,7 +8,7 @@
 //!   links ([`symlinks`]).
 //! - [`write`](mod@write): the rules of a write ([`WriteFlags`], [`WritePlan`]) and the size checks every
 //!   offset passes.
-//! - [`readonly`]: [`ReadOnly`] turns a read-only source into a full `FileSystem`.
+//! - [`readonly`]: [`ReadOnlyFs`] turns a [`ReadOnlySource`] into a full `FileSystem`.
 //! - [`plugin`]: the [`ServicePlugin`] factory trait and the [`PluginRegistry`].
 //! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
 #![deny(missing_docs)]
@@ -39,5 +39,5 @@ pub use filesystem::{
 pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};
 pub use mountable::{Mount, MountableFs};
 pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};
-pub use readonly::{ReadOnly, ReadOnlyFs};
+pub use readonly::{ReadOnlyFs, ReadOnlySource};
 pub use write::{MAX_FILE_SIZE, MemoryLimits, WritePlan};

@@ -1,14 +1,16 @@
-//! Read-only filesystems: implement [`ReadOnlyFs`] (stat, list, read) and mount [`ReadOnly`]`(fs)`;
-//! every mutation then answers `Unsupported`, in agreement with `Capabilities::READ_ONLY`.
+//! Read-only filesystems: a plugin implements [`ReadOnlySource`] (stat, list, read) and mounts
+//! [`ReadOnlyFs`]`(source)`, the [`FileSystem`] whose every mutation answers `Unsupported`, in
+//! agreement with `Capabilities::READ_ONLY`.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{ByteStream, Capabilities, Content, Error, FileInfo, FileSystem, Result, WriteFlags};
 
-/// The read side of a filesystem that cannot change.
+/// What a read-only plugin implements: the read side of a filesystem that cannot change. Mount it
+/// as [`ReadOnlyFs`]`(source)`.
 #[async_trait]
-pub trait ReadOnlyFs: Send + Sync + std::fmt::Debug + 'static {
+pub trait ReadOnlySource: Send + Sync + std::fmt::Debug + 'static {
     /// As [`FileSystem::stat`].
     async fn stat(&self, path: &str) -> Result<FileInfo>;
     /// As [`FileSystem::read_dir`].
@@ -25,10 +27,10 @@ pub trait ReadOnlyFs: Send + Sync + std::fmt::Debug + 'static {
     }
 }
 
-/// A [`FileSystem`] over a [`ReadOnlyFs`]: reads pass through, mutations answer `Unsupported`
-/// (`read-only filesystem: operation not supported`, HTTP 501).
+/// The read-only [`FileSystem`] over a [`ReadOnlySource`]: reads pass through, mutations answer
+/// `Unsupported` (`read-only filesystem: operation not supported`, HTTP 501).
 #[derive(Debug)]
-pub struct ReadOnly<T>(pub T);
+pub struct ReadOnlyFs<T>(pub T);
 
 fn refuse(op: &'static str, path: &str) -> Error {
     Error::unsupported(op)
@@ -37,7 +39,7 @@ fn refuse(op: &'static str, path: &str) -> Error {
 }
 
 #[async_trait]
-impl<T: ReadOnlyFs> FileSystem for ReadOnly<T> {
+impl<T: ReadOnlySource> FileSystem for ReadOnlyFs<T> {
     fn capabilities(&self) -> Capabilities {
         Capabilities::READ_ONLY
     }

@@ -1,10 +1,11 @@
-//! [`HelloFs`]: a read-only root holding the single file `/hello` (mounted as `ReadOnly(HelloFs)`).
+//! [`HelloFs`]: a read-only root holding the single file `/hello` (mounted as
+//! `ReadOnlyFs(HelloFs)`).
 
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{Content, ContentBody, Error, FileInfo, Meta, ReadOnlyFs, Result, read_window};
+use fs_core::{Content, ContentBody, Error, FileInfo, Meta, ReadOnlySource, Result, read_window};
 
 /// The content of `/hello`.
 pub(crate) const HELLO: &[u8] = b"Hello, World!\n";
@@ -63,7 +64,7 @@ impl HelloFs {
 }
 
 #[async_trait]
-impl ReadOnlyFs for HelloFs {
+impl ReadOnlySource for HelloFs {
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         Ok(self.info(&Self::node(path)?))
     }

@@ -7,7 +7,7 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fs_core::{ConfigParam, FileSystem, MountContext, ReadOnly, Result, ServicePlugin};
+use fs_core::{ConfigParam, FileSystem, MountContext, ReadOnlyFs, Result, ServicePlugin};
 
 pub use fs::HelloFs;
 
@@ -32,6 +32,6 @@ impl ServicePlugin for HelloFsPlugin {
     }
 
     async fn initialize(&self, _ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        Ok(Arc::new(ReadOnly(HelloFs::new())))
+        Ok(Arc::new(ReadOnlyFs(HelloFs::new())))
     }
 }

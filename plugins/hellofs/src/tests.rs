@@ -4,14 +4,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{ErrorKind, FileSystem, MountContext, ReadOnly, ServicePlugin, WriteFlags};
+use fs_core::{ErrorKind, FileSystem, MountContext, ReadOnlyFs, ServicePlugin, WriteFlags};
 use serde_json::json;
 
 use super::fs::HELLO;
 use super::{HelloFs, HelloFsPlugin};
 
 fs_core::conformance_tests!(|| async {
-    Fixture::read_only(Arc::new(ReadOnly(HelloFs::new())), Some(("/hello", HELLO)))
+    Fixture::read_only(
+        Arc::new(ReadOnlyFs(HelloFs::new())),
+        Some(("/hello", HELLO)),
+    )
 });
 
 fn ctx(config: serde_json::Value) -> MountContext {
@@ -38,7 +41,7 @@ async fn read_hello_returns_exact_greeting() {
 
 #[tokio::test]
 async fn stat_root_is_read_only_directory() {
-    let fs = ReadOnly(HelloFs::new());
+    let fs = ReadOnlyFs(HelloFs::new());
     let root = fs.stat("/").await.unwrap();
     assert!(root.is_dir);
     assert_eq!((root.name.as_str(), root.mode), ("/", 0o555));
@@ -54,7 +57,7 @@ async fn stat_root_is_read_only_directory() {
 
 #[tokio::test]
 async fn stat_unknown_paths_not_found() {
-    let fs = ReadOnly(HelloFs::new());
+    let fs = ReadOnlyFs(HelloFs::new());
     assert_kind(fs.stat("/README").await, ErrorKind::NotFound);
     assert_kind(fs.read("/nope/deeper", 0, None).await, ErrorKind::NotFound);
     assert_kind(fs.stat("/hello/x").await, ErrorKind::NotADirectory);
@@ -64,7 +67,7 @@ async fn stat_unknown_paths_not_found() {
 
 #[tokio::test]
 async fn mutations_existing_file_unsupported_and_unchanged() {
-    let fs = ReadOnly(HelloFs::new());
+    let fs = ReadOnlyFs(HelloFs::new());
     let u = ErrorKind::Unsupported;
     let e = fs
         .write("/hello", Bytes::from_static(b"bye"), None, WriteFlags::NONE)

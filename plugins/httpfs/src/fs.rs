@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use fs_core::policy::MountPolicy;
-use fs_core::{Error, ErrorKind, FileInfo, Meta, MountableFs, ReadOnlyFs, Result, read_window};
+use fs_core::{Error, ErrorKind, FileInfo, Meta, MountableFs, ReadOnlySource, Result, read_window};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -207,7 +207,7 @@ fn check_root(path: &str) -> Result<()> {
 }
 
 #[async_trait]
-impl ReadOnlyFs for HttpFs {
+impl ReadOnlySource for HttpFs {
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         check_root(path)?;
         Ok(self.status_info(self.status_text().len() as u64))

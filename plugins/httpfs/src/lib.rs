@@ -181,7 +181,7 @@ impl ServicePlugin for HttpFsPlugin {
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let config = HttpFsConfig::from_value(&ctx.config)?;
         let fs = HttpFs::start(&ctx.mount_path, &config, ctx.root, &ctx.policy).await?;
-        Ok(Arc::new(fs_core::ReadOnly(fs)))
+        Ok(Arc::new(fs_core::ReadOnlyFs(fs)))
     }
 }
 

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
 use fs_core::policy::MountPolicy;
 use fs_core::{
-    Content, ContentBody, ErrorKind, FileInfo, FileSystem, MountableFs, PluginRegistry, ReadOnly,
-    ReadOnlyFs, Result, ServerInfo, WriteFlags,
+    Content, ContentBody, ErrorKind, FileInfo, FileSystem, MountableFs, PluginRegistry, ReadOnlyFs,
+    ReadOnlySource, Result, ServerInfo, WriteFlags,
 };
 use futures_util::StreamExt;
 use serde_json::json;
@@ -330,7 +330,7 @@ struct GatedFs {
 const CHUNK: usize = 64 * 1024;
 
 #[async_trait]
-impl ReadOnlyFs for GatedFs {
+impl ReadOnlySource for GatedFs {
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         match path {
             "/" => Ok(FileInfo::dir("/", 0o755, None)),
@@ -379,7 +379,7 @@ async fn gated() -> (
         "gated",
         None,
         json!({}),
-        Arc::new(ReadOnly(gated)),
+        Arc::new(ReadOnlyFs(gated)),
     )
     .await
     .unwrap();

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::filesystem::format_time;
-use fs_core::{Content, ContentBody, Error, FileInfo, Meta, ReadOnlyFs, Result, read_window};
+use fs_core::{Content, ContentBody, Error, FileInfo, Meta, ReadOnlySource, Result, read_window};
 use serde::Serialize;
 
 const PLUGIN: &str = "serverinfofs";
@@ -219,7 +219,7 @@ impl ServerInfoFs {
 }
 
 #[async_trait]
-impl ReadOnlyFs for ServerInfoFs {
+impl ReadOnlySource for ServerInfoFs {
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         if path == "/" {
             return Ok(FileInfo::dir("/", ROOT_MODE, Some(self.mounted))

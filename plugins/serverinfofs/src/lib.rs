@@ -7,7 +7,9 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fs_core::{ConfigParam, FileSystem, MountContext, ParamType, ReadOnly, Result, ServicePlugin};
+use fs_core::{
+    ConfigParam, FileSystem, MountContext, ParamType, ReadOnlyFs, Result, ServicePlugin,
+};
 
 pub use fs::ServerInfoFs;
 
@@ -41,7 +43,7 @@ impl ServicePlugin for ServerInfoFsPlugin {
             Some(serde_json::Value::String(v)) => v.clone(),
             _ => ctx.server.version.clone(),
         };
-        Ok(Arc::new(ReadOnly(ServerInfoFs::new(
+        Ok(Arc::new(ReadOnlyFs(ServerInfoFs::new(
             version,
             ctx.server.started,
             README,

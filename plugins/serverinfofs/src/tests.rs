@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
 use fs_core::{
-    ErrorKind, FileSystem, MountContext, ReadOnly, ServerInfo, ServicePlugin, WriteFlags,
+    ErrorKind, FileSystem, MountContext, ReadOnlyFs, ServerInfo, ServicePlugin, WriteFlags,
 };
 use serde_json::{Value, json};
 
@@ -158,7 +158,7 @@ async fn stat_unknown_and_nested_paths_fail() {
 
 #[tokio::test]
 async fn write_version_unsupported() {
-    let fs = ReadOnly(ServerInfoFs::new("1.0", SystemTime::now(), "readme\n"));
+    let fs = ReadOnlyFs(ServerInfoFs::new("1.0", SystemTime::now(), "readme\n"));
     let e = fs
         .write(
             "/version",
