@@ -56,6 +56,25 @@ impl Drop for Slot {
     }
 }
 
+/// A handle a plugin has just opened, for [`HandleTable::insert`].
+#[derive(Debug)]
+pub struct Opened<'a> {
+    /// The place [`HandleTable::reserve`] gave for it.
+    pub slot: Slot,
+    /// The full path it was opened with.
+    pub path: String,
+    /// The `flags` integer as the client sent it.
+    pub flags_given: i64,
+    /// The flags in effect.
+    pub flags: OpenFlags,
+    /// How long it lives without a use.
+    pub lease: Duration,
+    /// The mount it belongs to (its handles close when it is unmounted).
+    pub mount: &'a Arc<Mount>,
+    /// The plugin's handle.
+    pub handle: Box<dyn FileHandle>,
+}
+
 /// One open handle.
 pub struct HandleEntry {
     /// The handle's id.
@@ -227,17 +246,16 @@ impl HandleTable {
     }
 
     /// Adds an opened handle under a new id.
-    #[allow(clippy::too_many_arguments)]
-    pub fn insert(
-        self: &Arc<Self>,
-        slot: Slot,
-        path: String,
-        flags_given: i64,
-        flags: OpenFlags,
-        lease: Duration,
-        mount: &Arc<Mount>,
-        handle: Box<dyn FileHandle>,
-    ) -> Arc<HandleEntry> {
+    pub fn insert(self: &Arc<Self>, opened: Opened<'_>) -> Arc<HandleEntry> {
+        let Opened {
+            slot,
+            path,
+            flags_given,
+            flags,
+            lease,
+            mount,
+            handle,
+        } = opened;
         let entry = Arc::new(HandleEntry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             path,

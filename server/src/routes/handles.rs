@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiResult;
 use crate::extract::{Params, PathParam, RequestBody, parse_octal_mode};
-use crate::handles::{DEFAULT_LEASE_SECS, HandleEntry, MAX_LEASE_SECS};
+use crate::handles::{DEFAULT_LEASE_SECS, HandleEntry, MAX_LEASE_SECS, Opened};
 use crate::state::AppState;
 
 /// What a handle read returns when `size` is absent (AGFS: 4 KiB).
@@ -112,15 +112,15 @@ pub async fn open(State(st): State<AppState>, params: Params) -> ApiResult<Json<
     // The place comes first: a refused open must not have created or truncated anything.
     let slot = st.handles.reserve()?;
     let (mount, handle) = st.fs.open_handle_at(&path, flags, mode).await?;
-    let entry = st.handles.insert(
+    let entry = st.handles.insert(Opened {
         slot,
-        path.into_owned(),
+        path: path.into_owned(),
         flags_given,
         flags,
         lease,
-        &mount,
+        mount: &mount,
         handle,
-    );
+    });
     // An unmount that ran while the plugin opened the file missed this handle: close it here.
     let still_mounted = st
         .fs
