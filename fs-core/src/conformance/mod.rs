@@ -12,6 +12,7 @@ use bytes::Bytes;
 use crate::{Capabilities, ErrorKind, FileSystem, Result, WriteFlags};
 
 pub mod caps;
+pub mod clock;
 pub mod dirs;
 pub mod extremes;
 pub mod faults;
