@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags};
 use parking_lot::{Mutex, RwLock};
 use tokio::task::JoinHandle;
+// tokio's Instant is std's own clock unless tokio's `test-util` is on (this crate's tests), where it
+// follows the paused clock the tests move with `tokio::time::advance`.
+use tokio::time::Instant;
 
 const PLUGIN: &str = "heartbeatfs";
 const DIR_MODE: u32 = 0o755;
@@ -18,11 +21,20 @@ const FILE_MODE: u32 = 0o644;
 const KEEPALIVE: &str = "keepalive";
 const CTL: &str = "ctl";
 /// How often the sweeper deletes expired items ("at least once per second").
-const SWEEP_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_millis(500);
 /// AGFS's words for a bad `ctl` write.
 const INVALID_CTL: &str = "invalid ctl command, use 'timeout=N' (seconds)";
 /// AGFS's words for a create.
 const USE_MKDIR: &str = "use mkdir to create heartbeat items";
+
+/// The wall clock: [`SystemTime::now`], except in this crate's tests, where it moves with tokio's
+/// clock (see `fs_core::conformance::clock`) so that a test under a paused clock sets it exactly.
+fn wall_now() -> SystemTime {
+    #[cfg(test)]
+    return fs_core::conformance::clock::wall_now();
+    #[cfg(not(test))]
+    SystemTime::now()
+}
 
 /// One heartbeat item.
 #[derive(Debug, Clone)]
@@ -38,14 +50,14 @@ struct Item {
 impl Item {
     fn new(timeout: Duration) -> Self {
         Item {
-            last_beat: SystemTime::now(),
+            last_beat: wall_now(),
             last_instant: Instant::now(),
             timeout,
         }
     }
 
     fn beat(&mut self) {
-        self.last_beat = SystemTime::now();
+        self.last_beat = wall_now();
         self.last_instant = Instant::now();
     }
 
@@ -96,7 +108,7 @@ fn parse_ctl(data: &[u8]) -> Result<Duration> {
     let text = std::str::from_utf8(data).map_err(|_| invalid())?.trim();
     let value = text.strip_prefix("timeout=").ok_or_else(invalid)?.trim();
     let secs: f64 = value.parse().map_err(|_| invalid())?;
-    match fs_core::plugin::seconds(secs) {
+    match fs_core::config::seconds(secs) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(invalid()),
     }
@@ -232,7 +244,7 @@ impl HeartbeatFs {
             items: RwLock::new(BTreeMap::new()),
             default_timeout,
             readme,
-            mounted: SystemTime::now(),
+            mounted: wall_now(),
         });
         let sweeper = tokio::runtime::Handle::try_current()
             .ok()

@@ -1,17 +1,18 @@
 //! heartbeatfs: the conformance cases that fit a fixed layout, plus heartbeatfs's own cases.
+//!
+//! Cases about time run under tokio's paused clock: both the expiry clock and the wall clock of the
+//! filesystem follow it in tests, so `tokio::time::advance` moves them exactly and at once.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
 use fs_core::{ErrorKind, FileSystem, MountableFs, ServerInfo, ServicePlugin, WriteFlags};
 use serde_json::json;
 
+use super::fs::SWEEP_EVERY;
 use super::{HeartbeatFs, HeartbeatFsPlugin, README};
-
-/// How long the polling tests wait before failing.
-const DEADLINE: Duration = Duration::from_secs(5);
 
 fn new_fs(timeout: Duration) -> HeartbeatFs {
     HeartbeatFs::new(timeout, Bytes::from_static(README.as_bytes()))
@@ -64,21 +65,10 @@ async fn write(fs: &dyn FileSystem, path: &str, data: &'static [u8]) -> fs_core:
         .await
 }
 
-/// Waits until `path` no longer exists, failing after [`DEADLINE`].
-async fn wait_gone(fs: &dyn FileSystem, path: &str) -> Duration {
-    let start = Instant::now();
-    loop {
-        match fs.stat(path).await {
-            Err(e) if e.kind() == ErrorKind::NotFound => return start.elapsed(),
-            Err(e) => panic!("stat {path}: {e}"),
-            Ok(_) => {}
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{path} still exists after {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Lets every timer due within `d` fire, the sweeper's included, in order: under a paused clock
+/// the runtime jumps from one timer to the next, so this takes no real time.
+async fn run_for(d: Duration) {
+    tokio::time::sleep(d).await;
 }
 
 #[tokio::test]
@@ -121,6 +111,11 @@ async fn mkdir_item_lists_keepalive_and_ctl_with_ctl_format() {
         expire.duration_since(last).unwrap(),
         Duration::from_secs(300)
     );
+    // The heartbeat in ctl is the item's modification time.
+    assert_eq!(
+        field(&ctl, "last_heartbeat_ts"),
+        humantime::format_rfc3339_seconds(info.mod_time.unwrap()).to_string()
+    );
     assert_eq!(fs.stat("/svc/ctl").await.unwrap().size, ctl.len() as u64);
     assert_eq!(text(&fs, "/svc/keepalive").await, "");
 }
@@ -137,49 +132,67 @@ async fn mkdir_existing_reserved_or_nested_refused() {
     assert_kind(fs.mkdir("/missing/sub", 0o755).await, ErrorKind::NotFound);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn write_keepalive_refreshes_heartbeat() {
     let fs = new_fs(Duration::from_secs(60));
     fs.mkdir("/svc", 0o755).await.unwrap();
     let before = fs.stat("/svc/keepalive").await.unwrap().mod_time.unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    tokio::time::advance(Duration::from_millis(20)).await;
+    assert_eq!(
+        fs.stat("/svc/keepalive").await.unwrap().mod_time.unwrap(),
+        before,
+        "a stat alone does not refresh"
+    );
     assert_eq!(write(&fs, "/svc/keepalive", b"beat\n").await.unwrap(), 5);
     let after = fs.stat("/svc/keepalive").await.unwrap().mod_time.unwrap();
-    assert!(after > before, "keepalive write did not refresh");
+    assert_eq!(
+        after.duration_since(before).unwrap(),
+        Duration::from_millis(20)
+    );
     // The content is not kept.
     assert_eq!(text(&fs, "/svc/keepalive").await, "");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn touch_keepalive_refreshes_and_keeps_item_alive() {
-    let fs = new_fs(Duration::from_millis(800));
+    let timeout = Duration::from_millis(800);
+    let fs = new_fs(timeout);
     fs.mkdir("/svc", 0o755).await.unwrap();
-    let start = Instant::now();
-    // Touch for twice the timeout: the item must outlive it.
-    while start.elapsed() < Duration::from_millis(1600) {
+    // Touch every 100 ms for twice the timeout: the item must outlive it.
+    for _ in 0..16 {
+        tokio::time::advance(Duration::from_millis(100)).await;
         fs.touch("/svc/keepalive").await.unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // It then lives exactly one timeout from the last touch.
+    tokio::time::advance(timeout - Duration::from_millis(1)).await;
     assert!(fs.stat("/svc").await.is_ok());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_kind(fs.stat("/svc").await, ErrorKind::NotFound);
+    fs.mkdir("/svc", 0o755).await.unwrap();
     assert_kind(fs.touch("/svc/ctl").await, ErrorKind::InvalidArgument);
     assert_kind(fs.touch("/svc").await, ErrorKind::InvalidArgument);
     assert_kind(fs.touch("/new").await, ErrorKind::Unsupported);
     assert_kind(fs.touch("/missing/keepalive").await, ErrorKind::NotFound);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ctl_timeout_one_second_item_expires_and_is_swept() {
     let fs = new_fs(Duration::from_secs(300));
+    // The sweeper's first run is now (t0), so it runs again at t0 + 500 ms, + 1 s, + 1.5 s...
+    run_for(Duration::from_millis(1)).await;
+    // ...and the item, made at t0 + 1 ms, expires between two runs.
     fs.mkdir("/svc", 0o755).await.unwrap();
     assert_eq!(write(&fs, "/svc/ctl", b"timeout=1\n").await.unwrap(), 10);
     let ctl = text(&fs, "/svc/ctl").await;
     assert_eq!(field(&ctl, "timeout"), "1");
     assert_eq!(field(&ctl, "status"), "alive");
-    let gone_after = wait_gone(&fs, "/svc").await;
-    assert!(
-        gone_after > Duration::from_millis(500),
-        "expired too early: {gone_after:?}"
-    );
+    // The timeout counts from the last heartbeat (the mkdir): alive until exactly 1 s after it.
+    // (`run_for`, not `advance`: the sweeper must run when due, not at the next step's time.)
+    run_for(Duration::from_millis(999)).await;
+    assert_eq!(field(&text(&fs, "/svc/ctl").await, "status"), "alive");
+    run_for(Duration::from_millis(1)).await;
+    assert_eq!(fs.stored_items(), 1, "not swept yet...");
+    assert_kind(fs.stat("/svc").await, ErrorKind::NotFound);
     assert_kind(fs.stat("/svc/ctl").await, ErrorKind::NotFound);
     assert_kind(fs.read("/svc/ctl", 0, None).await, ErrorKind::NotFound);
     assert_kind(write(&fs, "/svc/keepalive", b"").await, ErrorKind::NotFound);
@@ -191,15 +204,9 @@ async fn ctl_timeout_one_second_item_expires_and_is_swept() {
         .map(|i| i.name)
         .collect();
     assert_eq!(root, ["README"]);
-    // The sweeper deletes it from memory too.
-    let start = Instant::now();
-    while fs.stored_items() > 0 {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "sweeper did not delete the item"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // ...but invisible already. The sweeper deletes it from memory at its next run.
+    run_for(SWEEP_EVERY).await;
+    assert_eq!(fs.stored_items(), 0, "the sweeper did not delete the item");
     // The name can be used again.
     fs.mkdir("/svc", 0o755).await.unwrap();
     assert_eq!(field(&text(&fs, "/svc/ctl").await, "timeout"), "300");
@@ -275,21 +282,22 @@ async fn remove_item_deletes_it_and_files_stay_fixed() {
     assert_kind(fs.remove("/README").await, ErrorKind::PermissionDenied);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_stops_sweeper() {
     let fs = new_fs(Duration::from_secs(60));
     assert!(fs.sweeper_running());
-    fs.shutdown().await.unwrap();
-    let start = Instant::now();
-    while fs.sweeper_running() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "sweeper still running after shutdown"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // The filesystem still answers; expired items stay invisible without the sweeper.
     fs.mkdir("/svc", 0o755).await.unwrap();
+    assert_eq!(write(&fs, "/svc/ctl", b"timeout=0.1").await.unwrap(), 11);
+    fs.shutdown().await.unwrap();
+    assert!(!fs.sweeper_running());
+    // Many sweep periods later the expired item is still stored: nothing swept it.
+    run_for(SWEEP_EVERY * 10).await;
+    assert_eq!(fs.stored_items(), 1, "an item was swept after shutdown");
+    // The filesystem still answers; the expired item stays invisible without the sweeper, and its
+    // name can be used again.
+    assert_kind(fs.stat("/svc").await, ErrorKind::NotFound);
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    assert_eq!(field(&text(&fs, "/svc/ctl").await, "timeout"), "60");
 }
 
 #[tokio::test]
@@ -311,14 +319,11 @@ async fn unmount_drops_filesystem_and_sweeper() {
     router.mkdir("/hb/svc", 0o755).await.unwrap();
     router.unmount("/hb").await.unwrap();
     // Nothing (the sweeper included) keeps the filesystem alive after unmount.
-    let start = Instant::now();
-    while weak.strong_count() > 0 {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "filesystem outlived its unmount"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert_eq!(
+        weak.strong_count(),
+        0,
+        "the filesystem outlived its unmount"
+    );
 }
 
 #[test]
@@ -330,9 +335,7 @@ fn validate_default_timeout_forms() {
         json!({"default_timeout": "30s"}),
         json!({"default_timeout": "5m"}),
     ] {
-        HeartbeatFsPlugin
-            .validate(&ok)
-            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        fs_core::plugin::vet(&HeartbeatFsPlugin, &ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
     for bad in [
         json!({"default_timeout": 0}),
@@ -341,7 +344,7 @@ fn validate_default_timeout_forms() {
         json!({"default_timeout": "0s"}),
         json!({"timeout": 5}),
     ] {
-        let e = HeartbeatFsPlugin.validate(&bad).unwrap_err();
+        let e = fs_core::plugin::vet(&HeartbeatFsPlugin, &bad).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
     }
 }
