@@ -18,6 +18,15 @@ const DIR_MODE: u32 = 0o755;
 const README_MODE: u32 = 0o444;
 const KEY_MODE: u32 = 0o644;
 
+/// The wall clock: [`SystemTime::now`], except in this crate's tests, where it moves with tokio's
+/// clock (see `fs_core::conformance::clock`) so that a test under a paused clock sets it exactly.
+fn wall_now() -> SystemTime {
+    #[cfg(test)]
+    return fs_core::conformance::clock::wall_now();
+    #[cfg(not(test))]
+    SystemTime::now()
+}
+
 /// One stored value.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -29,7 +38,7 @@ impl Entry {
     fn new(value: Bytes) -> Self {
         Entry {
             value,
-            modified: SystemTime::now(),
+            modified: wall_now(),
         }
     }
 }
@@ -46,7 +55,7 @@ struct State {
 
 impl State {
     fn touch_dir(&mut self) {
-        self.keys_modified = SystemTime::now();
+        self.keys_modified = wall_now();
     }
 
     /// Stores `value` at `key`, keeping `used` right.
@@ -160,7 +169,7 @@ impl KvFs {
     /// Creates an empty store whose `/README` holds `readme` and whose values stay within
     /// `limits`.
     pub fn with_limits(readme: Bytes, limits: MemoryLimits) -> Self {
-        let now = SystemTime::now();
+        let now = wall_now();
         KvFs {
             state: RwLock::new(State {
                 keys: BTreeMap::new(),
@@ -458,7 +467,7 @@ impl FileSystem for KvFs {
         match node(&state, path)? {
             Node::Key(k) => {
                 match state.keys.get_mut(k) {
-                    Some(e) => e.modified = SystemTime::now(),
+                    Some(e) => e.modified = wall_now(),
                     None => {
                         state.keys.insert(k.to_string(), Entry::new(Bytes::new()));
                         state.touch_dir();

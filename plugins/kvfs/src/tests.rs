@@ -1,7 +1,7 @@
 //! kvfs: the conformance suite plus kvfs's own cases, one through the mount router.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
@@ -47,7 +47,7 @@ mod through_the_router {
 }
 
 async fn kvfs(config: serde_json::Value) -> Arc<dyn FileSystem> {
-    KvFsPlugin.validate(&config).unwrap();
+    fs_core::plugin::vet(&KvFsPlugin, &config).unwrap();
     KvFsPlugin.initialize(ctx(config)).await.unwrap()
 }
 
@@ -79,21 +79,17 @@ async fn initialize_initial_data_applied_with_scalars_as_text() {
 
 #[test]
 fn validate_bad_initial_data_key_invalid_argument() {
-    let e = KvFsPlugin
-        .validate(&json!({"initial_data": {"a/b": "x"}}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&KvFsPlugin, &json!({"initial_data": {"a/b": "x"}})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.to_string().contains("'a/b'"), "{e}");
-    let e = KvFsPlugin
-        .validate(&json!({"initial_data": {"a": [1]}}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&KvFsPlugin, &json!({"initial_data": {"a": [1]}})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(KvFsPlugin.validate(&json!({"initial_data": null})).is_ok());
+    assert!(fs_core::plugin::vet(&KvFsPlugin, &json!({"initial_data": null})).is_ok());
 }
 
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
-    let e = KvFsPlugin.validate(&json!({"initial": {}})).unwrap_err();
+    let e = fs_core::plugin::vet(&KvFsPlugin, &json!({"initial": {}})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let msg = e.to_string();
     assert!(
@@ -246,27 +242,32 @@ async fn rename_outside_keys_refused() {
     assert_eq!(get(&fs, "/keys/a").await, "1");
 }
 
-#[tokio::test]
+// Under tokio's paused clock kvfs's wall clock stands still until a test advances it.
+#[tokio::test(start_paused = true)]
 async fn rename_key_keeps_modification_time() {
     let fs = kvfs(json!({"initial_data": {"a": "1"}})).await;
     let before = fs.stat("/keys/a").await.unwrap().mod_time;
+    tokio::time::advance(Duration::from_secs(1)).await;
     fs.rename("/keys/a", "/keys/b").await.unwrap();
     assert_eq!(fs.stat("/keys/b").await.unwrap().mod_time, before);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stat_key_modification_time_is_stored() {
     let fs = kvfs(json!({"initial_data": {"a": "1"}})).await;
-    let first = fs.stat("/keys/a").await.unwrap().mod_time;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let first = fs.stat("/keys/a").await.unwrap().mod_time.unwrap();
+    tokio::time::advance(Duration::from_secs(1)).await;
     assert_eq!(
         fs.stat("/keys/a").await.unwrap().mod_time,
-        first,
+        Some(first),
         "stat must not report now"
     );
     fs.touch("/keys/a").await.unwrap();
-    let touched = fs.stat("/keys/a").await.unwrap().mod_time;
-    assert!(touched > first);
+    let touched = fs.stat("/keys/a").await.unwrap().mod_time.unwrap();
+    assert_eq!(
+        touched.duration_since(first).unwrap(),
+        Duration::from_secs(1)
+    );
     assert_eq!(get(&fs, "/keys/a").await, "1");
 }
 
