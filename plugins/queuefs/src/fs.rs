@@ -161,7 +161,7 @@ impl QueueFs {
         QueueFs {
             backend,
             readme,
-            mounted: SystemTime::now(),
+            mounted: super::backend::wall_now(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind, names};
@@ -52,7 +53,7 @@ struct Env {
 }
 
 async fn mount(config: Value) -> Arc<dyn FileSystem> {
-    QueueFsPlugin.validate(&config).unwrap();
+    fs_core::plugin::vet(&QueueFsPlugin, &config).unwrap();
     QueueFsPlugin
         .initialize(fs_core::conformance::mount_context("/queuefs", config))
         .await
@@ -117,14 +118,14 @@ async fn drop_server_database(config: &Value) {
 }
 
 /// Expands each case into `memory::<case>`, `sqlite::<case>`, `mysql::<case>` and `tidb::<case>`
-/// tests. The MySQL ones need the MariaDB `scripts/test` starts (a failure under `CI` without it);
-/// the TiDB ones are reported ignored, with the reason, unless `PFS_TEST_TIDB_DSN` was set when
-/// they were built (build.rs).
+/// tests, each run by the test attribute given first. The MySQL ones need the MariaDB
+/// `scripts/test` starts (a failure under `CI` without it); the TiDB ones are reported ignored,
+/// with the reason, unless `PFS_TEST_TIDB_DSN` was set when they were built (build.rs).
 macro_rules! on_every_backend {
-    ($($case:ident),* $(,)?) => {
+    (#[$test:meta] $($case:ident),* $(,)?) => {
         mod memory {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[$test]
                 async fn $case() {
                     let env = super::env("memory").await;
                     super::$case(env.fs.clone()).await;
@@ -133,7 +134,7 @@ macro_rules! on_every_backend {
         }
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[$test]
                 async fn $case() {
                     let env = super::env("sqlite").await;
                     super::$case(env.fs.clone()).await;
@@ -142,7 +143,7 @@ macro_rules! on_every_backend {
         }
         mod mysql {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[$test]
                 async fn $case() {
                     let Some(dsn) = super::server_dsn("mysql") else { return };
                     let config = super::server_config("mysql", &dsn);
@@ -153,7 +154,7 @@ macro_rules! on_every_backend {
         }
         mod tidb {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[$test]
                 #[cfg_attr(
                     not(pfs_tidb),
                     ignore = "needs a TiDB server: set PFS_TEST_TIDB_DSN (TiDB has no Debian package)"
@@ -170,6 +171,7 @@ macro_rules! on_every_backend {
 }
 
 on_every_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     stat_layout_root_readme_and_queues_listed,
     read_dir_queue_lists_controls_and_sub_queues,
     stat_control_files_report_modes_and_sizes,
@@ -189,8 +191,18 @@ on_every_backend!(
     enqueue_binary_body_kept_exactly_and_shown_lossy,
     dequeue_eight_concurrent_consumers_each_message_once,
     enqueue_independent_queues_in_parallel_complete,
-    stat_peek_modification_time_is_last_enqueue,
 );
+
+/// Cases about time, under tokio's paused clock: queuefs's wall clock follows it in tests, so
+/// `tokio::time::advance` sets the time of the next stamp exactly. (No backend arms a tokio timer,
+/// so the clock moves only when a case advances it, even while a case waits on SQLite or MySQL.)
+mod paused_clock {
+    use super::*;
+    on_every_backend!(
+        #[tokio::test(start_paused = true)]
+        stat_peek_modification_time_is_last_enqueue,
+    );
+}
 
 fn body(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
@@ -602,12 +614,20 @@ async fn enqueue_independent_queues_in_parallel_complete(fs: Arc<dyn FileSystem>
 async fn stat_peek_modification_time_is_last_enqueue(fs: Arc<dyn FileSystem>) {
     fs.mkdir("/q", 0o755).await.unwrap();
     let created = fs.stat("/q/peek").await.unwrap().mod_time.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(
+        fs.stat("/q/peek").await.unwrap().mod_time,
+        Some(created),
+        "stat must not report now"
+    );
     enqueue(&fs, "/q", "a").await;
     let m: Value = serde_json::from_slice(&read(&fs, "/q/peek").await).unwrap();
     let ts = humantime::parse_rfc3339(m["timestamp"].as_str().unwrap()).unwrap();
     let mtime = fs.stat("/q/peek").await.unwrap().mod_time.unwrap();
-    assert!(mtime > created);
+    assert_eq!(
+        mtime.duration_since(created).unwrap(),
+        Duration::from_secs(1)
+    );
     assert_eq!(mtime, ts);
     assert_eq!(fs.stat("/q").await.unwrap().mod_time, Some(mtime));
 }
@@ -616,8 +636,7 @@ async fn stat_peek_modification_time_is_last_enqueue(fs: Arc<dyn FileSystem>) {
 
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
-    let e = QueueFsPlugin
-        .validate(&json!({"backend": "memory", "table": "x"}))
+    let e = fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "memory", "table": "x"}))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(
@@ -638,37 +657,37 @@ fn validate_backends_known_and_mysql_tls_checked() {
         json!({"backend": "tidb", "host": "h", "port": 4000, "user": "u", "password": "p",
                "database": "d", "enable_tls": false, "tls_server_name": "h", "tls_skip_verify": false}),
     ] {
-        QueueFsPlugin.validate(&ok).unwrap();
+        fs_core::plugin::vet(&QueueFsPlugin, &ok).unwrap();
     }
     for name in ["mysql", "tidb"] {
-        QueueFsPlugin
-            .validate(&json!({"backend": name, "enable_tls": true, "tls_skip_verify": true}))
-            .unwrap();
-        let e = QueueFsPlugin
-            .validate(&json!({"backend": name, "dsn": "u:p@tcp(h:1)/d?tls=preferred"}))
-            .unwrap_err();
+        fs_core::plugin::vet(
+            &QueueFsPlugin,
+            &json!({"backend": name, "enable_tls": true, "tls_skip_verify": true}),
+        )
+        .unwrap();
+        let e = fs_core::plugin::vet(
+            &QueueFsPlugin,
+            &json!({"backend": name, "dsn": "u:p@tcp(h:1)/d?tls=preferred"}),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(e.to_string().contains("tls=preferred"), "{e}");
-        let e = QueueFsPlugin
-            .validate(&json!({"backend": name, "tls_ca": "/no/such/ca.pem"}))
-            .unwrap_err();
+        let e = fs_core::plugin::vet(
+            &QueueFsPlugin,
+            &json!({"backend": name, "tls_ca": "/no/such/ca.pem"}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("tls_ca"), "{e}");
     }
     assert!(
-        QueueFsPlugin
-            .validate(&json!({"backend": "mysql", "port": "3306"}))
-            .is_err()
+        fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "mysql", "port": "3306"})).is_err()
     );
-    let e = QueueFsPlugin
-        .validate(&json!({"backend": "redis"}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "redis"})).unwrap_err();
     assert!(e.to_string().contains("unknown backend 'redis'"), "{e}");
     assert!(
-        QueueFsPlugin
-            .validate(&json!({"backend": "sqlite", "db_path": ""}))
-            .is_err()
+        fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "sqlite", "db_path": ""})).is_err()
     );
-    assert!(QueueFsPlugin.validate(&json!({"backend": 3})).is_err());
+    assert!(fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": 3})).is_err());
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use fs_core::{Error, Result};
 use parking_lot::{Mutex, RwLock};
 
-use super::{Backend, Message, QueueStat, is_below, with_ancestors};
+use super::{Backend, Message, QueueStat, is_below, wall_now, with_ancestors};
 
 /// One queue: its messages and counters, behind its own lock.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ impl Queue {
     fn new() -> Self {
         Queue {
             messages: VecDeque::new(),
-            created: SystemTime::now(),
+            created: wall_now(),
             last_enqueue: None,
         }
     }

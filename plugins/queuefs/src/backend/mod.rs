@@ -27,7 +27,7 @@ impl Message {
         Message {
             id: uuid::Uuid::now_v7().to_string(),
             data,
-            timestamp: SystemTime::now(),
+            timestamp: wall_now(),
         }
     }
 
@@ -117,6 +117,17 @@ pub(crate) fn with_ancestors(queue: &str) -> impl Iterator<Item = &str> {
 /// Whether `name` is a queue strictly below `queue`.
 pub(crate) fn is_below(name: &str, queue: &str) -> bool {
     name.len() > queue.len() + 1 && name.starts_with(queue) && name.as_bytes()[queue.len()] == b'/'
+}
+
+/// The wall clock queuefs stamps queues and messages with: [`SystemTime::now`], except in this
+/// crate's tests, where it moves with tokio's clock (see `fs_core::conformance::clock`) so that a
+/// test under a paused clock sets it exactly. Read it on the async side: on a thread outside the
+/// runtime a test would get the real time.
+pub(crate) fn wall_now() -> SystemTime {
+    #[cfg(test)]
+    return fs_core::conformance::clock::wall_now();
+    #[cfg(not(test))]
+    SystemTime::now()
 }
 
 /// Nanoseconds since the Unix epoch (0 before it), as stored by the SQL backends.

@@ -9,7 +9,7 @@ use mysql_async::{Pool, TxOpts};
 
 pub(crate) use pfs_sql::mysql::{Flavor, MysqlConfig};
 
-use super::{Backend, Message, QueueStat, from_nanos, to_nanos, with_ancestors};
+use super::{Backend, Message, QueueStat, from_nanos, to_nanos, wall_now, with_ancestors};
 
 /// The database used when neither `database` nor the DSN names one (AGFS's default).
 pub(crate) const DEFAULT_DATABASE: &str = "queuedb";
@@ -194,8 +194,7 @@ impl Backend for MysqlBackend {
         check_name(queue)?;
         retry(|| async move {
             let mut tx = self.pool.start_transaction(TxOpts::default()).await?;
-            Self::ensure_queue(&mut tx, queue, to_nanos(std::time::SystemTime::now()), None)
-                .await?;
+            Self::ensure_queue(&mut tx, queue, to_nanos(wall_now()), None).await?;
             tx.commit().await
         })
         .await

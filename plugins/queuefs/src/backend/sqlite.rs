@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use pfs_sql::sqlite::Pool;
 
-use super::{Backend, Message, QueueStat, from_nanos, to_nanos, with_ancestors};
+use super::{Backend, Message, QueueStat, from_nanos, to_nanos, wall_now, with_ancestors};
 
 const LABEL: &str = "queuefs sqlite";
 
@@ -83,8 +82,9 @@ impl Backend for SqliteBackend {
 
     async fn create_queue(&self, queue: &str) -> Result<()> {
         let queue = queue.to_string();
+        let now = to_nanos(wall_now());
         self.pool
-            .run(move |conn| ensure_queue(conn, &queue, to_nanos(SystemTime::now())))
+            .run(move |conn| ensure_queue(conn, &queue, now))
             .await
     }
 
