@@ -1,9 +1,12 @@
 //! A loaded plugin as pfs sees it: [`ExternalPlugin`] (a `ServicePlugin`: one `PluginNew` instance
 //! per mount) and [`CPluginFs`] (a `FileSystem` over one instance). Every C call runs on the instance's
 //! thread of its own, never on an executor thread, so calls on one instance are serialized.
+//!
+//! Safe code only (`unsafe_code` is forbidden here): every call into the plugin, and every release
+//! of its memory, goes through `vtable.rs`.
 
 use std::collections::BTreeMap;
-use std::ffi::{CString, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, c_int};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -19,8 +22,8 @@ use parking_lot::Mutex;
 
 pub use crate::errors::map_error_text;
 use crate::errors::map_write_error;
-use crate::ffi::{FREE_BYTES, FREE_FILEINFO, FREE_FILEINFO_ARRAY, FileInfoC};
-use crate::loader::{LoadedLibrary, VTable, copy_str, release};
+use crate::loader::LoadedLibrary;
+use crate::vtable::{Instance, Outcome, PluginInfo, Symbol};
 use crate::worker::Worker;
 
 /// A plugin library registered under a name (possibly renamed `name-1` on a clash).
@@ -88,33 +91,25 @@ impl ServicePlugin for ExternalPlugin {
         let handle = worker.clone();
         let inner = worker
             .run(move || {
-                // SAFETY: PluginNew takes nothing and returns an instance or NULL.
-                let instance = unsafe { (lib.vt.plugin_new)() };
-                if instance.is_null() {
-                    return Err(Error::internal(format!(
-                        "plugin {name}: PluginNew returned NULL"
-                    )));
-                }
-                let fs = Inner {
-                    lib,
-                    instance: Mutex::new(Instance(instance)),
-                };
-                for (step, f) in [
-                    ("validate", fs.lib.vt.plugin_validate),
-                    ("initialize", fs.lib.vt.plugin_initialize),
-                ] {
-                    if let Some(f) = f {
-                        // SAFETY: live instance, NUL-terminated config; result is NULL or a C string.
-                        let err = unsafe { f(instance, config.as_ptr()) };
-                        if let Some(msg) = fs.take_error(instance, err) {
-                            // `fs` drops here: PluginFree runs, nothing stays mounted.
-                            return Err(Error::invalid_argument(format!(
-                                "plugin {name}: {step} failed: {msg}"
-                            )));
-                        }
+                let instance = lib.new_instance().ok_or_else(|| {
+                    Error::internal(format!("plugin {name}: PluginNew returned NULL"))
+                })?;
+                let steps: [(&str, fn(&Instance, &CStr) -> Option<Outcome>); 2] = [
+                    ("validate", Instance::validate),
+                    ("initialize", Instance::initialize),
+                ];
+                for (step, call) in steps {
+                    if let Some(Err(msg)) = call(&instance, &config) {
+                        // `instance` drops here: PluginFree runs, nothing stays mounted.
+                        return Err(Error::invalid_argument(format!(
+                            "plugin {name}: {step} failed: {msg}"
+                        )));
                     }
                 }
-                Ok(Arc::new(fs))
+                Ok(Arc::new(Inner {
+                    lib,
+                    instance: Mutex::new(Some(instance)),
+                }))
             })
             .await?;
         Ok(Arc::new(CPluginFs {
@@ -128,16 +123,10 @@ impl ServicePlugin for ExternalPlugin {
     }
 }
 
-/// An instance pointer; only ever used under the instance mutex, on the instance's own thread.
-struct Instance(*mut c_void);
-
-// SAFETY: the pointer is only dereferenced by the plugin, one call at a time (the mutex), which the
-// header documents as the host's threading promise.
-unsafe impl Send for Instance {}
-
+/// One mounted instance: `None` once shut down (and freed).
 struct Inner {
     lib: Arc<LoadedLibrary>,
-    instance: Mutex<Instance>,
+    instance: Mutex<Option<Instance>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -149,60 +138,35 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Inner {
-    fn vt(&self) -> &VTable {
-        &self.lib.vt
-    }
-
-    /// Copies and releases an error text; `None` for NULL or "" (success).
-    fn take_error(&self, instance: *mut c_void, p: *const c_char) -> Option<String> {
-        // SAFETY: the ABI returns NULL or a NUL-terminated string.
-        let s = unsafe { copy_str(p) };
-        release(self.vt(), instance, p.cast_mut().cast(), FREE_BYTES);
-        s.filter(|s| !s.is_empty())
-    }
-
     /// Runs `f` with the live instance; `Unavailable` after shutdown.
-    fn with<T>(&self, f: impl FnOnce(*mut c_void) -> Result<T>) -> Result<T> {
-        let guard = self.instance.lock();
-        if guard.0.is_null() {
-            return Err(Error::new(
+    fn with<T>(&self, f: impl FnOnce(&Instance) -> Result<T>) -> Result<T> {
+        match &*self.instance.lock() {
+            Some(instance) => f(instance),
+            None => Err(Error::new(
                 ErrorKind::Unavailable,
                 "plugin instance has been shut down",
-            ));
+            )),
         }
-        f(guard.0)
+    }
+
+    /// Fails with `Unsupported` (`op`) when the plugin lacks `symbol`.
+    fn require(&self, symbol: Symbol, op: &'static str) -> Result<()> {
+        if self.lib.has(symbol) {
+            Ok(())
+        } else {
+            Err(Error::unsupported(op))
+        }
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileInfo>> {
-        let f = self
-            .vt()
-            .fs_stat
-            .ok_or_else(|| Error::unsupported("stat"))?;
+        self.require(Symbol::FsStat, "stat")?;
         let c_path = cstring(path)?;
         self.with(|inst| {
-            // SAFETY: live instance, NUL-terminated path; result is NULL or a FileInfoC.
-            let p = unsafe { f(inst, c_path.as_ptr()) };
-            if p.is_null() {
-                return Ok(None);
-            }
-            // SAFETY: non-NULL FileInfoC from the plugin, valid until released.
-            let info = unsafe { file_info(&*p) };
-            release(self.vt(), inst, p.cast(), FREE_FILEINFO);
-            Ok(Some(info))
+            let info = inst
+                .stat(&c_path)
+                .ok_or_else(|| Error::unsupported("stat"))?;
+            Ok(info.map(file_info))
         })
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let inst = self.instance.get_mut();
-        if !inst.0.is_null() {
-            if let Some(free) = self.lib.vt.plugin_free {
-                // SAFETY: the instance came from PluginNew and is freed exactly once (then nulled).
-                unsafe { free(inst.0) };
-            }
-            inst.0 = std::ptr::null_mut();
-        }
     }
 }
 
@@ -225,20 +189,18 @@ fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::invalid_argument("a NUL byte cannot cross the plugin ABI"))
 }
 
-/// Copies a `FileInfoC` into a `FileInfo`.
-///
-/// # Safety
-/// Every string pointer of `c` is NULL or a valid NUL-terminated string.
-unsafe fn file_info(c: &FileInfoC) -> FileInfo {
-    // SAFETY: forwarded from the caller.
-    let (name, meta_name, meta_type, meta_content) = unsafe {
-        (
-            copy_str(c.name),
-            copy_str(c.meta_name),
-            copy_str(c.meta_type),
-            copy_str(c.meta_content),
-        )
-    };
+/// Makes a `FileInfo` of what the plugin's `FileInfoC` said.
+fn file_info(c: PluginInfo) -> FileInfo {
+    let PluginInfo {
+        name,
+        size,
+        mode,
+        mod_time,
+        is_dir,
+        meta_name,
+        meta_type,
+        meta_content,
+    } = c;
     let content = meta_content
         .and_then(|j| serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&j).ok())
         .map(|m| {
@@ -247,15 +209,15 @@ unsafe fn file_info(c: &FileInfoC) -> FileInfo {
                 .collect::<BTreeMap<_, _>>()
         })
         .filter(|m| !m.is_empty());
-    let mod_time = u64::try_from(c.mod_time)
+    let mod_time = u64::try_from(mod_time)
         .ok()
         .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s));
     FileInfo {
         name: name.unwrap_or_default(),
-        size: u64::try_from(c.size).unwrap_or(0),
-        mode: c.mode & 0o7777,
+        size: u64::try_from(size).unwrap_or(0),
+        mode: mode & 0o7777,
         mod_time,
-        is_dir: c.is_dir != 0,
+        is_dir,
         meta: Meta {
             name: meta_name.unwrap_or_default(),
             kind: meta_type.unwrap_or_default(),
@@ -265,12 +227,13 @@ unsafe fn file_info(c: &FileInfoC) -> FileInfo {
 }
 
 impl CPluginFs {
-    /// Runs a `const char* f(instance, path)`-shaped call and maps its error text.
+    /// Runs one of the instance's error-text calls on `path` and maps its error text; `call`
+    /// answers `None` when the plugin lacks the symbol.
     async fn str_call(
         &self,
         op: &'static str,
         path: &str,
-        call: impl FnOnce(*mut c_void, &CString) -> Option<*const c_char> + Send + 'static,
+        call: impl FnOnce(&Instance, &CStr) -> Option<Outcome> + Send + 'static,
     ) -> Result<()> {
         let inner = self.inner.clone();
         let c_path = cstring(path)?;
@@ -278,10 +241,8 @@ impl CPluginFs {
             .run(move || {
                 inner.with(|inst| match call(inst, &c_path) {
                     None => Err(Error::unsupported(op)),
-                    Some(err) => match inner.take_error(inst, err) {
-                        None => Ok(()),
-                        Some(msg) => Err(map_error_text(&msg)),
-                    },
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(msg)) => Err(map_error_text(&msg)),
                 })
             })
             .await
@@ -291,15 +252,15 @@ impl CPluginFs {
 #[async_trait]
 impl FileSystem for CPluginFs {
     fn capabilities(&self) -> Capabilities {
-        let vt = self.inner.vt();
+        let has = |symbol| self.inner.lib.has(symbol);
         Capabilities {
-            write: vt.fs_write.is_some(),
-            create: vt.fs_create.is_some(),
-            mkdir: vt.fs_mkdir.is_some(),
-            remove: vt.fs_remove.is_some() && vt.fs_remove_all.is_some(),
-            rename: vt.fs_rename.is_some(),
-            chmod: vt.fs_chmod.is_some(),
-            truncate: vt.truncate.is_some(),
+            write: has(Symbol::FsWrite),
+            create: has(Symbol::FsCreate),
+            mkdir: has(Symbol::FsMkdir),
+            remove: has(Symbol::FsRemove) && has(Symbol::FsRemoveAll),
+            rename: has(Symbol::FsRename),
+            chmod: has(Symbol::FsChmod),
+            truncate: has(Symbol::PfsTruncate),
             live_stream: false,
             max_file_size: fs_core::MAX_FILE_SIZE,
         }
@@ -318,29 +279,11 @@ impl FileSystem for CPluginFs {
         let p = path.to_string();
         self.worker
             .run(move || {
-                let f = inner
-                    .vt()
-                    .fs_read_dir
-                    .ok_or_else(|| Error::unsupported("readdir"))?;
+                inner.require(Symbol::FsReadDir, "readdir")?;
                 let c_path = cstring(&p)?;
                 let listed = inner.with(|inst| {
-                    let mut count: c_int = 0;
-                    // SAFETY: live instance, NUL-terminated path, `count` is a valid C int.
-                    let arr = unsafe { f(inst, c_path.as_ptr(), &mut count) };
-                    if count < 0 {
-                        release(inner.vt(), inst, arr.cast(), FREE_FILEINFO_ARRAY);
-                        return Ok(None);
-                    }
-                    let mut out = Vec::with_capacity(count as usize);
-                    // SAFETY: a non-NULL array with at least `count` items, as the ABI promises.
-                    if let Some(a) = unsafe { arr.as_ref() }.filter(|a| !a.items.is_null()) {
-                        for i in 0..count as usize {
-                            // SAFETY: `i < count` items are valid FileInfoC values.
-                            out.push(unsafe { file_info(&*a.items.add(i)) });
-                        }
-                    }
-                    release(inner.vt(), inst, arr.cast(), FREE_FILEINFO_ARRAY);
-                    Ok(Some(out))
+                    inst.read_dir(&c_path, file_info)
+                        .ok_or_else(|| Error::unsupported("readdir"))
                 })?;
                 match listed {
                     Some(v) => Ok(v),
@@ -360,32 +303,16 @@ impl FileSystem for CPluginFs {
         let p = path.to_string();
         self.worker
             .run(move || {
-                let f = inner
-                    .vt()
-                    .fs_read
-                    .ok_or_else(|| Error::unsupported("read"))?;
+                inner.require(Symbol::FsRead, "read")?;
                 let c_path = cstring(&p)?;
                 // Past INT64_MAX no file has bytes: clamped, the plugin answers empty (or not found).
                 let offset = i64::try_from(offset).unwrap_or(i64::MAX);
                 let size = size.map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX));
                 let result = inner.with(|inst| {
-                    let mut len: c_int = 0;
-                    // SAFETY: live instance, NUL-terminated path, `len` is a valid C int.
-                    let data = unsafe { f(inst, c_path.as_ptr(), offset, size, &mut len) };
-                    let out = if len < 0 {
-                        // A negative length: the pointer, if any, is an error text.
-                        // SAFETY: the ABI returns NULL or a NUL-terminated string here.
-                        Err(unsafe { copy_str(data) }.unwrap_or_else(|| "read failed".into()))
-                    } else if data.is_null() || len == 0 {
-                        Ok(Bytes::new())
-                    } else {
-                        // SAFETY: the plugin promises `len` readable bytes at `data`.
-                        Ok(Bytes::copy_from_slice(unsafe {
-                            std::slice::from_raw_parts(data.cast::<u8>(), len as usize)
-                        }))
-                    };
-                    release(inner.vt(), inst, data.cast_mut().cast(), FREE_BYTES);
-                    Ok(out)
+                    let read = inst
+                        .read(&c_path, offset, size)
+                        .ok_or_else(|| Error::unsupported("read"))?;
+                    Ok(read.map_err(|text| text.unwrap_or_else(|| "read failed".into())))
                 })?;
                 match result {
                     Ok(b) => Ok(b),
@@ -414,17 +341,14 @@ impl FileSystem for CPluginFs {
         let p = path.to_string();
         self.worker
             .run(move || {
-                let f = inner
-                    .vt()
-                    .fs_write
-                    .ok_or_else(|| Error::unsupported("write"))?;
+                inner.require(Symbol::FsWrite, "write")?;
                 let c_path = cstring(&p)?;
-                let len = c_int::try_from(data.len()).map_err(|_| {
-                    Error::new(
+                if c_int::try_from(data.len()).is_err() {
+                    return Err(Error::new(
                         ErrorKind::PayloadTooLarge,
                         "the plugin ABI takes at most 2 GiB per write",
-                    )
-                })?;
+                    ));
+                }
                 let offset = match offset {
                     None => -1,
                     Some(o) => {
@@ -439,17 +363,8 @@ impl FileSystem for CPluginFs {
                     flags
                 };
                 let n = inner.with(|inst| {
-                    // SAFETY: live instance, NUL-terminated path, `len` bytes at `data`.
-                    Ok(unsafe {
-                        f(
-                            inst,
-                            c_path.as_ptr(),
-                            data.as_ptr().cast(),
-                            len,
-                            offset,
-                            flags.bits(),
-                        )
-                    })
+                    inst.write(&c_path, &data, offset, flags.bits())
+                        .ok_or_else(|| Error::unsupported("write"))
                 })?;
                 if n >= 0 {
                     return Ok(n as u64);
@@ -468,69 +383,38 @@ impl FileSystem for CPluginFs {
     }
 
     async fn create(&self, path: &str) -> Result<()> {
-        let f = self.inner.vt().fs_create;
-        self.str_call("create", path, move |i, p| {
-            // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
-            f.map(|f| unsafe { f(i, p.as_ptr()) })
-        })
-        .await
+        self.str_call("create", path, |i, p| i.create(p)).await
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
-        let f = self.inner.vt().fs_mkdir;
-        self.str_call("mkdir", path, move |i, p| {
-            // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
-            f.map(|f| unsafe { f(i, p.as_ptr(), mode) })
-        })
-        .await
+        self.str_call("mkdir", path, move |i, p| i.mkdir(p, mode))
+            .await
     }
 
     async fn remove(&self, path: &str) -> Result<()> {
-        let f = self.inner.vt().fs_remove;
-        self.str_call("remove", path, move |i, p| {
-            // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
-            f.map(|f| unsafe { f(i, p.as_ptr()) })
-        })
-        .await
+        self.str_call("remove", path, |i, p| i.remove(p)).await
     }
 
     async fn remove_all(&self, path: &str) -> Result<()> {
-        let f = self.inner.vt().fs_remove_all;
-        self.str_call("remove", path, move |i, p| {
-            // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
-            f.map(|f| unsafe { f(i, p.as_ptr()) })
-        })
-        .await
+        self.str_call("remove", path, |i, p| i.remove_all(p)).await
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let f = self.inner.vt().fs_rename;
         let to = cstring(to)?;
-        self.str_call("rename", from, move |i, p| {
-            // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
-            f.map(|f| unsafe { f(i, p.as_ptr(), to.as_ptr()) })
-        })
-        .await
+        self.str_call("rename", from, move |i, p| i.rename(p, &to))
+            .await
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        let f = self.inner.vt().fs_chmod;
-        self.str_call("chmod", path, move |i, p| {
-            // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
-            f.map(|f| unsafe { f(i, p.as_ptr(), mode) })
-        })
-        .await
+        self.str_call("chmod", path, move |i, p| i.chmod(p, mode))
+            .await
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
-        let f = self.inner.vt().truncate;
         check_size(path, size, MAX_FILE_SIZE)?;
         let size = size as i64;
-        self.str_call("truncate", path, move |i, p| {
-            // SAFETY: a live instance (str_call holds its lock) and NUL-terminated strings.
-            f.map(|f| unsafe { f(i, p.as_ptr(), size) })
-        })
-        .await
+        self.str_call("truncate", path, move |i, p| i.truncate(p, size))
+            .await
     }
 
     /// 501, as in AGFS: the v1 ABI cannot say whether a plugin's reads have side effects, so no
@@ -549,22 +433,13 @@ impl FileSystem for CPluginFs {
         self.worker
             .run(move || {
                 let mut guard = inner.instance.lock();
-                let inst = std::mem::replace(&mut guard.0, std::ptr::null_mut());
-                if inst.is_null() {
+                let Some(inst) = guard.take() else {
                     return Ok(());
-                }
-                let err = inner.vt().plugin_shutdown.map(|f| {
-                    // SAFETY: live instance, shut down exactly once (the pointer is nulled above).
-                    let p = unsafe { f(inst) };
-                    inner.take_error(inst, p)
-                });
-                if let Some(free) = inner.vt().plugin_free {
-                    // SAFETY: freed exactly once, after shutdown; no call can reach it any more.
-                    unsafe { free(inst) };
-                }
-                match err.flatten() {
-                    None => Ok(()),
-                    Some(msg) => Err(map_error_text(&msg)),
+                };
+                // Shut down exactly once, then freed: no call can reach it any more.
+                match inst.shutdown() {
+                    None | Some(Ok(())) => Ok(()),
+                    Some(Err(msg)) => Err(map_error_text(&msg)),
                 }
             })
             .await

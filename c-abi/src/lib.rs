@@ -4,26 +4,39 @@
 //! - [`ffi`] mirrors its structs and function types, with layout tests;
 //! - [`errno`] is the table of errno names and numbers the host and the Rust SDK share;
 //! - [`loader`] opens a library, checks its ABI version and resolves its symbols;
+//! - `vtable` is the one module that calls plugin code: the resolved symbols (private, each call a
+//!   safe method), the instances and the guard that hands plugin memory back to `PFSFree`;
 //! - [`adapter`] makes a loaded library a `ServicePlugin` (one instance per mount) and each
 //!   instance a `FileSystem`, with every C call off the async threads;
 //! - `worker` decides where an instance's C calls run (its own thread, or in place once they
 //!   proved quick);
 //! - [`host`] tracks what is loaded and from where loading is allowed.
 //!
-//! Everything but [`ffi`] and [`errno`] sits behind the default `host` feature; plugin-side code uses the crate
-//! without it.
+//! Everything but [`ffi`] and [`errno`] sits behind the default `host` feature; plugin-side code
+//! uses the crate without it.
+//!
+//! `unsafe` is confined to `vtable` (calls into the plugin) and `worker` (`getrusage`): every other
+//! module forbids it.
 #![deny(missing_docs)]
 
 #[cfg(feature = "host")]
+#[forbid(unsafe_code)]
 pub mod adapter;
+#[forbid(unsafe_code)]
 pub mod errno;
 #[cfg(feature = "host")]
+#[forbid(unsafe_code)]
 mod errors;
+#[forbid(unsafe_code)]
 pub mod ffi;
 #[cfg(feature = "host")]
+#[forbid(unsafe_code)]
 pub mod host;
 #[cfg(feature = "host")]
+#[forbid(unsafe_code)]
 pub mod loader;
+#[cfg(feature = "host")]
+mod vtable;
 #[cfg(feature = "host")]
 mod worker;
 
@@ -35,3 +48,5 @@ pub use errors::map_error_text;
 pub use host::{HostConfig, Loaded, PluginHost};
 #[cfg(feature = "host")]
 pub use loader::LoadedLibrary;
+#[cfg(feature = "host")]
+pub use vtable::Symbol;

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use c_abi::{ExternalPlugin, LoadedLibrary};
+use c_abi::{ExternalPlugin, LoadedLibrary, Symbol};
 use fs_core::conformance::{Fixture, assert_kind};
 use fs_core::{ErrorKind, FileSystem, MountableFs, ServicePlugin};
 
@@ -14,7 +14,7 @@ async fn mounted() -> Arc<dyn FileSystem> {
     let so = common::make_example("memfs-c", "memfs-c.so", dir.path());
     let lib = Arc::new(LoadedLibrary::load(&so).unwrap());
     assert_eq!(lib.name, "memfs-c");
-    assert!(lib.vt.free.is_some() && lib.vt.truncate.is_some());
+    assert!(lib.has(Symbol::PfsFree) && lib.has(Symbol::PfsTruncate));
     let plugin = ExternalPlugin::new(lib, "memfs-c".into());
     plugin
         .initialize(common::ctx("/m", serde_json::json!({})))

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use c_abi::{ExternalPlugin, LoadedLibrary};
+use c_abi::{ExternalPlugin, LoadedLibrary, Symbol};
 use fs_core::conformance::{Fixture, assert_kind};
 use fs_core::{ErrorKind, FileSystem, ServicePlugin, WriteFlags};
 
@@ -44,7 +44,8 @@ fn load_reads_name_readme_and_abi() {
     assert_eq!(lib.name, "hellofs-c");
     assert_eq!(lib.abi, (1, 0), "no PFSPluginABIVersion means v1");
     assert!(!lib.readme.is_empty());
-    assert!(lib.vt.free.is_none() && lib.vt.truncate.is_none());
+    assert!(!lib.has(Symbol::PfsFree) && !lib.has(Symbol::PfsTruncate));
+    assert!(lib.has(Symbol::FsRead) && lib.has(Symbol::PluginName));
 }
 
 #[tokio::test]
