@@ -7,6 +7,7 @@ mod sqlite;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod tx;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,7 +22,7 @@ use serde_json::Value;
 
 pub use sqlite::SCHEMA as SQLITE_SCHEMA;
 
-use ops::{Op, Out};
+use ops::Operation;
 use pfs_sql::SqlBackend as BackendConfig;
 
 const README: &str = include_str!("../README.md");
@@ -155,36 +156,32 @@ impl SqlFs {
         }
     }
 
-    async fn run(&self, op: Op) -> Result<Out> {
-        let fail = op.is_write() && self.fail_before_commit.load(Ordering::Relaxed);
-        let out = self.store.run(op, fail).await?;
-        if let Out::Data(_, n, _) = &out {
-            self.chunks_read.fetch_add(*n, Ordering::Relaxed);
-        }
-        Ok(out)
+    /// Runs `op` in one transaction of its own.
+    async fn run<O: Operation>(&self, op: O) -> Result<O::Output> {
+        let fail = O::WRITES && self.fail_before_commit.load(Ordering::Relaxed);
+        self.store.run(op, fail).await
     }
 
-    async fn unit(&self, op: Op) -> Result<()> {
-        self.run(op).await.map(drop)
+    /// Runs a read, counting the chunk rows it fetched.
+    async fn read_chunks(&self, op: ops::Read) -> Result<ops::Data> {
+        let data = self.run(op).await?;
+        self.chunks_read.fetch_add(data.chunks, Ordering::Relaxed);
+        Ok(data)
     }
 }
 
 impl Store {
     /// Runs one operation in one transaction (`fail`: tests make it fail before commit).
-    async fn run(&self, op: Op, fail: bool) -> Result<Out> {
+    async fn run<O: Operation>(&self, op: O, fail: bool) -> Result<O::Output> {
         match self {
             Store::Sqlite(pool) => sqlite::run(pool, op, fail).await,
-            Store::Mysql(pool) => mysql::run(pool, op, fail).await,
+            Store::Mysql(pool) => mysql::run(pool, &op, fail).await,
         }
     }
 }
 
 fn norm(p: &str) -> Result<String> {
     fs_core::path::normalize(p)
-}
-
-fn unexpected() -> Error {
-    Error::internal("sqlfs: unexpected result")
 }
 
 #[async_trait]
@@ -194,17 +191,11 @@ impl FileSystem for SqlFs {
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        match self.run(Op::Stat(norm(path)?)).await? {
-            Out::Info(i) => Ok(i),
-            _ => Err(unexpected()),
-        }
+        self.run(ops::Stat(norm(path)?)).await
     }
 
     async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
-        match self.run(Op::ReadDir(norm(path)?)).await? {
-            Out::List(v) => Ok(v),
-            _ => Err(unexpected()),
-        }
+        self.run(ops::ReadDir(norm(path)?)).await
     }
 
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
@@ -212,15 +203,12 @@ impl FileSystem for SqlFs {
     }
 
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
-        let op = Op::Read {
+        let op = ops::Read {
             path: norm(path)?,
             offset,
             size,
         };
-        match self.run(op).await? {
-            Out::Data(b, _, _) => Ok(b),
-            _ => Err(unexpected()),
-        }
+        Ok(self.read_chunks(op).await?.bytes)
     }
 
     async fn write(
@@ -230,16 +218,13 @@ impl FileSystem for SqlFs {
         offset: Option<u64>,
         flags: WriteFlags,
     ) -> Result<u64> {
-        let op = Op::Write {
+        let op = ops::Write {
             path: norm(path)?,
             data,
             offset,
             flags,
         };
-        match self.run(op).await? {
-            Out::Written(n) => Ok(n),
-            _ => Err(unexpected()),
-        }
+        self.run(op).await
     }
 
     async fn write_stream(
@@ -259,31 +244,35 @@ impl FileSystem for SqlFs {
     }
 
     async fn create(&self, path: &str) -> Result<()> {
-        self.unit(Op::Create(norm(path)?)).await
+        self.run(ops::Create(norm(path)?)).await
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
-        self.unit(Op::Mkdir(norm(path)?, mode)).await
+        let path = norm(path)?;
+        self.run(ops::Mkdir { path, mode }).await
     }
 
     async fn remove(&self, path: &str) -> Result<()> {
-        self.unit(Op::Remove(norm(path)?)).await
+        self.run(ops::Remove(norm(path)?)).await
     }
 
     async fn remove_all(&self, path: &str) -> Result<()> {
-        self.unit(Op::RemoveAll(norm(path)?)).await
+        self.run(ops::RemoveAll(norm(path)?)).await
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.unit(Op::Rename(norm(from)?, norm(to)?)).await
+        let (from, to) = (norm(from)?, norm(to)?);
+        self.run(ops::Rename { from, to }).await
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        self.unit(Op::Chmod(norm(path)?, mode)).await
+        let path = norm(path)?;
+        self.run(ops::Chmod { path, mode }).await
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
-        self.unit(Op::Truncate(norm(path)?, size)).await
+        let path = norm(path)?;
+        self.run(ops::Truncate { path, size }).await
     }
 
     async fn shutdown(&self) -> Result<()> {

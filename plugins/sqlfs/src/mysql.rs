@@ -10,8 +10,9 @@ use fs_core::{Error, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::{IsolationLevel, Pool, Transaction, TxOpts};
 
-use super::ops::{self, Node, Op, Out, Tx, below_range};
+use super::ops::Operation;
 use super::stream;
+use super::tx::{Node, Tx, below_range};
 use pfs_sql::mysql::{DEADLOCK_RETRIES, ER_DUP_ENTRY, MysqlConfig, is_deadlock};
 
 const LABEL: &str = "sqlfs mysql";
@@ -113,10 +114,14 @@ pub(crate) async fn orphan_chunks(pool: &Pool) -> Result<u64> {
 
 /// Runs `op` in one transaction, retrying deadlock victims; `fail_before_commit` (tests) rolls
 /// back instead of committing.
-pub(crate) async fn run(pool: &Pool, op: Op, fail_before_commit: bool) -> Result<Out> {
+pub(crate) async fn run<O: Operation>(
+    pool: &Pool,
+    op: &O,
+    fail_before_commit: bool,
+) -> Result<O::Output> {
     let mut attempt = 0;
     let mut opts = TxOpts::default();
-    if !op.is_write() {
+    if !O::WRITES {
         opts.with_isolation_level(IsolationLevel::RepeatableRead)
             .with_consistent_snapshot(true);
     }
@@ -127,10 +132,10 @@ pub(crate) async fn run(pool: &Pool, op: Op, fail_before_commit: bool) -> Result
             .map_err(map_mysql_error)?;
         let mut t = MysqlTx {
             tx,
-            lock: op.is_write(),
+            lock: O::WRITES,
             deadlock: false,
         };
-        let result = ops::execute(&mut t, op.clone(), "mysql").await;
+        let result = op.apply(&mut t, "mysql").await;
         let result = result.and_then(|out| {
             if fail_before_commit {
                 Err(Error::internal("sqlfs: injected failure before commit"))

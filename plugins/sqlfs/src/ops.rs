@@ -1,14 +1,16 @@
-//! The filesystem logic, written once over [`Tx`]: one call of [`execute`] is one operation inside
-//! one transaction, which the backend commits when it returns `Ok` and rolls back otherwise.
+//! The filesystem logic, written once over [`Tx`]: each operation is a type of its own that
+//! implements [`Operation`], answering its own result type. A backend runs one operation inside one
+//! transaction, which it commits when [`Operation::apply`] returns `Ok` and rolls back otherwise.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::write::check_size;
 use fs_core::{
     Error, ErrorKind, FileInfo, MAX_FILE_SIZE, Meta, Result, WriteFlags, WritePlan, path,
 };
+
+use super::tx::{Node, Tx};
 
 /// Bytes per chunk row: a file is `ceil(size / CHUNK)` rows, a range read touches only the rows
 /// it overlaps, a pwrite only the rows it changes.
@@ -18,133 +20,38 @@ pub(crate) const CHUNK: u64 = 256 * 1024;
 const PERM: u32 = 0o7777;
 const FILE_MODE: u32 = 0o644;
 
-/// A row of the node table.
-#[derive(Debug, Clone)]
-pub(crate) struct Node {
-    pub(crate) id: i64,
-    pub(crate) is_dir: bool,
-    pub(crate) mode: u32,
-    pub(crate) size: u64,
-    pub(crate) mtime_ns: i64,
-}
+/// One filesystem operation, run by a backend inside one transaction of its own.
+pub(crate) trait Operation: Send + Sync + 'static {
+    /// What the operation answers.
+    type Output: Send + 'static;
 
-/// The statements of one transaction; every path and value is bound, never spliced into SQL.
-///
-/// Chunk rows may be shorter than their extent in the file (or missing): the rest reads as zeros.
-#[async_trait]
-pub(crate) trait Tx: Send {
-    /// The node at `path` (locked until commit in write transactions on MySQL).
-    async fn node(&mut self, path: &str) -> Result<Option<Node>>;
-    /// Inserts a node, returning its id.
-    async fn insert(
-        &mut self,
-        path: &str,
-        parent: &str,
-        is_dir: bool,
-        mode: u32,
-        now: i64,
-    ) -> Result<i64>;
-    /// Sets size and modification time.
-    async fn set_size(&mut self, id: i64, size: u64, now: i64) -> Result<()>;
-    /// Sets the permission bits.
-    async fn set_mode(&mut self, id: i64, mode: u32) -> Result<()>;
-    /// One chunk row.
-    async fn chunk(&mut self, id: i64, idx: u64) -> Result<Option<Vec<u8>>>;
-    /// The chunk rows with `lo <= idx < hi`.
-    async fn chunks(&mut self, id: i64, lo: u64, hi: u64) -> Result<Vec<(u64, Vec<u8>)>>;
-    /// Inserts or replaces one chunk row.
-    async fn put_chunk(&mut self, id: i64, idx: u64, data: &[u8]) -> Result<()>;
-    /// Deletes the chunk rows with `idx >= from`.
-    async fn delete_chunks_from(&mut self, id: i64, from: u64) -> Result<()>;
-    /// Deletes a node and its chunks.
-    async fn delete_node(&mut self, id: i64) -> Result<()>;
-    /// The direct children of the directory `dir`: (path, node).
-    async fn children(&mut self, dir: &str) -> Result<Vec<(String, Node)>>;
-    /// Whether `dir` has any child.
-    async fn has_children(&mut self, dir: &str) -> Result<bool>;
-    /// Deletes every node strictly below `dir`, with their chunks.
-    async fn delete_below(&mut self, dir: &str) -> Result<()>;
-    /// Moves one node to `to` (its parent `parent`).
-    async fn move_node(&mut self, id: i64, to: &str, parent: &str) -> Result<()>;
-    /// Moves every node strictly below `from` to the same place below `to`.
-    async fn move_below(&mut self, from: &str, to: &str) -> Result<()>;
-    /// How many chunk rows `id` has.
-    async fn chunk_count(&mut self, id: i64) -> Result<u64>;
-    /// Gives node `id` the id `new_id`, so the chunk rows of `new_id` become its content.
-    async fn renumber(&mut self, id: i64, new_id: i64) -> Result<()>;
-}
-
-/// `(lo, hi)` such that `lo < p < hi` holds exactly for the paths strictly below `dir` (`0`
-/// follows `/`), so no `LIKE` pattern (and no wildcard escaping) is ever needed.
-pub(crate) fn below_range(dir: &str) -> (String, String) {
-    if dir == "/" {
-        ("/".to_string(), "0".to_string())
-    } else {
-        (format!("{dir}/"), format!("{dir}0"))
-    }
-}
-
-/// One filesystem operation.
-#[derive(Debug, Clone)]
-pub(crate) enum Op {
-    Stat(String),
-    ReadDir(String),
-    Read {
-        path: String,
-        offset: u64,
-        size: Option<u64>,
-    },
-    Write {
-        path: String,
-        data: Bytes,
-        offset: Option<u64>,
-        flags: WriteFlags,
-    },
-    /// Makes the chunk rows staged under `staged` ([`super::stream`]) the whole content of `path`:
-    /// `chunks` rows holding `size` bytes, checked like a whole-file [`Op::Write`].
-    Commit {
-        path: String,
-        staged: i64,
-        chunks: u64,
-        size: u64,
-        flags: WriteFlags,
-    },
-    /// Fails as a whole-file write of `path` with `flags` would, changing nothing.
-    CheckWrite(String, WriteFlags),
-    Create(String),
-    Mkdir(String, u32),
-    Remove(String),
-    RemoveAll(String),
-    Rename(String, String),
-    Chmod(String, u32),
-    Truncate(String, u64),
-}
-
-impl Op {
-    /// Whether the operation changes anything (an immediate / locking transaction).
-    pub(crate) fn is_write(&self) -> bool {
-        !matches!(
-            self,
-            Op::Stat(_) | Op::ReadDir(_) | Op::Read { .. } | Op::CheckWrite(..)
-        )
-    }
+    /// Whether the operation changes anything: a write transaction (SQLite's writer thread,
+    /// locking reads on MySQL), else a read-only snapshot.
+    const WRITES: bool;
 
     /// Whether the write asks to be durable before returning (the `SYNC` flag).
-    pub(crate) fn is_sync(&self) -> bool {
-        matches!(self, Op::Write { flags, .. } | Op::Commit { flags, .. }
-            if flags.contains(WriteFlags::SYNC))
+    fn sync(&self) -> bool {
+        false
     }
+
+    /// The statements of the operation in `tx`; `kind` is the backend name shown in `meta.Type`.
+    /// Takes `&self` so a backend can run it again (a MySQL deadlock victim is retried whole).
+    fn apply(
+        &self,
+        tx: &mut dyn Tx,
+        kind: &'static str,
+    ) -> impl Future<Output = Result<Self::Output>> + Send;
 }
 
-/// The result of an [`Op`].
+/// What a read answers.
 #[derive(Debug)]
-pub(crate) enum Out {
-    Unit,
-    Info(FileInfo),
-    List(Vec<FileInfo>),
-    /// The bytes, how many chunk rows were fetched, and the file's version.
-    Data(Bytes, u64, Version),
-    Written(u64),
+pub(crate) struct Data {
+    /// The bytes read.
+    pub(crate) bytes: Bytes,
+    /// How many chunk rows were fetched.
+    pub(crate) chunks: u64,
+    /// The file's version the bytes belong to.
+    pub(crate) version: Version,
 }
 
 fn now_ns() -> i64 {
@@ -197,107 +104,278 @@ async fn require_parent(tx: &mut dyn Tx, p: &str) -> Result<()> {
     }
 }
 
-/// Runs one operation; `kind` is the backend name shown in `meta.Type`.
-pub(crate) async fn execute(tx: &mut dyn Tx, op: Op, kind: &str) -> Result<Out> {
-    match op {
-        Op::Stat(p) => {
-            let n = lookup(tx, &p).await?;
-            Ok(Out::Info(info(&p, &n, kind)))
-        }
-        Op::ReadDir(p) => {
-            let n = lookup(tx, &p).await?;
-            if !n.is_dir {
-                return Err(Error::not_a_directory(p));
-            }
-            let rows = tx.children(&p).await?;
-            Ok(Out::List(
-                rows.iter().map(|(cp, n)| info(cp, n, kind)).collect(),
-            ))
-        }
-        Op::Read { path, offset, size } => read(tx, &path, offset, size).await,
-        Op::Write {
-            path,
-            data,
-            offset,
-            flags,
-        } => write(tx, &path, &data, offset, flags).await,
-        Op::Commit {
-            path,
-            staged,
-            chunks,
-            size,
-            flags,
-        } => commit(tx, &path, staged, chunks, size, flags).await,
-        Op::CheckWrite(p, flags) => {
-            target(tx, &p, None, flags, 0, 0, true).await?;
-            Ok(Out::Unit)
-        }
-        Op::Create(p) => {
-            if tx.node(&p).await?.is_some() {
-                return Err(Error::already_exists(p));
-            }
-            require_parent(tx, &p).await?;
-            tx.insert(&p, path::parent(&p), false, FILE_MODE, now_ns())
-                .await?;
-            Ok(Out::Unit)
-        }
-        Op::Mkdir(p, mode) => {
-            if tx.node(&p).await?.is_some() {
-                return Err(Error::already_exists(p));
-            }
-            require_parent(tx, &p).await?;
-            tx.insert(&p, path::parent(&p), true, mode & PERM, now_ns())
-                .await?;
-            Ok(Out::Unit)
-        }
-        Op::Remove(p) => {
-            if p == "/" {
-                return Err(Error::permission_denied(p));
-            }
-            let n = lookup(tx, &p).await?;
-            if n.is_dir && tx.has_children(&p).await? {
-                return Err(Error::directory_not_empty(p));
-            }
-            tx.delete_node(n.id).await?;
-            Ok(Out::Unit)
-        }
-        Op::RemoveAll(p) => {
-            let n = lookup(tx, &p).await?;
-            if n.is_dir {
-                tx.delete_below(&p).await?;
-            }
-            if p != "/" {
-                tx.delete_node(n.id).await?;
-            }
-            Ok(Out::Unit)
-        }
-        Op::Rename(from, to) => rename(tx, &from, &to).await,
-        Op::Chmod(p, mode) => {
-            let n = lookup(tx, &p).await?;
-            tx.set_mode(n.id, mode & PERM).await?;
-            Ok(Out::Unit)
-        }
-        Op::Truncate(p, size) => {
-            check_size(&p, size, MAX_FILE_SIZE)?;
-            let n = lookup(tx, &p).await?;
-            if n.is_dir {
-                return Err(Error::is_a_directory(p));
-            }
-            truncate(tx, &n, size).await?;
-            tx.set_size(n.id, size, now_ns()).await?;
-            Ok(Out::Unit)
-        }
+/// `stat`.
+#[derive(Debug)]
+pub(crate) struct Stat(pub(crate) String);
+
+impl Operation for Stat {
+    type Output = FileInfo;
+    const WRITES: bool = false;
+
+    async fn apply(&self, tx: &mut dyn Tx, kind: &'static str) -> Result<FileInfo> {
+        let n = lookup(tx, &self.0).await?;
+        Ok(info(&self.0, &n, kind))
     }
 }
 
-async fn read(tx: &mut dyn Tx, p: &str, offset: u64, size: Option<u64>) -> Result<Out> {
+/// `read_dir`.
+#[derive(Debug)]
+pub(crate) struct ReadDir(pub(crate) String);
+
+impl Operation for ReadDir {
+    type Output = Vec<FileInfo>;
+    const WRITES: bool = false;
+
+    async fn apply(&self, tx: &mut dyn Tx, kind: &'static str) -> Result<Vec<FileInfo>> {
+        let p = &self.0;
+        let n = lookup(tx, p).await?;
+        if !n.is_dir {
+            return Err(Error::not_a_directory(p));
+        }
+        let rows = tx.children(p).await?;
+        Ok(rows.iter().map(|(cp, n)| info(cp, n, kind)).collect())
+    }
+}
+
+/// A read of up to `size` bytes (to the end when `None`) at `offset`.
+#[derive(Debug)]
+pub(crate) struct Read {
+    pub(crate) path: String,
+    pub(crate) offset: u64,
+    pub(crate) size: Option<u64>,
+}
+
+impl Operation for Read {
+    type Output = Data;
+    const WRITES: bool = false;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<Data> {
+        read(tx, &self.path, self.offset, self.size).await
+    }
+}
+
+/// A write of `data` at `offset` (see [`WritePlan`]); answers the bytes written.
+#[derive(Debug)]
+pub(crate) struct Write {
+    pub(crate) path: String,
+    pub(crate) data: Bytes,
+    pub(crate) offset: Option<u64>,
+    pub(crate) flags: WriteFlags,
+}
+
+impl Operation for Write {
+    type Output = u64;
+    const WRITES: bool = true;
+
+    fn sync(&self) -> bool {
+        self.flags.contains(WriteFlags::SYNC)
+    }
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<u64> {
+        write(tx, &self.path, &self.data, self.offset, self.flags).await
+    }
+}
+
+/// Makes the chunk rows staged under `staged` ([`super::stream`]) the whole content of `path`:
+/// `chunks` rows holding `size` bytes, checked like a whole-file [`Write`]; answers `size`.
+#[derive(Debug)]
+pub(crate) struct Commit {
+    pub(crate) path: String,
+    pub(crate) staged: i64,
+    pub(crate) chunks: u64,
+    pub(crate) size: u64,
+    pub(crate) flags: WriteFlags,
+}
+
+impl Operation for Commit {
+    type Output = u64;
+    const WRITES: bool = true;
+
+    fn sync(&self) -> bool {
+        self.flags.contains(WriteFlags::SYNC)
+    }
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<u64> {
+        commit(
+            tx,
+            &self.path,
+            self.staged,
+            self.chunks,
+            self.size,
+            self.flags,
+        )
+        .await
+    }
+}
+
+/// Fails as a whole-file write of `path` with `flags` would, changing nothing.
+#[derive(Debug)]
+pub(crate) struct CheckWrite {
+    pub(crate) path: String,
+    pub(crate) flags: WriteFlags,
+}
+
+impl Operation for CheckWrite {
+    type Output = ();
+    const WRITES: bool = false;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        target(tx, &self.path, None, self.flags, 0, 0, true)
+            .await
+            .map(drop)
+    }
+}
+
+/// `create`: a new empty file.
+#[derive(Debug)]
+pub(crate) struct Create(pub(crate) String);
+
+impl Operation for Create {
+    type Output = ();
+    const WRITES: bool = true;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        insert_new(tx, &self.0, false, FILE_MODE).await
+    }
+}
+
+/// `mkdir`.
+#[derive(Debug)]
+pub(crate) struct Mkdir {
+    pub(crate) path: String,
+    pub(crate) mode: u32,
+}
+
+impl Operation for Mkdir {
+    type Output = ();
+    const WRITES: bool = true;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        insert_new(tx, &self.path, true, self.mode & PERM).await
+    }
+}
+
+/// `remove`: a file or an empty directory, never the root.
+#[derive(Debug)]
+pub(crate) struct Remove(pub(crate) String);
+
+impl Operation for Remove {
+    type Output = ();
+    const WRITES: bool = true;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        let p = &self.0;
+        if p == "/" {
+            return Err(Error::permission_denied(p));
+        }
+        let n = lookup(tx, p).await?;
+        if n.is_dir && tx.has_children(p).await? {
+            return Err(Error::directory_not_empty(p));
+        }
+        tx.delete_node(n.id).await
+    }
+}
+
+/// `remove_all`: a node and everything below it (below only, for the root).
+#[derive(Debug)]
+pub(crate) struct RemoveAll(pub(crate) String);
+
+impl Operation for RemoveAll {
+    type Output = ();
+    const WRITES: bool = true;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        let p = &self.0;
+        let n = lookup(tx, p).await?;
+        if n.is_dir {
+            tx.delete_below(p).await?;
+        }
+        if p != "/" {
+            tx.delete_node(n.id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `rename`, moving a directory's whole subtree.
+#[derive(Debug)]
+pub(crate) struct Rename {
+    pub(crate) from: String,
+    pub(crate) to: String,
+}
+
+impl Operation for Rename {
+    type Output = ();
+    const WRITES: bool = true;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        rename(tx, &self.from, &self.to).await
+    }
+}
+
+/// `chmod`: the permission bits of `mode`.
+#[derive(Debug)]
+pub(crate) struct Chmod {
+    pub(crate) path: String,
+    pub(crate) mode: u32,
+}
+
+impl Operation for Chmod {
+    type Output = ();
+    const WRITES: bool = true;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        let n = lookup(tx, &self.path).await?;
+        tx.set_mode(n.id, self.mode & PERM).await
+    }
+}
+
+/// `truncate` (or extend with zeros) to `size` bytes.
+#[derive(Debug)]
+pub(crate) struct Truncate {
+    pub(crate) path: String,
+    pub(crate) size: u64,
+}
+
+impl Operation for Truncate {
+    type Output = ();
+    const WRITES: bool = true;
+
+    async fn apply(&self, tx: &mut dyn Tx, _: &'static str) -> Result<()> {
+        let (p, size) = (&self.path, self.size);
+        check_size(p, size, MAX_FILE_SIZE)?;
+        let n = lookup(tx, p).await?;
+        if n.is_dir {
+            return Err(Error::is_a_directory(p));
+        }
+        truncate(tx, &n, size).await?;
+        tx.set_size(n.id, size, now_ns()).await
+    }
+}
+
+/// Creates the file or directory `p`, which must not exist, in an existing directory.
+async fn insert_new(tx: &mut dyn Tx, p: &str, is_dir: bool, mode: u32) -> Result<()> {
+    if tx.node(p).await?.is_some() {
+        return Err(Error::already_exists(p));
+    }
+    require_parent(tx, p).await?;
+    tx.insert(p, path::parent(p), is_dir, mode, now_ns())
+        .await
+        .map(drop)
+}
+
+async fn read(tx: &mut dyn Tx, p: &str, offset: u64, size: Option<u64>) -> Result<Data> {
     let n = lookup(tx, p).await?;
     if n.is_dir {
         return Err(Error::is_a_directory(p));
     }
     let end = size.map_or(n.size, |s| offset.saturating_add(s).min(n.size));
     if offset >= end {
-        return Ok(Out::Data(Bytes::new(), 0, (n.size, mtime(&n))));
+        return Ok(Data {
+            bytes: Bytes::new(),
+            chunks: 0,
+            version: (n.size, mtime(&n)),
+        });
     }
     let (lo, hi) = (offset / CHUNK, (end - 1) / CHUNK + 1);
     let rows = tx.chunks(n.id, lo, hi).await?;
@@ -324,7 +402,11 @@ async fn read(tx: &mut dyn Tx, p: &str, offset: u64, size: Option<u64>) -> Resul
                 .copy_from_slice(&data[(a - start) as usize..(b - start) as usize]);
         }
     }
-    Ok(Out::Data(Bytes::from(out), fetched, (n.size, mtime(&n))))
+    Ok(Data {
+        bytes: Bytes::from(out),
+        chunks: fetched,
+        version: (n.size, mtime(&n)),
+    })
 }
 
 /// Cuts the chunk rows of `n` to `size` bytes (growing needs nothing: missing bytes read as zeros).
@@ -405,7 +487,7 @@ async fn write(
     data: &[u8],
     offset: Option<u64>,
     flags: WriteFlags,
-) -> Result<Out> {
+) -> Result<u64> {
     let now = now_ns();
     let (node, plan) = target(tx, p, offset, flags, data.len() as u64, now, false).await?;
     if plan.keep == 0 && node.size > 0 {
@@ -437,7 +519,7 @@ async fn write(
         pos += n;
     }
     tx.set_size(node.id, plan.size, now).await?;
-    Ok(Out::Written(data.len() as u64))
+    Ok(data.len() as u64)
 }
 
 /// Swaps in staged content: the node takes the staging id instead of the chunk rows taking the
@@ -449,7 +531,7 @@ async fn commit(
     chunks: u64,
     size: u64,
     flags: WriteFlags,
-) -> Result<Out> {
+) -> Result<u64> {
     let now = now_ns();
     let (node, _) = target(tx, p, None, flags, size, now, false).await?;
     // Rows swept as stale (an upload older than the sweep age) must not become a file of zeros.
@@ -463,14 +545,14 @@ async fn commit(
     tx.delete_chunks_from(node.id, 0).await?;
     tx.renumber(node.id, staged).await?;
     tx.set_size(staged, size, now).await?;
-    Ok(Out::Written(size))
+    Ok(size)
 }
 
-async fn rename(tx: &mut dyn Tx, from: &str, to: &str) -> Result<Out> {
+async fn rename(tx: &mut dyn Tx, from: &str, to: &str) -> Result<()> {
     path::check_rename(from, to)?;
     let src = lookup(tx, from).await?;
     if from == to {
-        return Ok(Out::Unit);
+        return Ok(());
     }
     require_parent(tx, to).await?;
     if let Some(dst) = tx.node(to).await? {
@@ -488,5 +570,5 @@ async fn rename(tx: &mut dyn Tx, from: &str, to: &str) -> Result<Out> {
     if src.is_dir {
         tx.move_below(from, to).await?;
     }
-    Ok(Out::Unit)
+    Ok(())
 }

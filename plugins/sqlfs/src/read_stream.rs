@@ -11,7 +11,7 @@ use fs_core::{ByteStream, Content, ContentBody, Error, ErrorKind, Result};
 use futures_util::StreamExt;
 
 use super::SqlFs;
-use super::ops::{Op, Out, Version};
+use super::ops::{self, Data, Version};
 
 /// Windows up to this size are read in one transaction and answered whole.
 pub(crate) const STREAM_ABOVE: u64 = 4 << 20;
@@ -29,14 +29,16 @@ pub(crate) async fn read_content(
     size: Option<u64>,
 ) -> Result<Content> {
     let path = super::norm(path)?;
-    let first = Op::Read {
+    let first = ops::Read {
         path: path.clone(),
         offset,
         size: Some(size.map_or(BATCH, |s| s.min(BATCH))),
     };
-    let Out::Data(data, _, version) = fs.run(first).await? else {
-        return Err(Error::internal("sqlfs: unexpected result"));
-    };
+    let Data {
+        bytes: data,
+        version,
+        ..
+    } = fs.read_chunks(first).await?;
     let (file_size, modified) = version;
     let end = size.map_or(file_size, |s| offset.saturating_add(s).min(file_size));
     let len = end.saturating_sub(offset);
@@ -81,15 +83,17 @@ async fn next_batch(mut b: Batches) -> Result<Option<(Bytes, Batches)>> {
         return Ok(None);
     }
     let want = (b.end - b.pos).min(BATCH);
-    let op = Op::Read {
+    let op = ops::Read {
         path: b.path.clone(),
         offset: b.pos,
         size: Some(want),
     };
     // The version comes from the same transaction as the bytes.
-    let Out::Data(data, _, now) = b.store.run(op, false).await? else {
-        return Err(Error::internal("sqlfs: unexpected result"));
-    };
+    let Data {
+        bytes: data,
+        version: now,
+        ..
+    } = b.store.run(op, false).await?;
     if now != b.version || data.len() as u64 != want {
         return Err(Error::new(
             ErrorKind::Unavailable,

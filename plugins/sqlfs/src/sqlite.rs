@@ -11,8 +11,9 @@ use fs_core::{Error, Result};
 use futures_util::FutureExt;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use super::ops::{self, Node, Op, Out, Tx, below_range};
+use super::ops::Operation;
 use super::stream;
+use super::tx::{Node, Tx, below_range};
 use pfs_sql::sqlite::{Pool, exec};
 
 const LABEL: &str = "sqlfs sqlite";
@@ -131,17 +132,19 @@ pub(crate) async fn orphan_chunks(pool: &Arc<Pool>) -> Result<u64> {
 /// Runs `op`: a write in the writer's group transaction (its own savepoint; the SYNC write flag
 /// fsyncs the commit), a read in a transaction of its own on a reader connection, so it sees one
 /// snapshot. `fail_before_commit` (tests) undoes the operation instead of keeping it.
-pub(crate) async fn run(pool: &Arc<Pool>, op: Op, fail_before_commit: bool) -> Result<Out> {
-    if op.is_write() {
+pub(crate) async fn run<O: Operation>(
+    pool: &Arc<Pool>,
+    op: O,
+    fail_before_commit: bool,
+) -> Result<O::Output> {
+    if O::WRITES {
         return pool
-            .write(op.is_sync(), move |conn| {
-                apply(conn, op, fail_before_commit)
-            })
+            .write(op.sync(), move |conn| apply(conn, &op, fail_before_commit))
             .await;
     }
     pool.read_typed(move |conn| {
         exec(conn, "BEGIN").map_err(map_sqlite_error)?;
-        let out = apply(conn, op, fail_before_commit);
+        let out = apply(conn, &op, fail_before_commit);
         let ended = exec(conn, if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
         match (out, ended) {
             (Ok(_), Err(e)) => {
@@ -155,10 +158,15 @@ pub(crate) async fn run(pool: &Arc<Pool>, op: Op, fail_before_commit: bool) -> R
 }
 
 /// The statements of `op`, in whatever transaction the connection is in.
-fn apply(conn: &mut Connection, op: Op, fail_before_commit: bool) -> Result<Out> {
+fn apply<O: Operation>(
+    conn: &mut Connection,
+    op: &O,
+    fail_before_commit: bool,
+) -> Result<O::Output> {
     let mut tx = SqliteTx { conn };
     // Every statement is synchronous, so the future is ready on its first poll.
-    let out = ops::execute(&mut tx, op, "sqlite")
+    let out = op
+        .apply(&mut tx, "sqlite")
         .now_or_never()
         .unwrap_or_else(|| Err(Error::internal("sqlfs sqlite: operation did not complete")))?;
     if fail_before_commit {

@@ -9,8 +9,8 @@ use bytes::{Bytes, BytesMut};
 use fs_core::{ByteStream, Error, ErrorKind, Result, WriteFlags};
 use futures_util::StreamExt;
 
-use super::ops::{CHUNK, Op, Out};
-use super::{SqlFs, Store, mysql, sqlite, unexpected};
+use super::ops::{self, CHUNK};
+use super::{SqlFs, Store, mysql, sqlite};
 
 /// Low bits of a staging id below its start time, random, so uploads started in the same second
 /// (here or on another server sharing the database) get different ids.
@@ -175,7 +175,7 @@ fn too_large(limit: u64) -> Error {
 ///
 /// A body of at most one chunk is one ordinary write transaction. A longer one is staged chunk by
 /// chunk (after checking, once, that the write could succeed, so a doomed upload stops early) and
-/// committed by [`Op::Commit`]; on any failure the staged rows are deleted and the file stays as
+/// committed by [`ops::Commit`]; on any failure the staged rows are deleted and the file stays as
 /// it was.
 pub(crate) async fn write_whole(
     fs: &SqlFs,
@@ -202,7 +202,11 @@ pub(crate) async fn write_whole(
                 match &mut staging {
                     Some(s) => s.push(part).await?,
                     None => {
-                        fs.run(Op::CheckWrite(path.clone(), flags)).await?;
+                        let check = ops::CheckWrite {
+                            path: path.clone(),
+                            flags,
+                        };
+                        fs.run(check).await?;
                         staging = Some(Staging::start(&fs.store, part).await?);
                     }
                 }
@@ -214,18 +218,14 @@ pub(crate) async fn write_whole(
     let Some(mut staging) = staging else {
         received?;
         let data = pending.take(pending.len);
-        return match fs
-            .run(Op::Write {
+        return fs
+            .run(ops::Write {
                 path,
                 data,
                 offset: None,
                 flags,
             })
-            .await?
-        {
-            Out::Written(n) => Ok(n),
-            _ => Err(unexpected()),
-        };
+            .await;
     };
     let staged = match received {
         Ok(()) if pending.len > 0 => staging.push(pending.take(pending.len)).await,
@@ -235,7 +235,7 @@ pub(crate) async fn write_whole(
         staging.discard().await;
         return Err(e);
     }
-    let op = Op::Commit {
+    let op = ops::Commit {
         path,
         staged: staging.id,
         chunks: staging.chunks,
@@ -243,13 +243,9 @@ pub(crate) async fn write_whole(
         flags,
     };
     match fs.run(op).await {
-        Ok(Out::Written(n)) => {
+        Ok(n) => {
             staging.live = false;
             Ok(n)
-        }
-        Ok(_) => {
-            staging.discard().await;
-            Err(unexpected())
         }
         Err(e) => {
             staging.discard().await;

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::{drop_database, mysql_config, mysql_dsn, pattern, sqlfs, sqlite_config};
-use crate::ops::{CHUNK, Op, Out};
+use crate::ops::{self, CHUNK};
 use crate::stream::{STALE_AFTER_SECS, staging_id};
 use crate::{SqlFs, Store};
 
@@ -313,14 +313,14 @@ async fn mount_sweeps_stale_staged_rows_only(config: Value) {
     // A file committed long ago from staged rows keeps its (old, negative) id: not swept.
     let committed = staging_id(now - 3 * STALE_AFTER_SECS, 42);
     stage_raw(&raw, committed, 0, b"kept").await;
-    let op = Op::Commit {
+    let op = ops::Commit {
         path: "/kept".into(),
         staged: committed,
         chunks: 1,
         size: 4,
         flags: WriteFlags::NONE,
     };
-    assert!(matches!(raw.run(op).await.unwrap(), Out::Written(4)));
+    assert_eq!(raw.run(op).await.unwrap(), 4);
     // A staging id is taken while its rows or a node use it.
     let store = raw.store.clone();
     let taken = |id: i64| {
