@@ -180,10 +180,6 @@ impl Store {
     }
 }
 
-fn norm(p: &str) -> Result<String> {
-    fs_core::path::normalize(p)
-}
-
 #[async_trait]
 impl FileSystem for SqlFs {
     fn capabilities(&self) -> Capabilities {
@@ -191,11 +187,11 @@ impl FileSystem for SqlFs {
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        self.run(ops::Stat(norm(path)?)).await
+        self.run(ops::Stat(path.to_owned())).await
     }
 
     async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
-        self.run(ops::ReadDir(norm(path)?)).await
+        self.run(ops::ReadDir(path.to_owned())).await
     }
 
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
@@ -204,7 +200,7 @@ impl FileSystem for SqlFs {
 
     async fn read(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Bytes> {
         let op = ops::Read {
-            path: norm(path)?,
+            path: path.to_owned(),
             offset,
             size,
         };
@@ -219,7 +215,7 @@ impl FileSystem for SqlFs {
         flags: WriteFlags,
     ) -> Result<u64> {
         let op = ops::Write {
-            path: norm(path)?,
+            path: path.to_owned(),
             data,
             offset,
             flags,
@@ -240,38 +236,38 @@ impl FileSystem for SqlFs {
             let data = fs_core::collect_stream(data, limit).await?;
             return self.write(path, data, offset, flags).await;
         }
-        stream::write_whole(self, norm(path)?, data, limit, flags).await
+        stream::write_whole(self, path.to_owned(), data, limit, flags).await
     }
 
     async fn create(&self, path: &str) -> Result<()> {
-        self.run(ops::Create(norm(path)?)).await
+        self.run(ops::Create(path.to_owned())).await
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
-        let path = norm(path)?;
+        let path = path.to_owned();
         self.run(ops::Mkdir { path, mode }).await
     }
 
     async fn remove(&self, path: &str) -> Result<()> {
-        self.run(ops::Remove(norm(path)?)).await
+        self.run(ops::Remove(path.to_owned())).await
     }
 
     async fn remove_all(&self, path: &str) -> Result<()> {
-        self.run(ops::RemoveAll(norm(path)?)).await
+        self.run(ops::RemoveAll(path.to_owned())).await
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let (from, to) = (norm(from)?, norm(to)?);
+        let (from, to) = (from.to_owned(), to.to_owned());
         self.run(ops::Rename { from, to }).await
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        let path = norm(path)?;
+        let path = path.to_owned();
         self.run(ops::Chmod { path, mode }).await
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
-        let path = norm(path)?;
+        let path = path.to_owned();
         self.run(ops::Truncate { path, size }).await
     }
 

@@ -1,6 +1,10 @@
 //! The filesystem logic, written once over [`Tx`]: each operation is a type of its own that
 //! implements [`Operation`], answering its own result type. A backend runs one operation inside one
 //! transaction, which it commits when [`Operation::apply`] returns `Ok` and rolls back otherwise.
+//!
+//! Paths are used as given: the mount router normalizes every path once, before any plugin sees it
+//! ([`fs_core::path`]). What is checked here are the tree's own rules: the root is never removed,
+//! a directory never moves into its own subtree, a parent must exist and be a directory.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -28,7 +28,7 @@ pub(crate) async fn read_content(
     offset: u64,
     size: Option<u64>,
 ) -> Result<Content> {
-    let path = super::norm(path)?;
+    let path = path.to_owned();
     let first = ops::Read {
         path: path.clone(),
         offset,

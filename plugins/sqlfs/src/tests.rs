@@ -469,6 +469,7 @@ async fn initialize_sqlite_unopenable_or_foreign_file_is_invalid_argument() {
     }
 }
 
+mod paths;
 mod read_stream;
 mod stream;
 
