@@ -18,7 +18,7 @@ async fn mount_sqlfs(
 ) -> fs_core::Result<std::sync::Arc<dyn fs_core::FileSystem>> {
     use fs_core::ServicePlugin;
     let plugin = pfs_sqlfs::SqlFsPlugin;
-    plugin.validate(&config)?;
+    fs_core::plugin::vet(&plugin, &config)?;
     plugin
         .initialize(fs_core::conformance::mount_context("/s", config))
         .await

@@ -10,10 +10,11 @@
 //!   offset passes.
 //! - [`readonly`]: [`ReadOnlyFs`] turns a [`ReadOnlySource`] into a full `FileSystem`.
 //! - [`plugin`]: the [`ServicePlugin`] factory trait and the [`PluginRegistry`].
+//! - [`config`]: plugin config keys, each declared once ([`config::Key`]), and their checks.
 //! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
 #![deny(missing_docs)]
 
-pub mod config_value;
+pub mod config;
 pub mod content;
 pub mod error;
 pub mod filesystem;
@@ -31,6 +32,7 @@ pub mod write;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
+pub use config::{ConfigParam, ParamType};
 pub use error::{Error, ErrorKind, Result};
 pub use filesystem::{
     ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Meta, WriteFlags,
@@ -38,6 +40,6 @@ pub use filesystem::{
 };
 pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};
 pub use mountable::{Mount, MountableFs};
-pub use plugin::{ConfigParam, MountContext, ParamType, PluginRegistry, ServerInfo, ServicePlugin};
+pub use plugin::{MountContext, PluginRegistry, ServerInfo, ServicePlugin};
 pub use readonly::{ReadOnlyFs, ReadOnlySource};
 pub use write::{MAX_FILE_SIZE, MemoryLimits, WritePlan};

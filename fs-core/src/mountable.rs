@@ -164,7 +164,7 @@ impl MountableFs {
         let path = path::normalize(path)?;
         self.check_mount_path(&path)?;
         let factory = registry.get(plugin)?;
-        factory.validate(&config).map_err(|e| e.with_op("mount"))?;
+        crate::plugin::vet(factory.as_ref(), &config).map_err(|e| e.with_op("mount"))?;
         if self.table.load().get(&path).is_some() {
             return Err(mount_exists(&path));
         }

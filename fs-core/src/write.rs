@@ -8,7 +8,6 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use crate::plugin::{ConfigParam, ParamType};
 use crate::{Error, ErrorKind, Result};
 
 /// The largest file size, offset or end of a write that pfs accepts anywhere: `i64::MAX`, the range
@@ -280,7 +279,7 @@ impl WritePlan {
 
 /// The size caps of a plugin that keeps file content in memory (memfs, kvfs): a request can never
 /// make it allocate more than `max_file_size` for one file or `max_total_size` for the mount. Both
-/// are config keys of the plugin ([`MemoryLimits::PARAMS`]).
+/// are config keys of the plugin ([`MemoryLimits::KEYS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryLimits {
     /// Largest file (or value).
@@ -292,22 +291,30 @@ pub struct MemoryLimits {
 /// The default per-file cap of in-memory plugins: 1 GiB.
 pub const DEFAULT_MAX_MEMORY_FILE: u64 = 1 << 30;
 
+/// The config keys of [`MemoryLimits`].
+pub mod memory_keys {
+    use crate::config::{Key, Size};
+
+    crate::config_keys! {
+        pub KEYS;
+        /// The largest file (or value).
+        pub MAX_FILE_SIZE: Size = Key::optional(
+            "max_file_size",
+            Size(super::DEFAULT_MAX_MEMORY_FILE),
+            "the largest file; a write, append, truncate or handle seek past it answers 413 (400 for the seek) and changes nothing",
+        );
+        /// The most bytes all files hold together.
+        pub MAX_TOTAL_SIZE: Size = Key::unset(
+            "max_total_size",
+            "the most bytes all files hold together; a change past it answers 413",
+        )
+        .default_text("half of physical memory (as tmpfs)");
+    }
+}
+
 impl MemoryLimits {
     /// The two config keys, for a plugin's `config_params()`.
-    pub const PARAMS: [ConfigParam; 2] = [
-        ConfigParam::optional(
-            "max_file_size",
-            ParamType::Size,
-            "1GB",
-            "largest file this mount holds; a write or truncate past it answers 413",
-        ),
-        ConfigParam::optional(
-            "max_total_size",
-            ParamType::Size,
-            "half of physical memory",
-            "most bytes all files of this mount hold together; a change past it answers 413",
-        ),
-    ];
+    pub const KEYS: &[&dyn crate::config::Declared] = memory_keys::KEYS;
 
     /// The caps in `config`, or the defaults: 1 GiB per file, half of physical memory (as tmpfs)
     /// per mount.
@@ -315,10 +322,18 @@ impl MemoryLimits {
     /// # Errors
     /// `InvalidArgument` naming the key when a value is not a size, or is 0.
     pub fn from_config(config: &Value) -> Result<MemoryLimits> {
-        let total = crate::config_value::size(config, "max_total_size", half_of_memory())?;
-        let file =
-            crate::config_value::size(config, "max_file_size", DEFAULT_MAX_MEMORY_FILE.min(total))?;
-        for (key, v) in [("max_file_size", file), ("max_total_size", total)] {
+        use memory_keys as keys;
+        let total = keys::MAX_TOTAL_SIZE
+            .opt(config)?
+            .unwrap_or_else(half_of_memory);
+        let file = keys::MAX_FILE_SIZE
+            .opt(config)?
+            .unwrap_or(DEFAULT_MAX_MEMORY_FILE.min(total));
+        let named = [
+            (keys::MAX_FILE_SIZE.name(), file),
+            (keys::MAX_TOTAL_SIZE.name(), total),
+        ];
+        for (key, v) in named {
             if v == 0 {
                 return Err(Error::invalid_argument(format!(
                     "invalid value for '{key}': must be more than 0 bytes"

@@ -1,11 +1,13 @@
-//! Typed getters for plugin config values (a JSON object after YAML/JSON decoding), so every plugin
-//! reads sizes, durations, strings and booleans the same way and names the key in its errors.
+//! Typed getters for one value of a plugin config (a JSON object after YAML/JSON decoding), so every
+//! plugin reads sizes, durations, strings and booleans the same way and names the key in its
+//! errors. Each answers `None` when the key is absent or `null`; [`Key::get`](super::Key::get)
+//! adds the declared default.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::plugin::{parse_duration, parse_size, seconds};
+use super::parse::{parse_duration, parse_size, seconds};
 use crate::{Error, Result};
 
 /// The value at `key`, treating JSON `null` as absent.
@@ -13,36 +15,29 @@ fn get<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
     config.get(key).filter(|v| !v.is_null())
 }
 
-/// The byte size at `key` (a whole number or a string such as `"8MB"`), or `default` when absent.
+/// The byte size at `key` (a whole number or a string such as `"8MB"`).
 ///
 /// ```
-/// use fs_core::config_value::size;
+/// use fs_core::config::value::size;
 /// let c = serde_json::json!({"a": "6MB", "b": 10, "c": "lots"});
-/// assert_eq!(size(&c, "a", 0).unwrap(), 6 << 20);
-/// assert_eq!(size(&c, "b", 0).unwrap(), 10);
-/// assert_eq!(size(&c, "z", 7).unwrap(), 7);
-/// assert!(size(&c, "c", 0).unwrap_err().to_string().contains("'c'"));
+/// assert_eq!(size(&c, "a").unwrap(), Some(6 << 20));
+/// assert_eq!(size(&c, "b").unwrap(), Some(10));
+/// assert_eq!(size(&c, "z").unwrap(), None);
+/// assert!(size(&c, "c").unwrap_err().to_string().contains("'c'"));
 /// ```
 ///
 /// # Errors
 /// `InvalidArgument` naming `key` when the value is not a size.
-pub fn size(config: &Value, key: &str, default: u64) -> Result<u64> {
+pub fn size(config: &Value, key: &str) -> Result<Option<u64>> {
     let invalid = || {
         Error::invalid_argument(format!(
             "invalid value for '{key}': expected a number of bytes or a size such as \"512KB\" or \"6MB\""
         ))
     };
     match get(config, key) {
-        None => Ok(default),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < u64::MAX as f64)
-                    .map(|f| f as u64)
-            })
-            .ok_or_else(invalid),
-        Some(Value::String(s)) => parse_size(s).map_err(|_| invalid()),
+        None => Ok(None),
+        Some(Value::Number(n)) => whole(n).map(Some).ok_or_else(invalid),
+        Some(Value::String(s)) => parse_size(s).map(Some).map_err(|_| invalid()),
         Some(_) => Err(invalid()),
     }
 }
@@ -84,18 +79,90 @@ pub fn string(config: &Value, key: &str) -> Result<Option<String>> {
     }
 }
 
-/// The boolean at `key` (`true`/`false`, or the strings `"true"`/`"false"`), or `default`.
+/// The boolean at `key` (`true`/`false`, or the strings `"true"`/`"false"`).
 ///
 /// # Errors
 /// `InvalidArgument` naming `key` when the value is not a boolean.
-pub fn boolean(config: &Value, key: &str, default: bool) -> Result<bool> {
+pub fn boolean(config: &Value, key: &str) -> Result<Option<bool>> {
     match get(config, key) {
-        None => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         Some(_) => Err(Error::invalid_argument(format!(
             "invalid value for '{key}': expected true or false"
+        ))),
+    }
+}
+
+/// A whole non-negative number (a whole float such as `3.0` from JSON counts).
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < u64::MAX as f64)
+            .map(|f| f as u64)
+    })
+}
+
+/// The whole non-negative number at `key`.
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not one.
+pub fn count(config: &Value, key: &str) -> Result<Option<u64>> {
+    match get(config, key) {
+        None => Ok(None),
+        Some(Value::Number(n)) if whole(n).is_some() => Ok(whole(n)),
+        Some(_) => Err(Error::invalid_argument(format!(
+            "invalid value for '{key}': expected a whole number, 0 or more"
+        ))),
+    }
+}
+
+/// The number at `key`.
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not a number.
+pub fn number(config: &Value, key: &str) -> Result<Option<f64>> {
+    match get(config, key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(Error::invalid_argument(format!(
+            "invalid value for '{key}': expected a number"
+        ))),
+    }
+}
+
+/// The list of strings at `key`.
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not a list of strings.
+pub fn list(config: &Value, key: &str) -> Result<Option<Vec<String>>> {
+    let invalid = || {
+        Error::invalid_argument(format!(
+            "invalid value for '{key}': expected a list of strings"
+        ))
+    };
+    match get(config, key) {
+        None => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(invalid))
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// The map at `key`.
+///
+/// # Errors
+/// `InvalidArgument` naming `key` when the value is not a map.
+pub fn map(config: &Value, key: &str) -> Result<Option<serde_json::Map<String, Value>>> {
+    match get(config, key) {
+        None => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m.clone())),
+        Some(_) => Err(Error::invalid_argument(format!(
+            "invalid value for '{key}': expected a map"
         ))),
     }
 }

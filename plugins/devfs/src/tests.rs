@@ -105,9 +105,7 @@ async fn remove_null_unsupported_and_null_stays() {
 
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
-    let e = DevFsPlugin
-        .validate(&json!({"devices": ["zero"]}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&DevFsPlugin, &json!({"devices": ["zero"]})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let msg = e.to_string();
     assert!(

@@ -108,7 +108,7 @@ fn parse_ctl(data: &[u8]) -> Result<Duration> {
     let text = std::str::from_utf8(data).map_err(|_| invalid())?.trim();
     let value = text.strip_prefix("timeout=").ok_or_else(invalid)?.trim();
     let secs: f64 = value.parse().map_err(|_| invalid())?;
-    match fs_core::plugin::seconds(secs) {
+    match fs_core::config::seconds(secs) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(invalid()),
     }

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{
-    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, plugin,
-};
+use fs_core::config::Key;
+use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use fs::HeartbeatFs;
@@ -21,25 +20,27 @@ const README: &str = include_str!("../README.md");
 /// The timeout of a new item when the config names none (AGFS's default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
+fs_core::config_keys! {
+    KEYS;
+    TIMEOUT: Duration = Key::optional(
+        "default_timeout",
+        DEFAULT_TIMEOUT,
+        "the timeout of a new item: seconds as a number (`30`, `2.5`) or a duration (`30s`, `5m`, `1h30m`); more than zero",
+    );
+}
+
 /// The heartbeatfs factory.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HeartbeatFsPlugin;
 
 /// The `default_timeout` of a config: seconds as a number, or a duration string (`30s`, `5m`).
 fn default_timeout(config: &Value) -> Result<Duration> {
-    let invalid =
-        |why: &str| Error::invalid_argument(format!("invalid value for 'default_timeout': {why}"));
-    let timeout = match config.get("default_timeout") {
-        None | Some(Value::Null) => return Ok(DEFAULT_TIMEOUT),
-        Some(Value::Number(n)) => {
-            let secs = n.as_f64().unwrap_or(-1.0);
-            plugin::seconds(secs).map_err(|e| invalid(e.message()))?
-        }
-        Some(Value::String(s)) => plugin::parse_duration(s).map_err(|e| invalid(e.message()))?,
-        Some(_) => return Err(invalid("expected seconds or a duration such as \"30s\"")),
-    };
+    let timeout = TIMEOUT.get(config)?;
     if timeout.is_zero() {
-        return Err(invalid("must be greater than zero"));
+        return Err(Error::invalid_argument(format!(
+            "invalid value for '{}': must be greater than zero",
+            TIMEOUT.name()
+        )));
     }
     Ok(timeout)
 }
@@ -55,16 +56,10 @@ impl ServicePlugin for HeartbeatFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![ConfigParam::optional(
-            "default_timeout",
-            ParamType::Duration,
-            "300",
-            "timeout of new items: seconds as a number, or a duration such as \"30s\" or \"5m\"",
-        )]
+        fs_core::config::params(&[KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        plugin::check_config(&self.config_params(), config)?;
         default_timeout(config).map(|_| ())
     }
 

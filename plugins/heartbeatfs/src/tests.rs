@@ -335,9 +335,7 @@ fn validate_default_timeout_forms() {
         json!({"default_timeout": "30s"}),
         json!({"default_timeout": "5m"}),
     ] {
-        HeartbeatFsPlugin
-            .validate(&ok)
-            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        fs_core::plugin::vet(&HeartbeatFsPlugin, &ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
     for bad in [
         json!({"default_timeout": 0}),
@@ -346,7 +344,7 @@ fn validate_default_timeout_forms() {
         json!({"default_timeout": "0s"}),
         json!({"timeout": 5}),
     ] {
-        let e = HeartbeatFsPlugin.validate(&bad).unwrap_err();
+        let e = fs_core::plugin::vet(&HeartbeatFsPlugin, &bad).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
     }
 }

@@ -90,14 +90,12 @@ async fn mutations_existing_file_unsupported_and_unchanged() {
 
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
-    let e = HelloFsPlugin
-        .validate(&json!({"greeting": "hi"}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&HelloFsPlugin, &json!({"greeting": "hi"})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let msg = e.to_string();
     assert!(
         msg.contains("'greeting'") && msg.contains("allowed parameters are: none"),
         "{msg}"
     );
-    assert!(HelloFsPlugin.validate(&json!({})).is_ok());
+    assert!(fs_core::plugin::vet(&HelloFsPlugin, &json!({})).is_ok());
 }

@@ -9,8 +9,8 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fs_core::plugin::{self, MOUNT_PATH_KEY};
-use fs_core::{ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin};
+use fs_core::config::{Key, MOUNT_PATH_KEY, check_config};
+use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::{Map, Value};
 
 pub use fs::HttpFs;
@@ -20,9 +20,31 @@ const README: &str = include_str!("../README.md");
 /// The address httpfs listens on when `host` is not given: loopback only (AGFS: every interface).
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 
+fs_core::config_keys! {
+    KEYS;
+    AGFS_PATH: &'static str = Key::required(
+        "agfs_path",
+        "the pfs path published: a directory (listed) or a single file; it may be mounted later. `pfs_path` is another name for it",
+    );
+    PFS_PATH: &'static str = Key::unset("pfs_path", "another name for `agfs_path` (the seed README's spelling); give one of the two");
+    HOST: &'static str = Key::optional(
+        "host",
+        DEFAULT_HOST,
+        "the host name or address to bind; `0.0.0.0` or `::` for every interface. A mount made through the API (`POST /api/v1/mount`) may bind only loopback and the addresses in the server's `api_mount_listen` (403 otherwise); a mount in the config file may bind anywhere",
+    );
+    PORT: u64 = Key::required(
+        "port",
+        "the TCP port of the listener, 1-65535; a numeric string (`\"9000\"`) is accepted; a port in use fails the mount. `http_port` is another name for it",
+    );
+    HTTP_PORT: u64 = Key::unset("http_port", "another name for `port` (the seed README's spelling); give one of the two");
+}
+
 /// Config key aliases: `(alias, key)`. `pfs_path` is the seed README's spelling of `agfs_path`,
 /// `http_port` its spelling of `port`.
-const ALIASES: [(&str, &str); 2] = [("pfs_path", "agfs_path"), ("http_port", "port")];
+const ALIASES: [(&str, &str); 2] = [
+    (PFS_PATH.name(), AGFS_PATH.name()),
+    (HTTP_PORT.name(), PORT.name()),
+];
 
 /// httpfs's config, with aliases folded in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,18 +64,18 @@ impl HttpFsConfig {
     /// `InvalidArgument` naming the key.
     pub fn from_value(config: &Value) -> Result<Self> {
         let config = canonical(config)?;
-        let source = config
-            .get("agfs_path")
-            .and_then(Value::as_str)
+        let source = AGFS_PATH
+            .opt(&config)?
             .ok_or_else(|| Error::invalid_argument(required_path_message()))?;
-        let source = fs_core::path::normalize(source)
+        let source = fs_core::path::normalize(&source)
             .map_err(|e| Error::invalid_argument(format!("invalid value for 'agfs_path': {e}")))?;
-        let host = match config.get("host") {
-            Some(Value::String(h)) if !h.trim().is_empty() => h.trim().to_string(),
-            _ => DEFAULT_HOST.to_string(),
-        };
-        let port = config
-            .get("port")
+        let host = HOST
+            .opt(&config)?
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let port = PORT
+            .raw(&config)
             .map(port_value)
             .transpose()?
             .ok_or_else(|| Error::invalid_argument("port is required"))?;
@@ -83,12 +105,12 @@ fn canonical(config: &Value) -> Result<Value> {
             map.insert(key.to_string(), v);
         }
     }
-    if let Some(Value::String(s)) = map.get("port") {
+    if let Some(Value::String(s)) = map.get(PORT.name()) {
         let n = s
             .trim()
             .parse::<u64>()
             .map_err(|_| bad_port(&format!("{s:?}")))?;
-        map.insert("port".into(), Value::from(n));
+        map.insert(PORT.name().into(), Value::from(n));
     }
     Ok(Value::Object(map))
 }
@@ -126,55 +148,25 @@ impl ServicePlugin for HttpFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![
-            ConfigParam::required(
-                "agfs_path",
-                ParamType::String,
-                "pfs path published over HTTP (a directory or a file)",
-            ),
-            ConfigParam::optional(
-                "pfs_path",
-                ParamType::String,
-                "",
-                "another name for agfs_path (the seed README's spelling)",
-            ),
-            ConfigParam::optional(
-                "host",
-                ParamType::String,
-                DEFAULT_HOST,
-                "host or address the HTTP listener binds (0.0.0.0: every interface)",
-            ),
-            ConfigParam::required(
-                "port",
-                ParamType::Int,
-                "TCP port of the HTTP listener, 1-65535 (a numeric string is accepted)",
-            ),
-            ConfigParam::optional(
-                "http_port",
-                ParamType::Int,
-                "",
-                "another name for port (the seed README's spelling)",
-            ),
-        ]
+        fs_core::config::params(&[KEYS])
     }
 
     fn check_keys(&self, config: &Value) -> Result<()> {
         let canon = canonical(config)?;
         if let Value::Object(m) = &canon
-            && !m.contains_key("agfs_path")
+            && !m.contains_key(AGFS_PATH.name())
             && unknown_keys(m, &self.config_params()).is_empty()
         {
             return Err(Error::invalid_argument(required_path_message()));
         }
-        plugin::check_config(&self.config_params(), &canon)?;
-        if let Some(port) = canon.get("port") {
+        check_config(&self.config_params(), &canon)?;
+        if let Some(port) = PORT.raw(&canon) {
             port_value(port)?;
         }
         Ok(())
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        self.check_keys(config)?;
         HttpFsConfig::from_value(config).map(|_| ())
     }
 
@@ -201,7 +193,7 @@ mod config_tests {
     use super::*;
 
     fn check(config: Value) -> std::result::Result<(), String> {
-        HttpFsPlugin.validate(&config).map_err(|e| e.to_string())
+        fs_core::plugin::vet(&HttpFsPlugin, &config).map_err(|e| e.to_string())
     }
 
     #[test]

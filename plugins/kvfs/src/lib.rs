@@ -8,15 +8,22 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{
-    ConfigParam, Error, FileSystem, MemoryLimits, MountContext, ParamType, Result, ServicePlugin,
-    plugin,
-};
+use fs_core::config::{Key, MapKey};
+use fs_core::{ConfigParam, Error, FileSystem, MemoryLimits, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use fs::KvFs;
 
 const README: &str = include_str!("../README.md");
+
+fs_core::config_keys! {
+    KEYS;
+    INITIAL_DATA: MapKey = Key::optional(
+        "initial_data",
+        MapKey,
+        "keys stored at mount time, each a single path component; values are strings, numbers or bools, numbers and bools stored as their text (`42`, `true`)",
+    );
+}
 
 /// The kvfs factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,13 +32,9 @@ pub struct KvFsPlugin;
 /// The `initial_data` of a config, as key and value bytes. Scalars become their text form (`42`,
 /// `true`); `null` becomes an empty value.
 fn initial_data(config: &Value) -> Result<Vec<(String, Bytes)>> {
-    let Some(map) = config.get("initial_data").filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let map = map
-        .as_object()
-        .ok_or_else(|| Error::invalid_argument("invalid value for 'initial_data': expected map"))?;
-    map.iter()
+    INITIAL_DATA
+        .get(config)?
+        .iter()
         .map(|(k, v)| {
             fs::check_key(k).map_err(|e| {
                 Error::invalid_argument(format!("invalid value for 'initial_data': {}", e.message()))
@@ -62,18 +65,10 @@ impl ServicePlugin for KvFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        let mut params = vec![ConfigParam::optional(
-            "initial_data",
-            ParamType::StringMap,
-            "{}",
-            "keys and values stored at mount time (values may be strings, numbers or bools)",
-        )];
-        params.extend(MemoryLimits::PARAMS);
-        params
+        fs_core::config::params(&[KEYS, MemoryLimits::KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        plugin::check_config(&self.config_params(), config)?;
         MemoryLimits::from_config(config)?;
         initial_data(config).map(|_| ())
     }

@@ -47,7 +47,7 @@ mod through_the_router {
 }
 
 async fn kvfs(config: serde_json::Value) -> Arc<dyn FileSystem> {
-    KvFsPlugin.validate(&config).unwrap();
+    fs_core::plugin::vet(&KvFsPlugin, &config).unwrap();
     KvFsPlugin.initialize(ctx(config)).await.unwrap()
 }
 
@@ -79,21 +79,17 @@ async fn initialize_initial_data_applied_with_scalars_as_text() {
 
 #[test]
 fn validate_bad_initial_data_key_invalid_argument() {
-    let e = KvFsPlugin
-        .validate(&json!({"initial_data": {"a/b": "x"}}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&KvFsPlugin, &json!({"initial_data": {"a/b": "x"}})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.to_string().contains("'a/b'"), "{e}");
-    let e = KvFsPlugin
-        .validate(&json!({"initial_data": {"a": [1]}}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&KvFsPlugin, &json!({"initial_data": {"a": [1]}})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(KvFsPlugin.validate(&json!({"initial_data": null})).is_ok());
+    assert!(fs_core::plugin::vet(&KvFsPlugin, &json!({"initial_data": null})).is_ok());
 }
 
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
-    let e = KvFsPlugin.validate(&json!({"initial": {}})).unwrap_err();
+    let e = fs_core::plugin::vet(&KvFsPlugin, &json!({"initial": {}})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let msg = e.to_string();
     assert!(

@@ -12,36 +12,47 @@ mod write;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fs_core::{ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin};
-use serde::Deserialize;
+use fs_core::config::Key;
+use fs_core::{ConfigParam, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use fs::{LocalFs, map_io_error};
 
 const README: &str = include_str!("../README.md");
 
+fs_core::config_keys! {
+    KEYS;
+    LOCAL_DIR: &'static str = Key::required(
+        "local_dir",
+        "the directory served as the mount root; must exist and be a directory",
+    );
+    READ_ONLY: bool = Key::optional("read_only", false, "refuse every change (`501 Unsupported`)");
+    ALLOW_SPECIAL_BITS: bool = Key::optional(
+        "allow_special_bits",
+        false,
+        "let clients set setuid, setgid and sticky bits (chmod, mkdir, handle open); otherwise they are stripped, and cleared from files pfs writes into",
+    );
+}
+
 /// localfs's config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct LocalFsConfig {
     /// The directory served as the mount root; must exist and be a directory.
     pub local_dir: String,
     /// Refuse every mutation (`Unsupported`), default false.
-    #[serde(default)]
     pub read_only: bool,
     /// Let clients set setuid, setgid and sticky bits (chmod, mkdir, handle open), default false:
     /// they are stripped, and cleared from a file pfs writes in place.
-    #[serde(default)]
     pub allow_special_bits: bool,
 }
 
 impl LocalFsConfig {
     fn parse(config: &Value) -> Result<Self> {
-        let mut config = config.clone();
-        if let Value::Object(m) = &mut config {
-            m.remove(fs_core::plugin::MOUNT_PATH_KEY);
-        }
-        serde_json::from_value(config)
-            .map_err(|e| Error::invalid_argument(format!("invalid localfs config: {e}")))
+        Ok(LocalFsConfig {
+            local_dir: LOCAL_DIR.get(config)?,
+            read_only: READ_ONLY.get(config)?,
+            allow_special_bits: ALLOW_SPECIAL_BITS.get(config)?,
+        })
     }
 }
 
@@ -60,29 +71,10 @@ impl ServicePlugin for LocalFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![
-            ConfigParam::required(
-                "local_dir",
-                ParamType::String,
-                "existing local directory served as the mount root",
-            ),
-            ConfigParam::optional(
-                "read_only",
-                ParamType::Bool,
-                "false",
-                "refuse every mutation",
-            ),
-            ConfigParam::optional(
-                "allow_special_bits",
-                ParamType::Bool,
-                "false",
-                "let clients set setuid, setgid and sticky bits (stripped otherwise)",
-            ),
-        ]
+        fs_core::config::params(&[KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        self.check_keys(config)?;
         let config = LocalFsConfig::parse(config)?;
         fs::check_base(&config.local_dir).map(|_| ())
     }

@@ -556,15 +556,15 @@ async fn missing_local_dir_fails_initialize_and_validate() {
             .contains("base path does not exist: /nonexistent/pfs-localfs-test"),
         "{e}"
     );
-    let e = LocalFsPlugin
-        .validate(&json!({"local_dir": "/nonexistent/pfs-localfs-test"}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(
+        &LocalFsPlugin,
+        &json!({"local_dir": "/nonexistent/pfs-localfs-test"}),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("base path does not exist"), "{e}");
-    assert!(LocalFsPlugin.validate(&json!({})).is_err());
+    assert!(fs_core::plugin::vet(&LocalFsPlugin, &json!({})).is_err());
     assert!(
-        LocalFsPlugin
-            .validate(&json!({"local_dir": "/tmp", "bogus": 1}))
-            .is_err()
+        fs_core::plugin::vet(&LocalFsPlugin, &json!({"local_dir": "/tmp", "bogus": 1})).is_err()
     );
 }
 
@@ -577,7 +577,7 @@ async fn initialize_serves_the_directory_and_read_only_refuses_writes() {
         "/local",
         json!({"local_dir": local, "mount_path": "/local"}),
     );
-    LocalFsPlugin.validate(&ctx.config).unwrap();
+    fs_core::plugin::vet(&LocalFsPlugin, &ctx.config).unwrap();
     let fs = LocalFsPlugin.initialize(ctx).await.unwrap();
     assert_eq!(fs.read("/hello", 0, None).await.unwrap(), "hi");
     let ctx = fs_core::conformance::mount_context(

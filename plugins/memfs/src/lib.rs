@@ -8,30 +8,36 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{
-    ConfigParam, FileSystem, MemoryLimits, MountContext, ParamType, Result, ServicePlugin,
-};
-use serde::Deserialize;
+use fs_core::config::{Key, List};
+use fs_core::{ConfigParam, FileSystem, MemoryLimits, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use fs::MemFs;
 
 const README: &str = include_str!("../README.md");
 
-/// memfs's config besides its size caps ([`MemoryLimits`]); unknown keys are refused before it is
-/// read ([`ServicePlugin::check_keys`]).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct MemFsConfig {
-    /// Directories created at mount time, parents included (default none).
-    pub init_dirs: Vec<String>,
+fs_core::config_keys! {
+    KEYS;
+    INIT_DIRS: List = Key::optional(
+        "init_dirs",
+        List(&[]),
+        "directories created at mount time, parents included",
+    );
+}
+
+/// memfs's config: the directories to make, and the size caps.
+#[derive(Debug)]
+struct MemFsConfig {
+    init_dirs: Vec<String>,
+    limits: MemoryLimits,
 }
 
 impl MemFsConfig {
-    fn parse(config: &Value) -> Result<(MemFsConfig, MemoryLimits)> {
-        let dirs: MemFsConfig = serde_json::from_value(config.clone())
-            .map_err(|e| fs_core::Error::invalid_argument(format!("invalid memfs config: {e}")))?;
-        Ok((dirs, MemoryLimits::from_config(config)?))
+    fn parse(config: &Value) -> Result<MemFsConfig> {
+        Ok(MemFsConfig {
+            init_dirs: INIT_DIRS.get(config)?,
+            limits: MemoryLimits::from_config(config)?,
+        })
     }
 }
 
@@ -50,24 +56,16 @@ impl ServicePlugin for MemFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        let mut params = vec![ConfigParam::optional(
-            "init_dirs",
-            ParamType::StringList,
-            "[]",
-            "directories to create at mount time (parents included)",
-        )];
-        params.extend(MemoryLimits::PARAMS);
-        params
+        fs_core::config::params(&[KEYS, MemoryLimits::KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        self.check_keys(config)?;
         MemFsConfig::parse(config).map(drop)
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let (config, limits) = MemFsConfig::parse(&ctx.config)?;
-        let fs = MemFs::with_limits(limits).with_file(
+        let config = MemFsConfig::parse(&ctx.config)?;
+        let fs = MemFs::with_limits(config.limits).with_file(
             "README",
             Bytes::from_static(README.as_bytes()),
             0o444,

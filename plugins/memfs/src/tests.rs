@@ -72,7 +72,7 @@ async fn initialize_creates_init_dirs_and_readme() {
 
 #[tokio::test]
 async fn validate_unknown_key_names_allowed_keys() {
-    let e = MemFsPlugin.validate(&json!({"init_dir": []})).unwrap_err();
+    let e = fs_core::plugin::vet(&MemFsPlugin, &json!({"init_dir": []})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(
         e.to_string().contains("'init_dir'") && e.to_string().contains("'init_dirs'"),
@@ -277,7 +277,10 @@ async fn caps_come_from_the_config_and_bad_values_are_refused() {
         json!({"max_file_size": 0}),
         json!({"max_total_size": "lots"}),
     ] {
-        assert_kind(MemFsPlugin.validate(&bad), ErrorKind::InvalidArgument);
+        assert_kind(
+            fs_core::plugin::vet(&MemFsPlugin, &bad),
+            ErrorKind::InvalidArgument,
+        );
     }
 }
 

@@ -4,35 +4,38 @@
 use std::fmt;
 use std::time::Duration;
 
-use fs_core::plugin::{MOUNT_PATH_KEY, parse_duration};
-use fs_core::{ConfigParam, Error, ParamType, Result};
-use serde::Deserialize;
+use fs_core::config::Key;
+use fs_core::{Error, Result};
 use serde_json::Value;
 
 /// The timeout when the config names none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// proxyfs's config as written in YAML or in `POST /api/v1/mount`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProxyFsConfig {
-    /// The remote server, `http://host:port` with or without `/api/v1` (AGFS's form); required.
-    pub base_url: String,
-    /// The remote directory served as the mount root; default `/` (the remote's whole tree).
-    #[serde(default)]
-    pub remote_path: Option<String>,
-    /// The longest wait for the remote (connect, answer, silence inside a body), a duration
-    /// string (`30s`, `500ms`) or a number of seconds; default `30s`. Live streams may stay
-    /// silent forever once open.
-    #[serde(default)]
-    pub timeout: Option<Value>,
-    /// `https` remotes: a PEM file of CA certificates to trust besides the system's and the
-    /// built-in web roots.
-    #[serde(default)]
-    pub tls_ca: Option<String>,
-    /// `https` remotes: accept any certificate (encrypted, not authenticated).
-    #[serde(default)]
-    pub tls_skip_verify: Option<bool>,
+fs_core::config_keys! {
+    pub(crate) KEYS;
+    BASE_URL: &'static str = Key::required(
+        "base_url",
+        "the remote server: `http://host:port`, with or without `/api/v1` (AGFS's form) and trailing slash; a path prefix (a server behind a reverse proxy) is kept. `http` or `https`. `http://user:password@host:port` sends HTTP basic auth with every request (for a remote behind an authenticating proxy); the credentials never appear in messages, `/mounts` or the status file",
+    );
+    REMOTE_PATH: &'static str = Key::optional(
+        "remote_path",
+        "/",
+        "the remote directory served as the mount root (AGFS's sample config names this key but AGFS rejects it; pfs implements it)",
+    );
+    TIMEOUT: Duration = Key::optional(
+        "timeout",
+        DEFAULT_TIMEOUT,
+        "the longest wait for the remote: to connect, for an answer to begin, and for the next bytes inside a body (a duration such as `500ms` or a number of seconds); more than 0",
+    );
+    TLS_CA: &'static str = Key::unset(
+        "tls_ca",
+        "`https`: a PEM file of CA certificates to trust besides the system's store and the built-in web roots (a private CA); a file without a certificate is a 400 at mount",
+    );
+    TLS_SKIP_VERIFY: bool = Key::optional(
+        "tls_skip_verify",
+        false,
+        "`https`: accept any certificate and name (encrypted, not authenticated)",
+    );
 }
 
 /// How an `https` remote's certificate is checked.
@@ -54,7 +57,8 @@ pub struct Settings {
     pub credentials: Option<Credentials>,
     /// The normalized remote directory served as the mount root.
     pub root: String,
-    /// See [`ProxyFsConfig::timeout`].
+    /// The longest wait for the remote (connect, answer, silence inside a body); live streams may
+    /// stay silent forever once open.
     pub timeout: Duration,
     /// See [`TlsSettings`].
     pub tls: TlsSettings,
@@ -70,23 +74,23 @@ impl Settings {
     /// `InvalidArgument` for an unknown key, a missing or malformed `base_url`, a malformed
     /// `remote_path`, a zero or malformed `timeout`, or a `tls_ca` that holds no certificate.
     pub fn parse(config: &Value) -> Result<Self> {
-        let mut config = config.clone();
-        if let Value::Object(m) = &mut config {
-            m.remove(MOUNT_PATH_KEY);
-        }
-        let c: ProxyFsConfig = serde_json::from_value(config)
-            .map_err(|e| Error::invalid_argument(format!("invalid proxyfs config: {e}")))?;
-        let root = fs_core::path::normalize(c.remote_path.as_deref().unwrap_or("/"))
+        let root = fs_core::path::normalize(&REMOTE_PATH.get(config)?)
             .map_err(|e| Error::invalid_argument(format!("invalid remote_path: {e}")))?;
-        let (base, credentials) = take_credentials(&normalize_base_url(&c.base_url)?)?;
+        let (base, credentials) = take_credentials(&normalize_base_url(&BASE_URL.get(config)?)?)?;
+        let timeout = TIMEOUT.get(config)?;
+        if timeout.is_zero() {
+            return Err(Error::invalid_argument(
+                "invalid timeout: must be more than 0",
+            ));
+        }
         Ok(Settings {
             base,
             credentials,
             root,
-            timeout: parse_timeout(c.timeout.as_ref())?,
+            timeout,
             tls: TlsSettings {
-                ca_pem: c.tls_ca.as_deref().map(read_ca).transpose()?,
-                skip_verify: c.tls_skip_verify.unwrap_or(false),
+                ca_pem: TLS_CA.opt(config)?.as_deref().map(read_ca).transpose()?,
+                skip_verify: TLS_SKIP_VERIFY.get(config)?,
             },
             id: fs_core::hops::new_id(),
         })
@@ -194,61 +198,4 @@ fn redacted(raw: &str) -> String {
         _ if raw.contains('@') => "(not shown: it may hold credentials)".to_string(),
         _ => raw.to_string(),
     }
-}
-
-fn parse_timeout(v: Option<&Value>) -> Result<Duration> {
-    let d = match v {
-        None | Some(Value::Null) => return Ok(DEFAULT_TIMEOUT),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .and_then(|s| fs_core::plugin::seconds(s).ok())
-            .ok_or_else(|| Error::invalid_argument(format!("invalid timeout: {n}")))?,
-        Some(Value::String(s)) => parse_duration(s)?,
-        Some(other) => {
-            return Err(Error::invalid_argument(format!(
-                "invalid timeout: expected a duration such as \"30s\", got {other}"
-            )));
-        }
-    };
-    if d.is_zero() {
-        return Err(Error::invalid_argument(
-            "invalid timeout: must be more than 0",
-        ));
-    }
-    Ok(d)
-}
-
-/// The parameters `GET /api/v1/plugins` lists (Go's `GetConfigParams`).
-pub(crate) fn config_params() -> Vec<ConfigParam> {
-    vec![
-        ConfigParam::required(
-            "base_url",
-            ParamType::String,
-            "remote pfs/AGFS server, http(s)://host:port (with or without /api/v1)",
-        ),
-        ConfigParam::optional(
-            "remote_path",
-            ParamType::String,
-            "/",
-            "remote directory served as the mount root",
-        ),
-        ConfigParam::optional(
-            "timeout",
-            ParamType::Duration,
-            "30s",
-            "longest wait for the remote: connect, answer, silence inside a body",
-        ),
-        ConfigParam::optional(
-            "tls_ca",
-            ParamType::String,
-            "",
-            "https: a PEM file of CA certificates to trust besides the system's and the web roots",
-        ),
-        ConfigParam::optional(
-            "tls_skip_verify",
-            ParamType::Bool,
-            "false",
-            "https: accept any certificate (encrypted, not authenticated)",
-        ),
-    ]
 }

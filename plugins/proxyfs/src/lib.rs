@@ -14,9 +14,7 @@ use fs_core::{ConfigParam, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use client::{RemoteInfo, build_client};
-pub use config::{
-    Credentials, DEFAULT_TIMEOUT, ProxyFsConfig, Settings, TlsSettings, normalize_base_url,
-};
+pub use config::{Credentials, DEFAULT_TIMEOUT, Settings, TlsSettings, normalize_base_url};
 pub use fs::{ProxyFs, RELOAD, plain_write};
 pub use wire::{map_status, parse_rfc3339};
 
@@ -37,11 +35,10 @@ impl ServicePlugin for ProxyFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        config::config_params()
+        fs_core::config::params(&[config::KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        self.check_keys(config)?;
         Settings::parse(config).map(drop)
     }
 

@@ -161,14 +161,16 @@ fn config_keys_defaults_and_timeouts() {
         assert_kind(r, ErrorKind::InvalidArgument);
     }
     let plugin = ProxyFsPlugin;
-    let e = plugin
-        .validate(&json!({"base_url": "http://h:1", "remote_url": "/x"}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(
+        &plugin,
+        &json!({"base_url": "http://h:1", "remote_url": "/x"}),
+    )
+    .unwrap_err();
     assert!(
         e.to_string().contains("unknown configuration parameter"),
         "{e}"
     );
-    let e = plugin.validate(&json!({})).unwrap_err();
+    let e = fs_core::plugin::vet(&plugin, &json!({})).unwrap_err();
     assert_eq!(e.to_string(), "base_url is required");
     let names: Vec<&str> = plugin.config_params().iter().map(|p| p.name).collect();
     assert_eq!(

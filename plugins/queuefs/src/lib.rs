@@ -10,9 +10,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{
-    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, plugin,
-};
+use fs_core::config::Key;
+use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use fs::QueueFs;
@@ -22,6 +21,22 @@ use pfs_sql::SqlBackend;
 const README: &str = include_str!("../README.md");
 /// The SQLite file when `db_path` is not given (AGFS's default, relative to the working directory).
 const DEFAULT_DB_PATH: &str = "queue.db";
+
+fs_core::config_keys! {
+    KEYS;
+    BACKEND: &'static str = Key::optional(
+        "backend",
+        "memory",
+        "`memory` (lost on restart), `sqlite` (`sqlite3` is an alias), `mysql` (MySQL or MariaDB) or `tidb`",
+    );
+    DB_PATH: &'static str = pfs_sql::db_path_key(DEFAULT_DB_PATH);
+}
+
+fs_core::config_keys! {
+    /// After the server keys, before the TLS keys (the order `GET /plugins` lists).
+    DATABASE_KEYS;
+    DATABASE: &'static str = pfs_sql::database_key(backend::mysql::DEFAULT_DATABASE);
+}
 
 /// The queuefs factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,17 +50,13 @@ enum BackendConfig {
 }
 
 impl BackendConfig {
-    /// Reads a config already checked by [`check_config`](plugin::check_config).
+    /// Reads a config whose keys were checked.
     ///
     /// # Errors
     /// `InvalidArgument` for an unknown backend name, an empty `db_path`, a bad `dsn` or `port`,
     /// and TLS asked for (not in this build).
     fn from_config(config: &Value) -> Result<Self> {
-        let backend = config
-            .get("backend")
-            .and_then(Value::as_str)
-            .unwrap_or("memory")
-            .to_ascii_lowercase();
+        let backend = BACKEND.get(config)?.to_ascii_lowercase();
         if backend == "memory" {
             return Ok(BackendConfig::Memory);
         }
@@ -74,21 +85,10 @@ impl ServicePlugin for QueueFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        let mut params = vec![ConfigParam::optional(
-            "backend",
-            ParamType::String,
-            "memory",
-            "where queues live: memory, sqlite (sqlite3 is an alias), mysql or tidb",
-        )];
-        params.extend(pfs_sql::config_params(
-            DEFAULT_DB_PATH,
-            backend::mysql::DEFAULT_DATABASE,
-        ));
-        params
+        fs_core::config::params(&[KEYS, pfs_sql::SERVER_KEYS, DATABASE_KEYS, pfs_sql::TLS_KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        plugin::check_config(&self.config_params(), config)?;
         BackendConfig::from_config(config).map(drop)
     }
 

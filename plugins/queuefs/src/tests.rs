@@ -53,7 +53,7 @@ struct Env {
 }
 
 async fn mount(config: Value) -> Arc<dyn FileSystem> {
-    QueueFsPlugin.validate(&config).unwrap();
+    fs_core::plugin::vet(&QueueFsPlugin, &config).unwrap();
     QueueFsPlugin
         .initialize(fs_core::conformance::mount_context("/queuefs", config))
         .await
@@ -636,8 +636,7 @@ async fn stat_peek_modification_time_is_last_enqueue(fs: Arc<dyn FileSystem>) {
 
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
-    let e = QueueFsPlugin
-        .validate(&json!({"backend": "memory", "table": "x"}))
+    let e = fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "memory", "table": "x"}))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(
@@ -658,37 +657,37 @@ fn validate_backends_known_and_mysql_tls_checked() {
         json!({"backend": "tidb", "host": "h", "port": 4000, "user": "u", "password": "p",
                "database": "d", "enable_tls": false, "tls_server_name": "h", "tls_skip_verify": false}),
     ] {
-        QueueFsPlugin.validate(&ok).unwrap();
+        fs_core::plugin::vet(&QueueFsPlugin, &ok).unwrap();
     }
     for name in ["mysql", "tidb"] {
-        QueueFsPlugin
-            .validate(&json!({"backend": name, "enable_tls": true, "tls_skip_verify": true}))
-            .unwrap();
-        let e = QueueFsPlugin
-            .validate(&json!({"backend": name, "dsn": "u:p@tcp(h:1)/d?tls=preferred"}))
-            .unwrap_err();
+        fs_core::plugin::vet(
+            &QueueFsPlugin,
+            &json!({"backend": name, "enable_tls": true, "tls_skip_verify": true}),
+        )
+        .unwrap();
+        let e = fs_core::plugin::vet(
+            &QueueFsPlugin,
+            &json!({"backend": name, "dsn": "u:p@tcp(h:1)/d?tls=preferred"}),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(e.to_string().contains("tls=preferred"), "{e}");
-        let e = QueueFsPlugin
-            .validate(&json!({"backend": name, "tls_ca": "/no/such/ca.pem"}))
-            .unwrap_err();
+        let e = fs_core::plugin::vet(
+            &QueueFsPlugin,
+            &json!({"backend": name, "tls_ca": "/no/such/ca.pem"}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("tls_ca"), "{e}");
     }
     assert!(
-        QueueFsPlugin
-            .validate(&json!({"backend": "mysql", "port": "3306"}))
-            .is_err()
+        fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "mysql", "port": "3306"})).is_err()
     );
-    let e = QueueFsPlugin
-        .validate(&json!({"backend": "redis"}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "redis"})).unwrap_err();
     assert!(e.to_string().contains("unknown backend 'redis'"), "{e}");
     assert!(
-        QueueFsPlugin
-            .validate(&json!({"backend": "sqlite", "db_path": ""}))
-            .is_err()
+        fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": "sqlite", "db_path": ""})).is_err()
     );
-    assert!(QueueFsPlugin.validate(&json!({"backend": 3})).is_err());
+    assert!(fs_core::plugin::vet(&QueueFsPlugin, &json!({"backend": 3})).is_err());
 }
 
 #[tokio::test]

@@ -13,10 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fs_core::{
-    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, config_value,
-    plugin,
-};
+use fs_core::config::{Key, Size};
+use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use fs::S3Fs;
@@ -37,6 +35,71 @@ const DEFAULT_PART_SIZE: u64 = 8 << 20;
 const DEFAULT_UPLOAD_CONCURRENCY: u64 = 2;
 /// Positional writes, appends and truncates rewrite the whole object; this caps the object size.
 const DEFAULT_REWRITE_LIMIT: u64 = 64 << 20;
+
+fs_core::config_keys! {
+    KEYS;
+    BUCKET: &'static str = Key::required("bucket", "the bucket (it must exist)");
+    REGION: &'static str = Key::optional("region", "us-east-1", "the bucket's region");
+    ENDPOINT: &'static str = Key::unset(
+        "endpoint",
+        "an S3-compatible endpoint URL (MinIO, Garage, moto, ...); without a scheme, `https://` unless `disable_ssl`; absent for AWS",
+    );
+    ACCESS_KEY_ID: &'static str = Key::unset(
+        "access_key_id",
+        "static credentials, with `secret_access_key`; without them the AWS default credential chain is used",
+    );
+    SECRET_ACCESS_KEY: &'static str = Key::unset("secret_access_key", "goes with `access_key_id`; masked in `GET /mounts`");
+    SESSION_TOKEN: &'static str = Key::unset("session_token", "optional, with static credentials");
+    PREFIX: &'static str = Key::unset(
+        "prefix",
+        "keys live under `<prefix>/`; mounts with different prefixes never see each other's keys",
+    );
+    USE_PATH_REQUEST_STYLE: bool = Key::unset(
+        "use_path_request_style",
+        "path-style addressing (`endpoint/bucket/key`)",
+    )
+    .default_text("true with an endpoint, else false");
+    DISABLE_SSL: bool = Key::optional(
+        "disable_ssl",
+        false,
+        "use `http://` for an endpoint given without a scheme",
+    );
+    CHECKSUM: &'static str = Key::unset(
+        "checksum",
+        "when the SDK adds request checksums: `when_required` or `when_supported` (some S3-compatible servers reject streaming checksums)",
+    )
+    .default_text("when_required with an endpoint, else when_supported");
+    MULTIPART_PART_SIZE: Size = Key::optional(
+        "multipart_part_size",
+        Size(DEFAULT_PART_SIZE),
+        "the part size of streamed uploads (at least 5MB); bodies up to this size are one PUT",
+    );
+    UPLOAD_CONCURRENCY: u64 = Key::optional(
+        "upload_concurrency",
+        DEFAULT_UPLOAD_CONCURRENCY,
+        "parts of one upload sent at once, 1-64 (memory: parts x part size)",
+    );
+    REWRITE_LIMIT: Size = Key::optional(
+        "rewrite_limit",
+        Size(DEFAULT_REWRITE_LIMIT),
+        "the largest object an offset write, append or truncate may rewrite (S3 objects are immutable); larger ones answer 501",
+    );
+    CONNECT_TIMEOUT: Duration = Key::optional("connect_timeout", Duration::from_secs(5), "the TCP connect timeout");
+    TIMEOUT: Duration = Key::optional("timeout", Duration::from_secs(60), "the timeout of one request attempt");
+}
+
+fs_core::config_keys! {
+    /// AGFS's cache keys: accepted, and unused.
+    CACHE_KEYS;
+    CACHE_ENABLED: bool = Key::optional(
+        "cache_enabled",
+        false,
+        "accepted for AGFS compatibility; pfs keeps no cache, so servers sharing a bucket see each other's writes",
+    );
+    CACHE_TTL: Duration = Key::optional("cache_ttl", Duration::from_secs(30), "accepted, unused (no cache)");
+    STAT_CACHE_TTL: Duration = Key::optional("stat_cache_ttl", Duration::from_secs(60), "accepted, unused (no cache)");
+    CACHE_MAX_SIZE: u64 = Key::optional("cache_max_size", 1000, "accepted, unused (no cache)");
+}
 
 /// When the SDK adds checksums to requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,17 +140,15 @@ pub struct S3Config {
 }
 
 impl S3Config {
-    /// Reads a config already checked by [`plugin::check_config`].
+    /// Reads a config whose keys were checked ([`ServicePlugin::check_keys`]).
     ///
     /// # Errors
     /// `InvalidArgument` naming the key at fault.
     pub fn from_value(config: &Value) -> Result<Self> {
-        let bucket = config_value::string(config, "bucket")?
-            .ok_or_else(|| Error::invalid_argument("missing required parameter 'bucket'"))?;
-        let region =
-            config_value::string(config, "region")?.unwrap_or_else(|| "us-east-1".to_owned());
-        let disable_ssl = config_value::boolean(config, "disable_ssl", false)?;
-        let endpoint = config_value::string(config, "endpoint")?.map(|e| {
+        let bucket = BUCKET.get(config)?;
+        let region = REGION.get(config)?;
+        let disable_ssl = DISABLE_SSL.get(config)?;
+        let endpoint = ENDPOINT.opt(config)?.map(|e| {
             if e.contains("://") {
                 e
             } else if disable_ssl {
@@ -96,9 +157,9 @@ impl S3Config {
                 format!("https://{e}")
             }
         });
-        let access = config_value::string(config, "access_key_id")?;
-        let secret = config_value::string(config, "secret_access_key")?;
-        let token = config_value::string(config, "session_token")?;
+        let access = ACCESS_KEY_ID.opt(config)?;
+        let secret = SECRET_ACCESS_KEY.opt(config)?;
+        let token = SESSION_TOKEN.opt(config)?;
         let credentials = match (access, secret) {
             (Some(a), Some(s)) => Some((a, s, token)),
             (None, None) => None,
@@ -108,12 +169,12 @@ impl S3Config {
                 ));
             }
         };
-        let prefix =
-            keys::normalize_prefix(&config_value::string(config, "prefix")?.unwrap_or_default())?;
+        let prefix = keys::normalize_prefix(&PREFIX.opt(config)?.unwrap_or_default())?;
         // A custom endpoint is nearly always a server without virtual-host DNS: path style by default.
-        let path_style =
-            config_value::boolean(config, "use_path_request_style", endpoint.is_some())?;
-        let checksums = match config_value::string(config, "checksum")?.as_deref() {
+        let path_style = USE_PATH_REQUEST_STYLE
+            .opt(config)?
+            .unwrap_or(endpoint.is_some());
+        let checksums = match CHECKSUM.opt(config)?.as_deref() {
             None if endpoint.is_some() => Checksums::WhenRequired,
             None => Checksums::WhenSupported,
             Some("when_required") => Checksums::WhenRequired,
@@ -124,14 +185,13 @@ impl S3Config {
                 )));
             }
         };
-        let part_size = config_value::size(config, "multipart_part_size", DEFAULT_PART_SIZE)?;
+        let part_size = MULTIPART_PART_SIZE.get(config)?;
         if part_size < MIN_PART_SIZE {
             return Err(Error::invalid_argument(format!(
                 "invalid value for 'multipart_part_size': {part_size} bytes is below S3's minimum part size of 5 MiB"
             )));
         }
-        let concurrency =
-            config_value::size(config, "upload_concurrency", DEFAULT_UPLOAD_CONCURRENCY)?;
+        let concurrency = UPLOAD_CONCURRENCY.get(config)?;
         if !(1..=64).contains(&concurrency) {
             return Err(Error::invalid_argument(
                 "invalid value for 'upload_concurrency': must be between 1 and 64",
@@ -147,11 +207,9 @@ impl S3Config {
             checksums,
             part_size,
             upload_concurrency: concurrency as usize,
-            rewrite_limit: config_value::size(config, "rewrite_limit", DEFAULT_REWRITE_LIMIT)?,
-            connect_timeout: config_value::duration(config, "connect_timeout")?
-                .unwrap_or(Duration::from_secs(5)),
-            operation_timeout: config_value::duration(config, "timeout")?
-                .unwrap_or(Duration::from_secs(60)),
+            rewrite_limit: REWRITE_LIMIT.get(config)?,
+            connect_timeout: CONNECT_TIMEOUT.get(config)?,
+            operation_timeout: TIMEOUT.get(config)?,
         })
     }
 
@@ -179,87 +237,10 @@ impl ServicePlugin for S3FsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        use ParamType::{Bool, Duration as Dur, Int, Size, String as Str};
-        vec![
-            ConfigParam::required("bucket", Str, "the bucket (must exist)"),
-            ConfigParam::optional("region", Str, "us-east-1", "the bucket's region"),
-            ConfigParam::optional(
-                "endpoint",
-                Str,
-                "",
-                "S3-compatible endpoint URL (MinIO, Garage, moto, ...); empty for AWS",
-            ),
-            ConfigParam::optional(
-                "access_key_id",
-                Str,
-                "",
-                "static credentials; without them the AWS default credential chain is used",
-            ),
-            ConfigParam::optional("secret_access_key", Str, "", "goes with access_key_id"),
-            ConfigParam::optional(
-                "session_token",
-                Str,
-                "",
-                "optional, with static credentials",
-            ),
-            ConfigParam::optional(
-                "prefix",
-                Str,
-                "",
-                "keys live under '<prefix>/'; mounts with different prefixes never see each other's keys",
-            ),
-            ConfigParam::optional(
-                "use_path_request_style",
-                Bool,
-                "true with an endpoint, else false",
-                "path-style addressing (endpoint/bucket/key)",
-            ),
-            ConfigParam::optional(
-                "disable_ssl",
-                Bool,
-                "false",
-                "use http:// for an endpoint given without a scheme",
-            ),
-            ConfigParam::optional(
-                "checksum",
-                Str,
-                "when_required with an endpoint, else when_supported",
-                "when the SDK adds request checksums: when_required or when_supported (some S3-compatible servers reject streaming checksums)",
-            ),
-            ConfigParam::optional(
-                "multipart_part_size",
-                Size,
-                "8MB",
-                "part size of streamed uploads (at least 5MB); bodies up to this size are one PUT",
-            ),
-            ConfigParam::optional(
-                "upload_concurrency",
-                Int,
-                "2",
-                "parts of one upload sent at once (memory: parts x part size)",
-            ),
-            ConfigParam::optional(
-                "rewrite_limit",
-                Size,
-                "64MB",
-                "the largest object an offset write, append or truncate may rewrite (S3 objects are immutable)",
-            ),
-            ConfigParam::optional("connect_timeout", Dur, "5s", "TCP connect timeout"),
-            ConfigParam::optional("timeout", Dur, "60s", "timeout of one request attempt"),
-            ConfigParam::optional(
-                "cache_enabled",
-                Bool,
-                "false",
-                "accepted for AGFS compatibility; pfs keeps no cache, so servers sharing a bucket see each other's writes",
-            ),
-            ConfigParam::optional("cache_ttl", Dur, "30s", "accepted, unused (no cache)"),
-            ConfigParam::optional("stat_cache_ttl", Dur, "60s", "accepted, unused (no cache)"),
-            ConfigParam::optional("cache_max_size", Int, "1000", "accepted, unused (no cache)"),
-        ]
+        fs_core::config::params(&[KEYS, CACHE_KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        plugin::check_config(&self.config_params(), config)?;
         S3Config::from_value(config).map(drop)
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{ByteStream, Error, ErrorKind, FileSystem, ServicePlugin, WriteFlags};
+use fs_core::{ByteStream, Error, ErrorKind, FileSystem, WriteFlags};
 use serde_json::{Value, json};
 
 use super::{S3Config, S3Fs, S3FsPlugin};
@@ -81,7 +81,7 @@ async fn new_bucket(endpoint: &str) -> String {
 
 async fn mount(endpoint: &str, bucket: &str, extra: Value) -> fs_core::Result<S3Fs> {
     let c = config(endpoint, bucket, extra);
-    S3FsPlugin.validate(&c)?;
+    fs_core::plugin::vet(&S3FsPlugin, &c)?;
     S3Fs::connect(S3Config::from_value(&c)?).await
 }
 
@@ -452,18 +452,18 @@ fn config_errors_name_the_key() {
         (json!({"bucket": "b", "bogus": 1}), "bogus"),
     ];
     for (config, key) in bad {
-        let err = S3FsPlugin.validate(&config).unwrap_err();
+        let err = fs_core::plugin::vet(&S3FsPlugin, &config).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         assert!(err.to_string().contains(key), "{config}: {err}");
     }
     // AGFS's keys are accepted, cache ones included.
-    S3FsPlugin
-        .validate(
-            &json!({"bucket": "b", "region": "eu-west-1", "use_path_request_style": true,
+    fs_core::plugin::vet(
+        &S3FsPlugin,
+        &json!({"bucket": "b", "region": "eu-west-1", "use_path_request_style": true,
             "disable_ssl": true, "cache_enabled": true, "cache_ttl": "30s", "stat_cache_ttl": "60s",
             "cache_max_size": 1000, "endpoint": "minio:9000"}),
-        )
-        .unwrap();
+    )
+    .unwrap();
     let c = S3Config::from_value(
         &json!({"bucket": "b", "endpoint": "minio:9000", "disable_ssl": true}),
     )

@@ -7,13 +7,21 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fs_core::{
-    ConfigParam, FileSystem, MountContext, ParamType, ReadOnlyFs, Result, ServicePlugin,
-};
+use fs_core::config::Key;
+use fs_core::{ConfigParam, FileSystem, MountContext, ReadOnlyFs, Result, ServicePlugin};
 
 pub use fs::ServerInfoFs;
 
 const README: &str = include_str!("../README.md");
+
+fs_core::config_keys! {
+    KEYS;
+    VERSION: &'static str = Key::unset(
+        "version",
+        "the text served by `/version` and as `version` in `/server_info`",
+    )
+    .default_text("the server's version");
+}
 
 /// The serverinfofs factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,19 +38,13 @@ impl ServicePlugin for ServerInfoFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        vec![ConfigParam::optional(
-            "version",
-            ParamType::String,
-            "",
-            "version shown in /version and /server_info (default: the server's version)",
-        )]
+        fs_core::config::params(&[KEYS])
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let version = match ctx.config.get("version") {
-            Some(serde_json::Value::String(v)) => v.clone(),
-            _ => ctx.server.version.clone(),
-        };
+        let version = VERSION
+            .opt(&ctx.config)?
+            .unwrap_or_else(|| ctx.server.version.clone());
         Ok(Arc::new(ReadOnlyFs(ServerInfoFs::new(
             version,
             ctx.server.started,

@@ -28,7 +28,7 @@ fn ctx(config: Value, started: SystemTime) -> MountContext {
 }
 
 async fn serverinfofs(config: Value) -> Arc<dyn FileSystem> {
-    ServerInfoFsPlugin.validate(&config).unwrap();
+    fs_core::plugin::vet(&ServerInfoFsPlugin, &config).unwrap();
     ServerInfoFsPlugin
         .initialize(ctx(config, SystemTime::now()))
         .await
@@ -176,9 +176,7 @@ async fn write_version_unsupported() {
 
 #[test]
 fn validate_unknown_key_names_allowed_keys() {
-    let e = ServerInfoFsPlugin
-        .validate(&json!({"versoin": "1"}))
-        .unwrap_err();
+    let e = fs_core::plugin::vet(&ServerInfoFsPlugin, &json!({"versoin": "1"})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let msg = e.to_string();
     assert!(
@@ -186,7 +184,7 @@ fn validate_unknown_key_names_allowed_keys() {
         "{msg}"
     );
     assert_kind(
-        ServerInfoFsPlugin.validate(&json!({"version": 2})),
+        fs_core::plugin::vet(&ServerInfoFsPlugin, &json!({"version": 2})),
         ErrorKind::InvalidArgument,
     );
 }

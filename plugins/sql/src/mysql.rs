@@ -83,13 +83,13 @@ impl MysqlConfig {
         config: &Value,
         default_database: &str,
     ) -> Result<Self> {
-        let s = |k: &str| config.get(k).and_then(Value::as_str);
+        use crate::{DSN, HOST, PASSWORD, PORT, USER};
         let default_port = match flavor {
             Flavor::Mysql => 3306,
             Flavor::Tidb => 4000,
         };
-        let mut cfg = match s("dsn").filter(|d| !d.trim().is_empty()) {
-            Some(dsn) => Self::from_dsn(flavor, dsn, default_port)?,
+        let mut cfg = match DSN.opt(config)?.filter(|d| !d.trim().is_empty()) {
+            Some(dsn) => Self::from_dsn(flavor, &dsn, default_port)?,
             None => MysqlConfig {
                 flavor,
                 host: "127.0.0.1".into(),
@@ -102,25 +102,24 @@ impl MysqlConfig {
             },
         };
         // Explicit keys win over the DSN's parts.
-        if let Some(h) = s("host").filter(|h| !h.is_empty()) {
-            cfg.host = h.to_string();
+        if let Some(h) = HOST.opt(config)? {
+            cfg.host = h;
         }
-        if let Some(p) = config.get("port").and_then(Value::as_f64) {
-            if !(1.0..=65535.0).contains(&p) || p.fract() != 0.0 {
-                return Err(invalid(format!(
-                    "invalid value for 'port': {p} is not 1..65535"
-                )));
-            }
-            cfg.port = p as u16;
+        if let Some(p) = PORT.opt(config)? {
+            cfg.port = u16::try_from(p)
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| invalid(format!("invalid value for 'port': {p} is not 1..65535")))?;
         }
-        if let Some(u) = s("user").filter(|u| !u.is_empty()) {
-            cfg.user = u.to_string();
+        if let Some(u) = USER.opt(config)? {
+            cfg.user = u;
         }
-        if let Some(p) = s("password") {
+        // An empty password is a password (value::string would read it as none).
+        if let Some(p) = config.get(PASSWORD.name()).and_then(Value::as_str) {
             cfg.password = Some(p.to_string());
         }
-        if let Some(d) = s("database").filter(|d| !d.is_empty()) {
-            cfg.database = d.to_string();
+        if let Some(d) = fs_core::config::value::string(config, crate::DATABASE)? {
+            cfg.database = d;
         }
         if cfg.database.is_empty() {
             cfg.database = default_database.into();

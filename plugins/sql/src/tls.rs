@@ -63,14 +63,9 @@ impl MysqlTls {
     /// # Errors
     /// `InvalidArgument` when `tls_ca` names no readable file.
     pub fn with_keys(dsn: Option<Self>, config: &Value) -> Result<Option<Self>> {
-        let s = |k: &str| {
-            config
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        let ca = s("tls_ca").map(PathBuf::from);
-        let on = match config.get("enable_tls").and_then(Value::as_bool) {
+        use crate::{ENABLE_TLS, TLS_CA, TLS_SERVER_NAME, TLS_SKIP_VERIFY};
+        let ca = TLS_CA.opt(config)?.map(PathBuf::from);
+        let on = match ENABLE_TLS.opt(config)? {
             Some(on) => on || ca.is_some(),
             None => dsn.is_some() || ca.is_some(),
         };
@@ -78,10 +73,10 @@ impl MysqlTls {
             return Ok(None);
         }
         let mut tls = dsn.unwrap_or_default();
-        if let Some(name) = s("tls_server_name") {
-            tls.server_name = Some(name.to_owned());
+        if let Some(name) = TLS_SERVER_NAME.opt(config)? {
+            tls.server_name = Some(name);
         }
-        if config.get("tls_skip_verify").and_then(Value::as_bool) == Some(true) {
+        if TLS_SKIP_VERIFY.opt(config)? == Some(true) {
             tls.skip_verify = true;
         }
         if let Some(ca) = ca {

@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use fs_core::config::Key;
 use fs_core::{
     ByteStream, Capabilities, ConfigParam, Content, Error, FileInfo, FileSystem, MountContext,
-    ParamType, Result, ServicePlugin, WriteFlags, plugin,
+    Result, ServicePlugin, WriteFlags,
 };
 use serde_json::Value;
 
@@ -32,20 +33,45 @@ const DEFAULT_DB_PATH: &str = "sqlfs.db";
 /// The MySQL/TiDB database when neither `database` nor the DSN names one (AGFS's default).
 const DEFAULT_DATABASE: &str = "sqlfs";
 
+fs_core::config_keys! {
+    KEYS;
+    BACKEND: &'static str = Key::optional(
+        "backend",
+        "sqlite",
+        "`sqlite` (`sqlite3` is an alias), `mysql` (MySQL or MariaDB) or `tidb`",
+    );
+    DB_PATH: &'static str = pfs_sql::db_path_key(DEFAULT_DB_PATH)
+        .default_text("sqlfs.db in the server's data directory (without one, the working directory)");
+}
+
+fs_core::config_keys! {
+    /// After the server keys, before the TLS keys (the order `GET /plugins` lists).
+    DATABASE_KEYS;
+    DATABASE: &'static str = pfs_sql::database_key(DEFAULT_DATABASE);
+}
+
+fs_core::config_keys! {
+    /// AGFS's cache keys: accepted, and unused.
+    CACHE_KEYS;
+    CACHE_ENABLED: bool = Key::optional(
+        "cache_enabled",
+        false,
+        "accepted for AGFS compatibility; pfs keeps no cache (every read sees every server's writes)",
+    );
+    CACHE_MAX_SIZE: u64 = Key::optional("cache_max_size", 1000, "accepted, unused (no cache)");
+    CACHE_TTL_SECONDS: u64 = Key::optional("cache_ttl_seconds", 5, "accepted, unused (no cache)");
+}
+
 /// The sqlfs factory.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SqlFsPlugin;
 
-/// Reads the backend of a config already checked by [`check_config`](plugin::check_config).
+/// Reads the backend of a config whose keys were checked.
 ///
 /// # Errors
 /// `InvalidArgument` for an unknown backend, an empty `db_path`, a bad `dsn` or `port`.
 fn backend_config(config: &Value, default_db_path: &str) -> Result<BackendConfig> {
-    let backend = config
-        .get("backend")
-        .and_then(Value::as_str)
-        .unwrap_or("sqlite")
-        .to_ascii_lowercase();
+    let backend = BACKEND.get(config)?.to_ascii_lowercase();
     BackendConfig::parse(&backend, config, default_db_path, DEFAULT_DATABASE).unwrap_or_else(|| {
         Err(Error::invalid_argument(format!(
             "invalid value for 'backend': unknown backend '{backend}' (allowed: sqlite, sqlite3, mysql, tidb)"
@@ -64,38 +90,16 @@ impl ServicePlugin for SqlFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        let mut params = vec![ConfigParam::optional(
-            "backend",
-            ParamType::String,
-            "sqlite",
-            "sqlite (sqlite3 is an alias), mysql or tidb",
-        )];
-        params.extend(pfs_sql::config_params(DEFAULT_DB_PATH, DEFAULT_DATABASE));
-        params.extend([
-            ConfigParam::optional(
-                "cache_enabled",
-                ParamType::Bool,
-                "false",
-                "accepted for AGFS compatibility; pfs keeps no cache (every read sees every server's writes)",
-            ),
-            ConfigParam::optional(
-                "cache_max_size",
-                ParamType::Int,
-                "1000",
-                "accepted, unused (no cache)",
-            ),
-            ConfigParam::optional(
-                "cache_ttl_seconds",
-                ParamType::Int,
-                "5",
-                "accepted, unused (no cache)",
-            ),
-        ]);
-        params
+        fs_core::config::params(&[
+            KEYS,
+            pfs_sql::SERVER_KEYS,
+            DATABASE_KEYS,
+            pfs_sql::TLS_KEYS,
+            CACHE_KEYS,
+        ])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        plugin::check_config(&self.config_params(), config)?;
         backend_config(config, DEFAULT_DB_PATH).map(drop)
     }
 

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use super::{SqlFs, SqlFsPlugin};
 
 async fn mount(config: Value) -> Arc<dyn FileSystem> {
-    SqlFsPlugin.validate(&config).unwrap();
+    fs_core::plugin::vet(&SqlFsPlugin, &config).unwrap();
     SqlFsPlugin
         .initialize(fs_core::conformance::mount_context("/sqlfs", config))
         .await
@@ -127,7 +127,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 }
 
 async fn sqlfs(config: Value) -> (Arc<dyn FileSystem>, Arc<SqlFs>) {
-    SqlFsPlugin.validate(&config).unwrap();
+    fs_core::plugin::vet(&SqlFsPlugin, &config).unwrap();
     let cfg = super::backend_config(&config, super::DEFAULT_DB_PATH).unwrap();
     let store = match cfg {
         super::BackendConfig::Sqlite { db_path } => {
@@ -412,9 +412,7 @@ fn validate_accepts_agfs_keys_and_rejects_bad_backends() {
         json!({"backend": "tidb", "host": "h", "port": 4000, "user": "u", "password": "p",
                "database": "d"}),
     ] {
-        SqlFsPlugin
-            .validate(&v)
-            .unwrap_or_else(|e| panic!("{v}: {e}"));
+        fs_core::plugin::vet(&SqlFsPlugin, &v).unwrap_or_else(|e| panic!("{v}: {e}"));
     }
     for v in [
         json!({"backend": "postgres"}),
@@ -422,7 +420,10 @@ fn validate_accepts_agfs_keys_and_rejects_bad_backends() {
         json!({"bogus": 1}),
         json!({"backend": "mysql", "port": 70000}),
     ] {
-        assert_kind(SqlFsPlugin.validate(&v), ErrorKind::InvalidArgument);
+        assert_kind(
+            fs_core::plugin::vet(&SqlFsPlugin, &v),
+            ErrorKind::InvalidArgument,
+        );
     }
     let c = super::backend_config(&json!({"backend": "mysql"}), super::DEFAULT_DB_PATH).unwrap();
     match c {

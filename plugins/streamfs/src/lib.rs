@@ -9,10 +9,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{
-    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, config_value,
-    plugin,
-};
+use fs_core::config::{Key, Size};
+use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugin};
 use serde_json::Value;
 
 pub use fs::{HANDLE_READ_WAIT, StreamFs};
@@ -21,6 +19,21 @@ const README: &str = include_str!("../README.md");
 
 /// The default of both buffer sizes: 6 MiB, as in AGFS.
 pub const DEFAULT_BUFFER_SIZE: u64 = 6 << 20;
+
+fs_core::config_keys! {
+    /// The buffer keys of streamfs, shared with streamrotatefs.
+    pub BUFFER_KEYS;
+    RING_BUFFER_SIZE: Size = Key::optional(
+        "ring_buffer_size",
+        Size(DEFAULT_BUFFER_SIZE),
+        "bytes of recent chunks kept per stream and replayed to each new reader; `0` keeps no history",
+    );
+    CHANNEL_BUFFER_SIZE: Size = Key::optional(
+        "channel_buffer_size",
+        Size(DEFAULT_BUFFER_SIZE),
+        "bytes of live chunks queued per reader; when a reader's queue is full, chunks for that reader are dropped; at least 1",
+    );
+}
 
 /// streamfs's buffer sizes, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,12 +62,8 @@ impl StreamFsConfig {
     /// `InvalidArgument` naming the key when a value is not a size, or `channel_buffer_size` is 0.
     pub fn from_value(config: &Value) -> Result<Self> {
         let out = StreamFsConfig {
-            ring_buffer_size: config_value::size(config, "ring_buffer_size", DEFAULT_BUFFER_SIZE)?,
-            channel_buffer_size: config_value::size(
-                config,
-                "channel_buffer_size",
-                DEFAULT_BUFFER_SIZE,
-            )?,
+            ring_buffer_size: RING_BUFFER_SIZE.get(config)?,
+            channel_buffer_size: CHANNEL_BUFFER_SIZE.get(config)?,
         };
         if out.channel_buffer_size == 0 {
             return Err(Error::invalid_argument(
@@ -63,24 +72,6 @@ impl StreamFsConfig {
         }
         Ok(out)
     }
-}
-
-/// The buffer keys of streamfs, shared with streamrotatefs.
-pub fn buffer_params() -> Vec<ConfigParam> {
-    vec![
-        ConfigParam::optional(
-            "ring_buffer_size",
-            ParamType::Size,
-            "6MB",
-            "bytes of recent chunks kept per stream and replayed to new readers (\"512KB\", \"6MB\" or bytes)",
-        ),
-        ConfigParam::optional(
-            "channel_buffer_size",
-            ParamType::Size,
-            "6MB",
-            "bytes queued per reader before chunks for that reader are dropped (\"512KB\", \"6MB\" or bytes)",
-        ),
-    ]
 }
 
 /// The streamfs factory.
@@ -98,11 +89,10 @@ impl ServicePlugin for StreamFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        buffer_params()
+        fs_core::config::params(&[BUFFER_KEYS])
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        plugin::check_config(&self.config_params(), config)?;
         StreamFsConfig::from_value(config).map(|_| ())
     }
 

@@ -330,7 +330,7 @@ fn validate_sizes_parse() {
         json!({"ring_buffer_size": true}),
         json!({"buffer": 1}),
     ] {
-        let e = StreamFsPlugin.validate(&bad).unwrap_err();
+        let e = fs_core::plugin::vet(&StreamFsPlugin, &bad).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
     }
 }

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{
-    ConfigParam, Error, FileSystem, MountContext, ParamType, Result, ServicePlugin, path, plugin,
-};
+use fs_core::config::Key;
+use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugin, path};
 use serde_json::Value;
 
 use pfs_streamfs::StreamFsConfig;
@@ -27,6 +26,29 @@ const README: &str = include_str!("../README.md");
 pub const DEFAULT_ROTATION_SIZE: u64 = 100 << 20;
 /// The default `filename_pattern`, as in AGFS.
 pub const DEFAULT_FILENAME_PATTERN: &str = "{channel}_{timestamp}.dat";
+
+fs_core::config_keys! {
+    KEYS;
+    OUTPUT_PATH: &'static str = Key::required(
+        "output_path",
+        "the pfs directory the files go to; must start with `/` and lie outside this mount (e.g. `/memfs/recordings`); missing directories are created (`mkdir -p`)",
+    );
+    ROTATION_SIZE: fs_core::config::Size = Key::optional(
+        "rotation_size",
+        fs_core::config::Size(DEFAULT_ROTATION_SIZE),
+        "a new file starts when the next chunk would take the current one past this many bytes; at least 1",
+    );
+    ROTATION_INTERVAL: Duration = Key::unset(
+        "rotation_interval",
+        "a new file starts when the current one is this old (checked at each write); absent or `\"\"` rotates by size only",
+    )
+    .default_text("none");
+    FILENAME_PATTERN: &'static str = Key::optional(
+        "filename_pattern",
+        DEFAULT_FILENAME_PATTERN,
+        "the name of each file, relative to `output_path`; may contain `/` for subdirectories; variables below",
+    );
+}
 
 /// Where and how streamrotatefs records streams.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,42 +70,22 @@ impl RotationConfig {
     /// `InvalidArgument` naming the key: `output_path` missing or not an absolute path, a size or
     /// duration that does not parse or is 0, an unknown `{variable}` in `filename_pattern`.
     pub fn from_value(config: &Value) -> Result<Self> {
-        let output_path = match config.get("output_path") {
-            Some(Value::String(s)) if s.starts_with('/') => path::normalize(s).map_err(|e| {
-                Error::invalid_argument(format!("invalid value for 'output_path': {e}"))
-            })?,
-            Some(Value::String(_)) => {
-                return Err(Error::invalid_argument(
-                    "invalid value for 'output_path': must be a pfs path starting with '/', such as /memfs/recordings",
-                ));
-            }
-            None | Some(Value::Null) => {
-                return Err(Error::invalid_argument(
-                    "missing required parameter 'output_path' (a pfs path such as /memfs/recordings)",
-                ));
-            }
-            Some(_) => {
-                return Err(Error::invalid_argument(
-                    "invalid value for 'output_path': expected a string",
-                ));
-            }
-        };
-        let rotation_size =
-            fs_core::config_value::size(config, "rotation_size", DEFAULT_ROTATION_SIZE)?;
+        let output_path = OUTPUT_PATH.get(config)?;
+        if !output_path.starts_with('/') {
+            return Err(Error::invalid_argument(
+                "invalid value for 'output_path': must be a pfs path starting with '/', such as /memfs/recordings",
+            ));
+        }
+        let output_path = path::normalize(&output_path).map_err(|e| {
+            Error::invalid_argument(format!("invalid value for 'output_path': {e}"))
+        })?;
+        let rotation_size = ROTATION_SIZE.get(config)?;
         if rotation_size == 0 {
             return Err(Error::invalid_argument(
                 "invalid value for 'rotation_size': must be at least 1 byte",
             ));
         }
-        let filename_pattern = match config.get("filename_pattern") {
-            None | Some(Value::Null) => FilenamePattern::parse(DEFAULT_FILENAME_PATTERN)?,
-            Some(Value::String(s)) => FilenamePattern::parse(s)?,
-            Some(_) => {
-                return Err(Error::invalid_argument(
-                    "invalid value for 'filename_pattern': expected a string",
-                ));
-            }
-        };
+        let filename_pattern = FilenamePattern::parse(&FILENAME_PATTERN.get(config)?)?;
         Ok(RotationConfig {
             output_path,
             rotation_size,
@@ -95,25 +97,19 @@ impl RotationConfig {
 
 /// `rotation_interval`: absent, null or `""` mean none.
 fn interval(config: &Value) -> Result<Option<Duration>> {
-    let invalid = || {
-        Error::invalid_argument(
-            "invalid value for 'rotation_interval': expected seconds or a duration such as \"1h\" or \"30m\", greater than 0",
-        )
-    };
-    let d = match config.get("rotation_interval") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
-        Some(Value::String(s)) => plugin::parse_duration(s).map_err(|_| invalid())?,
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .and_then(|f| plugin::seconds(f).ok())
-            .ok_or_else(invalid)?,
-        Some(_) => return Err(invalid()),
-    };
-    if d.is_zero() {
-        return Err(invalid());
+    if ROTATION_INTERVAL
+        .raw(config)
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.trim().is_empty())
+    {
+        return Ok(None);
     }
-    Ok(Some(d))
+    match ROTATION_INTERVAL.opt(config)? {
+        Some(d) if d.is_zero() => Err(Error::invalid_argument(
+            "invalid value for 'rotation_interval': must be greater than 0",
+        )),
+        d => Ok(d),
+    }
 }
 
 /// The streamrotatefs factory.
@@ -131,33 +127,7 @@ impl ServicePlugin for StreamRotateFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        let mut params = pfs_streamfs::buffer_params();
-        params.extend([
-            ConfigParam::required(
-                "output_path",
-                ParamType::String,
-                "pfs directory the rotated files are written to, e.g. /memfs/recordings",
-            ),
-            ConfigParam::optional(
-                "rotation_size",
-                ParamType::Size,
-                "100MB",
-                "bytes after which a stream's output file is rotated (\"10MB\" or bytes)",
-            ),
-            ConfigParam::optional(
-                "rotation_interval",
-                ParamType::Duration,
-                "",
-                "age after which a stream's output file is rotated (\"1h\", \"30m\" or seconds); empty rotates by size only",
-            ),
-            ConfigParam::optional(
-                "filename_pattern",
-                ParamType::String,
-                DEFAULT_FILENAME_PATTERN,
-                "output file name; variables {channel} {timestamp} {date} {time} {datetime} {index} (UTC)",
-            ),
-        ]);
-        params
+        fs_core::config::params(&[pfs_streamfs::BUFFER_KEYS, KEYS])
     }
 
     fn check_keys(&self, config: &Value) -> Result<()> {
@@ -171,11 +141,10 @@ impl ServicePlugin for StreamRotateFsPlugin {
         {
             map.remove("rotation_interval");
         }
-        plugin::check_config(&self.config_params(), &config)
+        fs_core::config::check_config(&self.config_params(), &config)
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        self.check_keys(config)?;
         StreamFsConfig::from_value(config)?;
         RotationConfig::from_value(config).map(|_| ())
     }

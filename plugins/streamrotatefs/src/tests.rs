@@ -6,9 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use fs_core::conformance::Fixture;
-use fs_core::{
-    ErrorKind, FileSystem, MountableFs, PluginRegistry, ServerInfo, ServicePlugin, WriteFlags,
-};
+use fs_core::{ErrorKind, FileSystem, MountableFs, PluginRegistry, ServerInfo, WriteFlags};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -358,7 +356,7 @@ async fn mount_with_output_inside_itself_fails() {
 
 #[test]
 fn validate_without_output_path_names_it() {
-    let err = StreamRotateFsPlugin.validate(&json!({})).unwrap_err();
+    let err = fs_core::plugin::vet(&StreamRotateFsPlugin, &json!({})).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(err.to_string().contains("output_path"), "{err}");
 }
@@ -372,9 +370,7 @@ fn validate_config_forms() {
         json!({"output_path": "/memfs/r", "rotation_interval": ""}),
         json!({"output_path": "/memfs/r", "ring_buffer_size": "512KB", "filename_pattern": "{date}/{channel}_{time}.bin"}),
     ] {
-        StreamRotateFsPlugin
-            .validate(&ok)
-            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        fs_core::plugin::vet(&StreamRotateFsPlugin, &ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
     for (bad, key) in [
         (json!({"output_path": "memfs/r"}), "output_path"),
@@ -405,7 +401,7 @@ fn validate_config_forms() {
         ),
         (json!({"output_path": "/m", "bogus": 1}), "bogus"),
     ] {
-        let err = StreamRotateFsPlugin.validate(&bad).unwrap_err();
+        let err = fs_core::plugin::vet(&StreamRotateFsPlugin, &bad).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
         assert!(err.to_string().contains(key), "{bad}: {err}");
     }

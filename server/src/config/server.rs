@@ -57,7 +57,7 @@ pub struct ServerConfig {
 }
 
 /// A duration in the config: seconds as a number, or a string such as `"30s"` or `"2m"`; more
-/// than zero and at most [`fs_core::plugin::MAX_DURATION`].
+/// than zero and at most [`fs_core::config::MAX_DURATION`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seconds(pub Duration);
 
@@ -70,8 +70,8 @@ impl<'de> Deserialize<'de> for Seconds {
             Text(String),
         }
         let parsed = match Raw::deserialize(d)? {
-            Raw::Number(n) => fs_core::plugin::seconds(n),
-            Raw::Text(t) => fs_core::plugin::parse_duration(&t),
+            Raw::Number(n) => fs_core::config::seconds(n),
+            Raw::Text(t) => fs_core::config::parse_duration(&t),
         };
         match parsed {
             Ok(d) if !d.is_zero() => Ok(Seconds(d)),
