@@ -94,20 +94,7 @@ fn example_documents_every_plugin_and_key() {
         text.contains("- name:"),
         "the multi-instance list form is not shown"
     );
-    for plugin in builtin_registry().list() {
-        let name = plugin.name();
-        assert!(
-            has_key(name),
-            "plugin '{name}' is not in config.example.yaml"
-        );
-        for param in plugin.config_params() {
-            assert!(
-                has_key(param.name),
-                "config key '{}' of plugin '{name}' is not in config.example.yaml",
-                param.name
-            );
-        }
-    }
+    // Each plugin's section and the keys in it: tests/config_docs.rs.
 }
 
 #[test]
