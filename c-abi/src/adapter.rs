@@ -71,10 +71,6 @@ impl ServicePlugin for ExternalPlugin {
         }
     }
 
-    fn validate(&self, config: &serde_json::Value) -> Result<()> {
-        self.check_keys(config)
-    }
-
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let mut config = match ctx.config {
             serde_json::Value::Object(m) => m,
