@@ -281,6 +281,8 @@ async fn plugins_lists_builtins_with_params_readme_and_mounts() {
         (Some("init_dirs"), Some("array"), Some(false))
     );
     assert!(param["description"].is_string() && param["default"].is_string());
+    // Nothing changes on a mounted instance yet: every key needs a remount.
+    assert_eq!(param["change"], "remount");
     assert!(memfs["readme"].as_str().unwrap().starts_with("# memfs"));
     assert_error(
         send_json(
