@@ -121,6 +121,21 @@ impl S3Fs {
             content: Some(self.meta.clone()),
         })
     }
+
+    /// The error for a `path` a lookup found missing: `NotADirectory` when one of its parents is a
+    /// file (as the trait promises), else `NotFound`. One more lookup per missing ancestor, up to
+    /// the first that exists (none for a name in the root); when that lookup fails, `NotFound`.
+    async fn missing(&self, path: &str) -> Error {
+        let mut dir = fspath::parent(path);
+        while dir != "/" {
+            match self.lookup(dir).await {
+                Ok(Entry::File { .. }) => return Error::not_a_directory(path),
+                Ok(Entry::Missing) => dir = fspath::parent(dir),
+                Ok(Entry::Dir { .. }) | Err(_) => break,
+            }
+        }
+        Error::not_found(path)
+    }
 }
 
 /// The largest object S3 stores: 5 TiB.
@@ -154,7 +169,7 @@ impl FileSystem for S3Fs {
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         match self.lookup(path).await? {
-            Entry::Missing => Err(Error::not_found(path)),
+            Entry::Missing => Err(self.missing(path).await),
             entry => Ok(self.info(fspath::basename(path), &entry)),
         }
     }
