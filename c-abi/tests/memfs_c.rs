@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use c_abi::{ExternalPlugin, LoadedLibrary, Symbol};
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{ErrorKind, FileSystem, MountableFs, ServicePlugin};
+use fs_core::{ErrorKind, FileSystem, ServicePlugin};
 
 async fn mounted() -> Arc<dyn FileSystem> {
     let dir = tempfile::tempdir().unwrap();
@@ -22,35 +22,18 @@ async fn mounted() -> Arc<dyn FileSystem> {
         .unwrap()
 }
 
+async fn plugin_fixture() -> Fixture {
+    Fixture::writable(mounted().await, "/")
+}
+
 mod plugin {
     use super::*;
-    fs_core::conformance_tests!(|| async { Fixture::writable(mounted().await, "/") });
+    fs_core::conformance_tests!(plugin_fixture);
 }
 
 mod through_the_router {
     use super::*;
-    fs_core::conformance_tests!(|| async {
-        let router = MountableFs::new(fs_core::ServerInfo {
-            version: "test".into(),
-            started: std::time::SystemTime::now(),
-            data_dir: None,
-        });
-        router
-            .mount(
-                "/c/plugin",
-                "memfs-c",
-                None,
-                serde_json::json!({}),
-                mounted().await,
-            )
-            .await
-            .unwrap();
-        let caps = router.capabilities_at("/c/plugin");
-        let fs: Arc<dyn FileSystem> = router;
-        Fixture::writable(fs, "/c/plugin")
-            .with_caps(caps)
-            .with_mount_root("/c/plugin")
-    });
+    fs_core::conformance_tests!(|| fs_core::conformance::mounted_at("/c/plugin", plugin_fixture));
 }
 
 #[tokio::test]

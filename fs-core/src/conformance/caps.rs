@@ -5,12 +5,16 @@ use bytes::Bytes;
 use super::{Fixture, assert_kind};
 use crate::{ErrorKind, WriteFlags};
 
+/// A path the probes may use: below the writable root, or else directly in the mount root.
+fn probe(f: &Fixture, name: &str) -> String {
+    f.at(name)
+        .unwrap_or_else(|| crate::path::child(&f.mount_root, name))
+}
+
 /// Each `false` in `capabilities()` matches an `Unsupported` answer from that operation.
 pub async fn unsupported_ops_answer_unsupported(f: Fixture) {
     let caps = f.caps;
-    let p = f
-        .at("caps-probe")
-        .unwrap_or_else(|| "/caps-probe".to_string());
+    let p = probe(&f, "caps-probe");
     let u = ErrorKind::Unsupported;
     if !caps.write {
         assert_kind(

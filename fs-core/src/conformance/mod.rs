@@ -104,6 +104,64 @@ impl Fixture {
     }
 }
 
+/// The fixture `make` builds, reached through a mount router instead: its filesystem mounted at
+/// `mount_path`, beside a second one from `make` (at `sibling` next to it, or inside it when
+/// `mount_path` is `/`) so that a request routed to the wrong mount shows. The writable root,
+/// the existing file and the mount root move below `mount_path`; the capabilities are those the
+/// router reports for the mount, which must be the plugin's own.
+///
+/// ```text
+/// mod through_the_router {
+///     use super::*;
+///     fs_core::conformance_tests!(|| conformance::mounted_at("/a/b", plugin_fixture));
+/// }
+/// ```
+pub async fn mounted_at<F, Fut>(mount_path: &str, make: F) -> Fixture
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Fixture>,
+{
+    let plugin = make().await;
+    let router = crate::MountableFs::new(mount_context(mount_path, serde_json::Value::Null).server);
+    router
+        .mount(
+            mount_path,
+            "under-test",
+            None,
+            serde_json::json!({}),
+            plugin.fs.clone(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("mount at {mount_path}: {e}"));
+    let sibling = match mount_path {
+        "/" => "/sibling".to_string(),
+        p => crate::path::child(crate::path::parent(p), "sibling"),
+    };
+    router
+        .mount(
+            &sibling,
+            "sibling",
+            None,
+            serde_json::json!({}),
+            make().await.fs,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("mount at {sibling}: {e}"));
+    let caps = router.capabilities_at(mount_path);
+    assert_eq!(
+        caps, plugin.caps,
+        "the router reports other capabilities than the plugin"
+    );
+    let at = |p: &str| crate::path::join(mount_path, p);
+    Fixture {
+        fs: router,
+        root: plugin.root.as_deref().map(at),
+        existing: plugin.existing.map(|(p, b)| (at(&p), b)),
+        caps,
+        mount_root: at(&plugin.mount_root),
+    }
+}
+
 /// A mount context for tests: `mount_path`, `config`, no router, a server at version `9.9.9`
 /// started now.
 pub fn mount_context(mount_path: &str, config: serde_json::Value) -> crate::MountContext {

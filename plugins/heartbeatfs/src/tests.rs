@@ -19,17 +19,22 @@ fn new_fs(timeout: Duration) -> HeartbeatFs {
 }
 
 // heartbeatfs is not a free tree: the cases run with no writable root and `/README` as the known
-// file, which covers the root, missing paths, README reads and the capability contract. (Through
-// the router the capability probe would land outside the mount, so that run is left out; the
-// unmount case below goes through the router.)
+// file, which covers the root, missing paths, README reads and the capability contract.
+async fn plugin_fixture() -> Fixture {
+    Fixture::read_only(
+        Arc::new(new_fs(Duration::from_secs(60))),
+        Some(("/README", README.as_bytes())),
+    )
+}
+
 mod plugin {
     use super::*;
-    fs_core::conformance_tests!(|| async {
-        Fixture::read_only(
-            Arc::new(new_fs(Duration::from_secs(60))),
-            Some(("/README", README.as_bytes())),
-        )
-    });
+    fs_core::conformance_tests!(plugin_fixture);
+}
+
+mod through_the_router {
+    use super::*;
+    fs_core::conformance_tests!(|| fs_core::conformance::mounted_at("/hb", plugin_fixture));
 }
 
 async fn text(fs: &dyn FileSystem, path: &str) -> String {

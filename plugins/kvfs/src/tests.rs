@@ -32,18 +32,9 @@ mod plugin {
 
 mod through_the_router {
     use super::*;
-    fs_core::conformance_tests!(|| async {
-        let router = MountableFs::new(server());
-        router
-            .mount("/kv", "kvfs", None, json!({}), Arc::new(KvFs::new()))
-            .await
-            .unwrap();
-        let caps = router.capabilities_at("/kv");
-        let fs: Arc<dyn FileSystem> = router;
-        Fixture::writable(fs, "/kv/keys")
-            .with_caps(caps)
-            .with_mount_root("/kv")
-    });
+    fs_core::conformance_tests!(|| fs_core::conformance::mounted_at("/kv", || async {
+        Fixture::writable(Arc::new(KvFs::new()), "/keys")
+    }));
 }
 
 async fn kvfs(config: serde_json::Value) -> Arc<dyn FileSystem> {

@@ -4,14 +4,10 @@
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{
-    ByteStream, ContentBody, Error, ErrorKind, FileSystem, MountableFs, ServerInfo, ServicePlugin,
-    WriteFlags,
-};
+use fs_core::{ByteStream, ContentBody, Error, ErrorKind, FileSystem, ServicePlugin, WriteFlags};
 use serde_json::json;
 
 use super::{LocalFs, LocalFsPlugin};
@@ -35,26 +31,11 @@ mod plugin {
     fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(fresh()), "/") });
 }
 
-async fn mounted_at(path: &'static str) -> Fixture {
-    let router = MountableFs::new(ServerInfo {
-        version: "test".into(),
-        started: SystemTime::now(),
-        data_dir: None,
-    });
-    router
-        .mount(path, "localfs", None, json!({}), Arc::new(fresh()))
-        .await
-        .unwrap();
-    let caps = router.capabilities_at(path);
-    let fs: Arc<dyn FileSystem> = router;
-    Fixture::writable(fs, path)
-        .with_caps(caps)
-        .with_mount_root(path)
-}
-
 mod mounted_at_local {
     use super::*;
-    fs_core::conformance_tests!(|| mounted_at("/local"));
+    fs_core::conformance_tests!(|| fs_core::conformance::mounted_at("/local", || async {
+        Fixture::writable(Arc::new(fresh()), "/")
+    }));
 }
 
 /// `outer/root` is served; `outer/outside` holds a sentinel no request may read or change.

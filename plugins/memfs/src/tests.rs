@@ -1,56 +1,31 @@
 //! memfs: the conformance suite, at the plugin and through the mount router, plus memfs's own cases.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{
-    ErrorKind, FileSystem, MountContext, MountableFs, ServerInfo, ServicePlugin, WriteFlags,
-};
+use fs_core::{ErrorKind, FileSystem, MountContext, ServicePlugin, WriteFlags};
 use serde_json::json;
 
 use super::{MemFs, MemFsPlugin};
 
+async fn plugin_fixture() -> Fixture {
+    Fixture::writable(Arc::new(MemFs::new()), "/")
+}
+
 mod plugin {
     use super::*;
-    fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(MemFs::new()), "/") });
-}
-
-fn server() -> ServerInfo {
-    ServerInfo {
-        version: "test".into(),
-        started: SystemTime::now(),
-        data_dir: None,
-    }
-}
-
-async fn mounted_at(path: &'static str) -> Fixture {
-    let router = MountableFs::new(server());
-    router
-        .mount(path, "memfs", None, json!({}), Arc::new(MemFs::new()))
-        .await
-        .unwrap();
-    // A sibling mount, so routing has something to get wrong.
-    router
-        .mount("/other", "memfs", None, json!({}), Arc::new(MemFs::new()))
-        .await
-        .ok();
-    let caps = router.capabilities_at(path);
-    let fs: Arc<dyn FileSystem> = router;
-    Fixture::writable(fs, path)
-        .with_caps(caps)
-        .with_mount_root(path)
+    fs_core::conformance_tests!(plugin_fixture);
 }
 
 mod mounted_at_root {
     use super::*;
-    fs_core::conformance_tests!(|| mounted_at("/"));
+    fs_core::conformance_tests!(|| fs_core::conformance::mounted_at("/", plugin_fixture));
 }
 
 mod mounted_at_a_b {
     use super::*;
-    fs_core::conformance_tests!(|| mounted_at("/a/b"));
+    fs_core::conformance_tests!(|| fs_core::conformance::mounted_at("/a/b", plugin_fixture));
 }
 
 fn ctx(config: serde_json::Value) -> MountContext {

@@ -16,34 +16,22 @@ use super::{QueueFs, QueueFsPlugin};
 
 const README_TEXT: &[u8] = include_bytes!("../README.md");
 
+async fn plugin_fixture() -> Fixture {
+    let fs = QueueFsPlugin
+        .initialize(fs_core::conformance::mount_context("/queuefs", json!({})))
+        .await
+        .unwrap();
+    Fixture::read_only(fs, Some(("/README", README_TEXT)))
+}
+
 mod conformance {
     use super::*;
-    fs_core::conformance_tests!(|| async {
-        let fs = QueueFsPlugin
-            .initialize(fs_core::conformance::mount_context("/queuefs", json!({})))
-            .await
-            .unwrap();
-        Fixture::read_only(fs, Some(("/README", README_TEXT)))
-    });
+    fs_core::conformance_tests!(plugin_fixture);
 }
 
 mod conformance_through_the_router {
     use super::*;
-    fs_core::conformance_tests!(|| async {
-        let router = MountableFs::new(fs_core::conformance::mount_context("/", json!({})).server);
-        let fs = QueueFsPlugin
-            .initialize(fs_core::conformance::mount_context("/", json!({})))
-            .await
-            .unwrap();
-        // Mounted at `/`, so the probes of the capability case land inside the mount.
-        router
-            .mount("/", "queuefs", None, json!({}), fs)
-            .await
-            .unwrap();
-        let caps = router.capabilities_at("/");
-        let fs: Arc<dyn FileSystem> = router;
-        Fixture::read_only(fs, Some(("/README", README_TEXT))).with_caps(caps)
-    });
+    fs_core::conformance_tests!(|| fs_core::conformance::mounted_at("/queue", plugin_fixture));
 }
 
 /// A mounted queuefs and the temporary directory its database lives in (kept alive with it).
