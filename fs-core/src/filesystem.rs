@@ -310,13 +310,15 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     /// Creates an empty file.
     ///
     /// # Errors
-    /// `AlreadyExists` when the path exists; `NotFound` when the parent is missing.
+    /// `AlreadyExists` when the path exists; `NotFound` when the parent is missing;
+    /// `NotADirectory` when a parent is a file.
     async fn create(&self, path: &str) -> Result<()>;
 
     /// Creates a directory with permission bits `mode`.
     ///
     /// # Errors
-    /// `AlreadyExists` when the path exists; `NotFound` when the parent is missing.
+    /// `AlreadyExists` when the path exists; `NotFound` when the parent is missing;
+    /// `NotADirectory` when a parent is a file.
     async fn mkdir(&self, path: &str, mode: u32) -> Result<()>;
 
     /// Removes a file or an empty directory.

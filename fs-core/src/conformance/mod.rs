@@ -36,6 +36,9 @@ pub struct Fixture {
     pub caps: Capabilities,
     /// The path of the mount root in `fs`: `/` for a plugin, the mount point through a router.
     pub mount_root: String,
+    /// Cases this filesystem is known to fail, each with the reason (a bug to fix, not a different
+    /// contract): the generated test prints the reason and passes. See [`Fixture::with_known_gap`].
+    pub known_gaps: Vec<(&'static str, &'static str)>,
 }
 
 impl Fixture {
@@ -48,6 +51,7 @@ impl Fixture {
             existing: None,
             caps,
             mount_root: "/".to_string(),
+            known_gaps: Vec::new(),
         }
     }
 
@@ -60,6 +64,7 @@ impl Fixture {
             existing: existing.map(|(p, b)| (p.to_string(), Bytes::copy_from_slice(b))),
             caps,
             mount_root: "/".to_string(),
+            known_gaps: Vec::new(),
         }
     }
 
@@ -73,6 +78,22 @@ impl Fixture {
     pub fn with_mount_root(mut self, path: &str) -> Self {
         self.mount_root = path.to_string();
         self
+    }
+
+    /// Records that `case` (a case's function name, such as `file_as_parent_is_rejected`) is known
+    /// to fail on this filesystem, for the reason `why`. A stopgap until the bug is fixed: the
+    /// suite stays as strict as the trait for everyone else, and the gap is written down here.
+    pub fn with_known_gap(mut self, case: &'static str, why: &'static str) -> Self {
+        self.known_gaps.push((case, why));
+        self
+    }
+
+    /// The reason `case` is a known gap of this fixture, if it is one.
+    pub fn known_gap(&self, case: &str) -> Option<&'static str> {
+        self.known_gaps
+            .iter()
+            .find(|(c, _)| *c == case)
+            .map(|(_, why)| *why)
     }
 
     /// The full path of `name` below the writable root, or `None` when there is no root.
@@ -159,6 +180,7 @@ where
         existing: plugin.existing.map(|(p, b)| (at(&p), b)),
         caps,
         mount_root: at(&plugin.mount_root),
+        known_gaps: plugin.known_gaps,
     }
 }
 
@@ -300,6 +322,10 @@ macro_rules! conformance_tests {
             #[tokio::test]
             async fn $case() {
                 let fixture = ($fixture)().await;
+                if let Some(why) = fixture.known_gap(stringify!($case)) {
+                    println!("skipping {}: a known gap: {why}", stringify!($case));
+                    return;
+                }
                 $crate::conformance::$module::$case(fixture).await;
             }
         )*
@@ -309,6 +335,10 @@ macro_rules! conformance_tests {
             #[tokio::test]
             async fn $case() {
                 let Some(fixture) = ($fixture)().await else { return };
+                if let Some(why) = fixture.known_gap(stringify!($case)) {
+                    println!("skipping {}: a known gap: {why}", stringify!($case));
+                    return;
+                }
                 $crate::conformance::$module::$case(fixture).await;
             }
         )*
