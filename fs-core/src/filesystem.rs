@@ -136,8 +136,10 @@ impl Serialize for Meta {
     }
 }
 
-/// What a filesystem supports. Every `false` field must agree with the matching method answering
-/// [`ErrorKind::Unsupported`]; the conformance suite checks it.
+/// What a filesystem supports. Every field must agree with the matching method: where it is `false`
+/// the method answers [`ErrorKind::Unsupported`], where it is `true` the method never does (a path
+/// the operation does not apply to gets another kind; the one exception is `open_stream` on a
+/// stream plugin's plain file). The conformance suite checks both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Capabilities {
     /// `write` (and the write side of `touch`).
@@ -402,10 +404,12 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     ///
     /// # Behavior
     /// Only stream plugins implement it. For every other plugin the server falls back to a
-    /// streamed [`FileSystem::read_content`] of the whole file.
+    /// streamed [`FileSystem::read_content`] of the whole file, and so it does when a stream
+    /// plugin answers `Unsupported` for one of its plain files (its README).
     ///
     /// # Errors
-    /// `Unsupported` when `capabilities().live_stream` is false (the default).
+    /// `Unsupported` when `capabilities().live_stream` is false (the default), or for a path that
+    /// is a plain file rather than a stream.
     async fn open_stream(&self, path: &str) -> Result<ByteStream> {
         let _ = path;
         Err(Error::unsupported("stream"))

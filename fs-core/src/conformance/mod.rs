@@ -3,7 +3,8 @@
 //! case, so a failure is reported by name (`memfs::tests::rename_directory_moves_subtree`).
 //!
 //! Cases consult [`FileSystem::capabilities`] and the fixture first and return early when they do not
-//! apply; [`caps`] checks that every operation marked unsupported answers `Unsupported`.
+//! apply; [`caps`] checks the capabilities both ways: an operation marked unsupported answers
+//! `Unsupported`, and one marked supported never does.
 
 use std::sync::Arc;
 
@@ -315,6 +316,7 @@ macro_rules! conformance_tests {
             rename::rename_into_own_subtree_fails,
             rename::rename_missing_is_not_found,
             caps::unsupported_ops_answer_unsupported,
+            caps::supported_ops_do_not_answer_unsupported,
         );
     };
     (@cases required, $fixture:expr; $($module:ident :: $case:ident),* $(,)?) => {
