@@ -37,6 +37,10 @@ pub struct Fixture {
     pub caps: Capabilities,
     /// The path of the mount root in `fs`: `/` for a plugin, the mount point through a router.
     pub mount_root: String,
+    /// Whether a directory exists while it is empty. `false` for a store where a directory exists
+    /// only as long as it has entries (s3s-fs, which keeps objects as plain files): the cases
+    /// that make a directory and then use it do not run ([`Fixture::has_dirs`]).
+    pub empty_dirs: bool,
     /// Cases this filesystem is known to fail, each with the reason (a bug to fix, not a different
     /// contract): the generated test prints the reason and passes. See [`Fixture::with_known_gap`].
     pub known_gaps: Vec<(&'static str, &'static str)>,
@@ -52,6 +56,7 @@ impl Fixture {
             existing: None,
             caps,
             mount_root: "/".to_string(),
+            empty_dirs: true,
             known_gaps: Vec::new(),
         }
     }
@@ -65,6 +70,7 @@ impl Fixture {
             existing: existing.map(|(p, b)| (p.to_string(), Bytes::copy_from_slice(b))),
             caps,
             mount_root: "/".to_string(),
+            empty_dirs: true,
             known_gaps: Vec::new(),
         }
     }
@@ -78,6 +84,13 @@ impl Fixture {
     /// Names the mount root the cases treat as such (a router fixture's mount point).
     pub fn with_mount_root(mut self, path: &str) -> Self {
         self.mount_root = path.to_string();
+        self
+    }
+
+    /// Marks a filesystem whose directories exist only while they have entries (see
+    /// [`Fixture::empty_dirs`]).
+    pub fn dirs_exist_only_with_entries(mut self) -> Self {
+        self.empty_dirs = false;
         self
     }
 
@@ -102,9 +115,10 @@ impl Fixture {
         self.root.as_deref().map(|r| crate::path::child(r, name))
     }
 
-    /// Whether directories can be created below the root.
+    /// Whether the cases can make directories below the root and use them: `mkdir` is supported,
+    /// and a directory it made exists before anything is put in it.
     pub fn has_dirs(&self) -> bool {
-        self.root.is_some() && self.caps.mkdir
+        self.root.is_some() && self.caps.mkdir && self.empty_dirs
     }
 
     /// Writes `data` as the whole content of `path` (the `PUT /files` default), panicking on error.
@@ -181,6 +195,7 @@ where
         existing: plugin.existing.map(|(p, b)| (at(&p), b)),
         caps,
         mount_root: at(&plugin.mount_root),
+        empty_dirs: plugin.empty_dirs,
         known_gaps: plugin.known_gaps,
     }
 }
