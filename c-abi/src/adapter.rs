@@ -266,7 +266,10 @@ impl FileSystem for CPluginFs {
         let inner = self.inner.clone();
         let p = path.to_string();
         self.worker
-            .run(move || inner.stat(&p)?.ok_or_else(|| Error::not_found(p)))
+            .run(move || match inner.stat(&p)? {
+                Some(info) => Ok(info),
+                None => Err(missing(&inner, &p)),
+            })
             .await
     }
 
@@ -448,4 +451,22 @@ pub fn is_library(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("so" | "dylib" | "dll")
     )
+}
+
+/// Why `path` is not there, as the trait says it: v1's `FSStat` only answers NULL, so the ancestors
+/// are asked, from the top down, until one is missing (`NotFound`) or is a file (`NotADirectory`).
+/// Only the error path pays for the extra calls.
+fn missing(inner: &Inner, path: &str) -> Error {
+    let mut ancestor = String::new();
+    let parents: Vec<&str> = path.trim_matches('/').split('/').collect();
+    for part in &parents[..parents.len().saturating_sub(1)] {
+        ancestor.push('/');
+        ancestor.push_str(part);
+        match inner.stat(&ancestor) {
+            Ok(Some(info)) if info.is_dir => continue,
+            Ok(Some(_)) => return Error::not_a_directory(path),
+            _ => break,
+        }
+    }
+    Error::not_found(path)
 }

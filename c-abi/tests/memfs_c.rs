@@ -23,12 +23,7 @@ async fn mounted() -> Arc<dyn FileSystem> {
 }
 
 async fn plugin_fixture() -> Fixture {
-    Fixture::writable(mounted().await, "/").with_known_gap(
-        "file_as_parent_is_rejected",
-        "FSStat returns only NULL for a missing path, which the adapter answers NotFound; below a \
-         file the trait promises NotADirectory (the adapter could stat the parents, as it does \
-         for FSReadDir)",
-    )
+    Fixture::writable(mounted().await, "/")
 }
 
 mod plugin {
