@@ -443,6 +443,23 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
         ))
     }
 
+    /// Takes the mount's new config `new` in place (`POST /api/v1/mounts/config`), the config in
+    /// force being `old`; both passed the plugin's key check and `validate`. Answers
+    /// [`Reconfigured::Accepted`] once the change is applied, [`Reconfigured::Amended`] with the
+    /// config it applied instead, or an error and changes nothing: `InvalidArgument` to reject the
+    /// change, `Unsupported` when a changed key needs a new instance (the caller may ask for a
+    /// remount). The default answers `Unsupported`: every change is a remount.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<crate::Reconfigured> {
+        let _ = (old, new);
+        Err(Error::unsupported("reconfigure").with_message(
+            "this plugin cannot change its config in place; ask for a remount (\"remount\": true)",
+        ))
+    }
+
     /// Releases the plugin's resources. The mount router calls it exactly once, on unmount or on
     /// server stop, after the filesystem has left the mount table.
     async fn shutdown(&self) -> Result<()> {

@@ -39,7 +39,7 @@ pub use filesystem::{
     collect_stream, read_window,
 };
 pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};
-pub use mountable::{Mount, MountableFs};
+pub use mountable::{ConfigChange, Mount, MountableFs, Reconfigured};
 pub use plugin::{MountContext, PluginRegistry, ServerInfo, ServicePlugin};
 pub use readonly::{ReadOnlyFs, ReadOnlySource};
 pub use write::{MAX_FILE_SIZE, MemoryLimits, WritePlan};

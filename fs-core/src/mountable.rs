@@ -22,6 +22,8 @@ use crate::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result};
 mod fs;
 mod handles;
 mod links;
+mod reconfig;
+pub use reconfig::{ConfigChange, Reconfigured};
 mod routed;
 mod table;
 
@@ -43,7 +45,10 @@ pub struct Mount {
     pub config: Value,
     /// The filesystem.
     pub fs: Arc<dyn FileSystem>,
-    shut_down: AtomicBool,
+    /// 1 when mounted; one more with each applied config change ([`MountableFs::reconfigure`]).
+    pub generation: u64,
+    /// Shared by the versions of one instance's mount (a config change keeps the instance).
+    shut_down: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for Mount {
@@ -212,7 +217,8 @@ impl MountableFs {
             instance,
             config,
             fs,
-            shut_down: AtomicBool::new(false),
+            generation: 1,
+            shut_down: Arc::default(),
         };
         let new = cur
             .with(Arc::new(mount))

@@ -166,6 +166,13 @@ impl FileSystem for KeepAlive {
     ) -> Result<Box<dyn fs_core::FileHandle>> {
         self.fs.clone().open_handle(p, flags, mode).await
     }
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        self.fs.reconfigure(old, new).await
+    }
     async fn shutdown(&self) -> Result<()> {
         self.fs.shutdown().await
     }

@@ -207,6 +207,36 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// The declared keys whose value differs between the configs `old` and `new` (absent and `null`
+/// count as the same).
+pub fn changed<'a>(params: &'a [ConfigParam], old: &Value, new: &Value) -> Vec<&'a ConfigParam> {
+    let get = |c: &Value, k: &str| c.get(k).filter(|v| !v.is_null()).cloned();
+    params
+        .iter()
+        .filter(|p| get(old, p.name) != get(new, p.name))
+        .collect()
+}
+
+/// Checks that every key that differs between `old` and `new` can change on a mounted instance
+/// ([`Change::Live`]), for a filesystem's `reconfigure`.
+///
+/// # Errors
+/// `Unsupported` naming the keys that need a new instance (a remount).
+pub fn check_live(params: &[ConfigParam], old: &Value, new: &Value) -> Result<()> {
+    let fixed: Vec<&str> = changed(params, old, new)
+        .into_iter()
+        .filter(|p| p.change == Change::Remount)
+        .map(|p| p.name)
+        .collect();
+    if fixed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::unsupported("reconfigure").with_message(format!(
+        "'{}' cannot change on a mounted instance; ask for a remount (\"remount\": true)",
+        fixed.join("', '")
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +271,28 @@ mod tests {
             .is_ok()
         );
         assert!(check_config(&params(), &json!({"local_dir": "/x", "buf": "lots"})).is_err());
+    }
+
+    #[test]
+    fn check_live_names_the_keys_that_need_a_remount() {
+        let mut params = params();
+        params[1].change = Change::Live;
+        let old = json!({"local_dir": "/x", "port": 1});
+        assert!(check_live(&params, &old, &json!({"local_dir": "/x", "port": 2})).is_ok());
+        assert!(
+            check_live(
+                &params,
+                &old,
+                &json!({"local_dir": "/x", "port": 1, "buf": null})
+            )
+            .is_ok()
+        );
+        let e = check_live(&params, &old, &json!({"local_dir": "/y", "buf": "1MB"})).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
+        assert!(
+            e.to_string().contains("'local_dir', 'buf' cannot change"),
+            "{e}"
+        );
     }
 
     #[test]

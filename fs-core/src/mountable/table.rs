@@ -146,7 +146,6 @@ impl MountTable {
 mod tests {
     use super::*;
     use crate::plugin::ServerInfo;
-    use std::sync::atomic::AtomicBool;
 
     fn mount(path: &str) -> Arc<Mount> {
         Arc::new(Mount {
@@ -154,13 +153,14 @@ mod tests {
             plugin: "nothing".into(),
             instance: None,
             config: serde_json::Value::Null,
+            generation: 1,
             // Any filesystem will do: the table never calls it.
             fs: super::super::MountableFs::new(ServerInfo {
                 version: String::new(),
                 started: std::time::SystemTime::UNIX_EPOCH,
                 data_dir: None,
             }),
-            shut_down: AtomicBool::new(false),
+            shut_down: Default::default(),
         })
     }
 

@@ -413,6 +413,17 @@ impl FileSystem for StreamRotateFs {
         Err(Error::unsupported("openhandle").with_path(path))
     }
 
+    /// Every change is a remount for now: the rotation settings live in each recorder.
+    async fn reconfigure(
+        &self,
+        _old: &serde_json::Value,
+        _new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        Err(Error::unsupported("reconfigure").with_message(
+            "streamrotatefs cannot change its config in place yet; ask for a remount (\"remount\": true)",
+        ))
+    }
+
     async fn shutdown(&self) -> Result<()> {
         self.inner.shutdown().await?;
         self.recorders.lock().clear();
