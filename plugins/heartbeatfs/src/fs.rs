@@ -209,7 +209,8 @@ fn remove_the_item(path: &str) -> Error {
 #[derive(Debug)]
 struct Inner {
     items: RwLock<Items>,
-    default_timeout: Duration,
+    /// The timeout of new items; a config change sets it while mounted.
+    default_timeout: Mutex<Duration>,
     readme: Bytes,
     mounted: SystemTime,
 }
@@ -242,7 +243,7 @@ impl HeartbeatFs {
     pub fn new(default_timeout: Duration, readme: Bytes) -> Self {
         let inner = Arc::new(Inner {
             items: RwLock::new(BTreeMap::new()),
-            default_timeout,
+            default_timeout: Mutex::new(default_timeout),
             readme,
             mounted: wall_now(),
         });
@@ -326,6 +327,18 @@ async fn sweep_loop(inner: std::sync::Weak<Inner>) {
 
 #[async_trait]
 impl FileSystem for HeartbeatFs {
+    /// `default_timeout` changes in place: items made from then on get the new timeout; items that
+    /// exist keep theirs (a `ctl` write changes one item's).
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        fs_core::config::check_live(&fs_core::config::params(&[crate::KEYS]), old, new)?;
+        *self.inner.default_timeout.lock() = crate::default_timeout(new)?;
+        Ok(fs_core::Reconfigured::Accepted)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             write: true,
@@ -461,7 +474,10 @@ impl FileSystem for HeartbeatFs {
                     return Err(Error::already_exists(path));
                 }
                 // Replaces an expired item the sweeper has not deleted yet.
-                items.insert(name.to_string(), Item::new(self.inner.default_timeout));
+                items.insert(
+                    name.to_string(),
+                    Item::new(*self.inner.default_timeout.lock()),
+                );
                 Ok(())
             }
             Place::In(name, file) => match (live(&items, name, now), Special::parse(file)) {
@@ -600,7 +616,7 @@ mod unit {
     fn sweep_deletes_only_expired_items() {
         let inner = Inner {
             items: RwLock::new(BTreeMap::new()),
-            default_timeout: Duration::from_secs(60),
+            default_timeout: Mutex::new(Duration::from_secs(60)),
             readme: Bytes::new(),
             mounted: SystemTime::now(),
         };

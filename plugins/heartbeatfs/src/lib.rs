@@ -26,7 +26,8 @@ fs_core::config_keys! {
         "default_timeout",
         DEFAULT_TIMEOUT,
         "the timeout of a new item: seconds as a number (`30`, `2.5`) or a duration (`30s`, `5m`, `1h30m`); more than zero",
-    );
+    )
+    .live();
 }
 
 /// The heartbeatfs factory.
