@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/symlink", post(links::symlink))
         .route("/api/v1/readlink", get(links::readlink))
         .route("/api/v1/mounts", get(mounts::list))
+        .route("/api/v1/mounts/config", post(mounts::reconfigure))
         .route("/api/v1/mount", post(mounts::mount))
         .route("/api/v1/unmount", post(mounts::unmount))
         .route("/api/v1/plugins", get(plugins::list))

@@ -18,6 +18,9 @@ struct MountRow<'a> {
     config: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// Live mounts: 1 when mounted, one more with each applied config change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     instance: Option<&'a str>,
     path: &'a str,
@@ -44,11 +47,14 @@ pub async fn list(State(st): State<AppState>) -> Response {
         while let Some(m) = live.next_if(|m| m.path < *path) {
             rows.push(live_row(m));
         }
-        let is_live = live.next_if(|m| m.path == *path).is_some();
-        if r.status != MountStatus::Mounted || is_live {
+        // A live mount shows the config in force (it may have changed since the file's).
+        if let Some(m) = live.next_if(|m| m.path == *path) {
+            rows.push(live_row(m));
+        } else if r.status != MountStatus::Mounted {
             rows.push(MountRow {
                 config: redact(&r.config),
                 error: r.error.as_deref(),
+                generation: None,
                 instance: r.instance.as_deref(),
                 path,
                 plugin_name: &r.plugin,
@@ -64,6 +70,7 @@ fn live_row(m: &Mount) -> MountRow<'_> {
     MountRow {
         config: redact(&m.config),
         error: None,
+        generation: Some(m.generation),
         instance: m.instance.as_deref(),
         path: &m.path,
         plugin_name: &m.plugin,
@@ -130,4 +137,51 @@ pub async fn unmount(State(st): State<AppState>, body: RequestBody) -> ApiResult
     }
     result?;
     Ok(Json(json!({ "message": "plugin unmounted" })))
+}
+
+#[derive(Deserialize)]
+struct ConfigBody {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    remount: bool,
+}
+
+/// `POST /mounts/config` with `{"path", "config", "remount"?}`: gives a mount a new config, in
+/// place when its plugin takes the change (it may amend it), or, with `"remount": true`, by a new
+/// instance swapped in once initialized. Any failure leaves the mount as it was.
+pub async fn reconfigure(State(st): State<AppState>, body: RequestBody) -> ApiResult<Json<Value>> {
+    let req: ConfigBody = body.json().await?;
+    if req.path.is_empty() {
+        return Err(Error::invalid_argument("path is required").into());
+    }
+    let config = if req.config.is_null() {
+        Value::Object(Map::new())
+    } else {
+        req.config
+    };
+    let change = st
+        .fs
+        .reconfigure(
+            &st.registry,
+            &req.path,
+            config,
+            req.remount,
+            st.api_mount_policy.clone(),
+        )
+        .await?;
+    tracing::info!(path = %req.path, generation = change.generation, remounted = change.remounted, amended = change.amended, "mount config changed");
+    if let Some(e) = &change.shutdown_error {
+        tracing::warn!(path = %req.path, error = %e, "remount: the old instance's shutdown failed");
+    }
+    Ok(Json(json!({
+        "message": if change.remounted { "plugin remounted" } else { "config changed" },
+        "path": fs_core::path::normalize(&req.path)?,
+        "generation": change.generation,
+        "config": redact(&change.config),
+        "amended": change.amended,
+        "remounted": change.remounted,
+    })))
 }

@@ -1,0 +1,185 @@
+//! `POST /api/v1/mounts/config`: a mount's config changed in place (accepted or rejected by the
+//! plugin), refused in place with a pointer to a remount, or remounted; `GET /mounts` shows the
+//! config in force and its generation. A failure changes nothing.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn mount_row(app: &axum::Router, path: &str) -> Value {
+    let (s, v) = send_json(app, get("/api/v1/mounts")).await;
+    assert_eq!(s, 200, "{v}");
+    v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == path)
+        .cloned()
+        .unwrap_or_else(|| panic!("{path} is not in {v}"))
+}
+
+async fn change(app: &axum::Router, body: Value) -> (axum::http::StatusCode, Value) {
+    send_json(app, post_json("/api/v1/mounts/config", &body.to_string())).await
+}
+
+#[tokio::test]
+async fn heartbeatfs_takes_a_new_timeout_in_place_and_rejects_a_bad_one() {
+    let (app, _) = app().await;
+    let body = r#"{"fstype":"heartbeatfs","path":"/hb","config":{"default_timeout":"30s"}}"#;
+    assert_eq!(
+        send_json(&app, post_json("/api/v1/mount", body)).await.0,
+        200
+    );
+    assert_eq!(mount_row(&app, "/hb").await["generation"], 1);
+    assert_eq!(
+        send_json(&app, post_json("/api/v1/directories?path=/hb/old", ""))
+            .await
+            .0,
+        201
+    );
+
+    let (s, v) = change(
+        &app,
+        json!({"path": "/hb/", "config": {"default_timeout": "5m"}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            &v["message"],
+            &v["path"],
+            &v["generation"],
+            &v["amended"],
+            &v["remounted"]
+        ),
+        (
+            &json!("config changed"),
+            &json!("/hb"),
+            &json!(2),
+            &json!(false),
+            &json!(false)
+        )
+    );
+    let row = mount_row(&app, "/hb").await;
+    assert_eq!(
+        (&row["generation"], &row["config"]["default_timeout"]),
+        (&json!(2), &json!("5m"))
+    );
+
+    // The same instance: the item made before the change is still there, with its own timeout;
+    // a new item gets the new one.
+    assert_eq!(
+        send_json(&app, post_json("/api/v1/directories?path=/hb/new", ""))
+            .await
+            .0,
+        201
+    );
+    let ctl = |name: &str| format!("/api/v1/files?path=/hb/{name}/ctl");
+    let (s, old) = send(&app, get(&ctl("old"))).await;
+    assert_eq!(s, 200);
+    assert!(
+        String::from_utf8_lossy(&old).contains("timeout: 30\n"),
+        "{old:?}"
+    );
+    let (_, new) = send(&app, get(&ctl("new"))).await;
+    assert!(
+        String::from_utf8_lossy(&new).contains("timeout: 300\n"),
+        "{new:?}"
+    );
+
+    // Rejected (validate), unknown keys (the key check): nothing changes.
+    for (bad, words) in [
+        (json!({"default_timeout": 0}), "greater than zero"),
+        (
+            json!({"default_timout": "1s"}),
+            "unknown configuration parameter",
+        ),
+    ] {
+        assert_error(
+            change(&app, json!({"path": "/hb", "config": bad})).await,
+            400,
+            words,
+        );
+    }
+    let row = mount_row(&app, "/hb").await;
+    assert_eq!(
+        (&row["generation"], &row["config"]["default_timeout"]),
+        (&json!(2), &json!("5m"))
+    );
+}
+
+#[tokio::test]
+async fn a_change_the_plugin_cannot_take_in_place_asks_for_a_remount() {
+    let (app, _) = app().await;
+    let body = r#"{"fstype":"memfs","path":"/m","config":{}}"#;
+    assert_eq!(
+        send_json(&app, post_json("/api/v1/mount", body)).await.0,
+        200
+    );
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/m/f", "kept")).await.0,
+        200
+    );
+
+    let (s, v) = change(&app, json!({"path": "/m", "config": {"init_dirs": ["/d"]}})).await;
+    assert_eq!(s, 501, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("\"remount\": true"),
+        "{v}"
+    );
+    assert_eq!(send(&app, get("/api/v1/files?path=/m/f")).await.1, "kept");
+    assert_eq!(mount_row(&app, "/m").await["generation"], 1);
+
+    // A remount: a new instance, made with the new config, in the old one's place.
+    let (s, v) = change(
+        &app,
+        json!({"path": "/m", "config": {"init_dirs": ["/d"]}, "remount": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (&v["message"], &v["generation"], &v["remounted"]),
+        (&json!("plugin remounted"), &json!(2), &json!(true))
+    );
+    assert_eq!(send_json(&app, get("/api/v1/stat?path=/m/d")).await.0, 200);
+    assert_eq!(send_json(&app, get("/api/v1/stat?path=/m/f")).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_remount_that_fails_leaves_the_old_mount_serving() {
+    let (app, _) = app().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "here").unwrap();
+    let body = json!({"fstype": "localfs", "path": "/l", "config": {"local_dir": dir.path()}});
+    let (s, v) = send_json(&app, post_json("/api/v1/mount", &body.to_string())).await;
+    assert_eq!(s, 200, "{v}");
+    let missing = dir.path().join("missing");
+    let (s, v) = change(
+        &app,
+        json!({"path": "/l", "config": {"local_dir": missing}, "remount": true}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("does not exist"),
+        "{v}"
+    );
+    assert_eq!(send(&app, get("/api/v1/files?path=/l/f")).await.1, "here");
+    assert_eq!(mount_row(&app, "/l").await["generation"], 1);
+}
+
+#[tokio::test]
+async fn nothing_mounted_is_404_and_a_missing_path_400() {
+    let (app, _) = app().await;
+    assert_error(
+        change(&app, json!({"path": "/nothing/here", "config": {}})).await,
+        404,
+        "no mount at path",
+    );
+    assert_error(
+        change(&app, json!({"config": {}})).await,
+        400,
+        "path is required",
+    );
+}
