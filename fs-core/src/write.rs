@@ -302,13 +302,15 @@ pub mod memory_keys {
             "max_file_size",
             Size(super::DEFAULT_MAX_MEMORY_FILE),
             "the largest file; a write, append, truncate or handle seek past it answers 413 (400 for the seek) and changes nothing",
-        );
+        )
+        .live();
         /// The most bytes all files hold together.
         pub MAX_TOTAL_SIZE: Size = Key::unset(
             "max_total_size",
             "the most bytes all files hold together; a change past it answers 413",
         )
-        .default_text("half of physical memory (as tmpfs)");
+        .default_text("half of physical memory (as tmpfs)")
+        .live();
     }
 }
 
@@ -344,6 +346,41 @@ impl MemoryLimits {
             max_file_size: file.min(MAX_FILE_SIZE),
             max_total_size: total,
         })
+    }
+
+    /// The caps of `config` for a mount that holds `used` bytes and takes them in place: a total
+    /// below `used` is refused (nothing would fit, and nothing is deleted to make room); a
+    /// per-file cap given above the total is lowered to it, and the config saying so is returned
+    /// (`Some`: the change was amended).
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the key, as [`MemoryLimits::from_config`], and for a total below
+    /// what the mount holds.
+    pub fn for_change(config: &Value, used: u64) -> Result<(MemoryLimits, Option<Value>)> {
+        use memory_keys as keys;
+        let limits = MemoryLimits::from_config(config)?;
+        if limits.max_total_size < used {
+            return Err(Error::invalid_argument(format!(
+                "invalid value for '{}': {} bytes is less than the {used} bytes this mount holds",
+                keys::MAX_TOTAL_SIZE.name(),
+                limits.max_total_size
+            )));
+        }
+        if limits.max_file_size <= limits.max_total_size {
+            return Ok((limits, None));
+        }
+        let mut amended = config.clone();
+        if let Value::Object(m) = &mut amended {
+            m.insert(
+                keys::MAX_FILE_SIZE.name().into(),
+                Value::from(limits.max_total_size),
+            );
+        }
+        let limits = MemoryLimits {
+            max_file_size: limits.max_total_size,
+            ..limits
+        };
+        Ok((limits, Some(amended)))
     }
 
     /// Checks that the mount, holding `used` bytes, may replace a file of `old` bytes by one of

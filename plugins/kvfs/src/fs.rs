@@ -51,6 +51,8 @@ struct State {
     keys_modified: SystemTime,
     /// The bytes all values hold (for `max_total_size`).
     used: u64,
+    /// The caps, beside what they limit: a config change sets them under the same lock.
+    limits: MemoryLimits,
 }
 
 impl State {
@@ -146,7 +148,6 @@ pub struct KvFs {
     state: RwLock<State>,
     readme: Bytes,
     mounted: SystemTime,
-    limits: MemoryLimits,
 }
 
 impl Default for KvFs {
@@ -175,10 +176,10 @@ impl KvFs {
                 keys: BTreeMap::new(),
                 keys_modified: now,
                 used: 0,
+                limits,
             }),
             readme,
             mounted: now,
-            limits,
         }
     }
 
@@ -191,10 +192,11 @@ impl KvFs {
         check_key(key)?;
         let value = value.into();
         let path = format!("/keys/{key}");
-        check_size(&path, value.len() as u64, self.limits.max_file_size)?;
         let mut state = self.state.write();
+        check_size(&path, value.len() as u64, state.limits.max_file_size)?;
         let old = state.keys.get(key).map_or(0, |e| e.value.len() as u64);
-        self.limits
+        state
+            .limits
             .check_total(&path, state.used, old, value.len() as u64)?;
         state.put(key, value);
         state.touch_dir();
@@ -278,11 +280,30 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
 
 #[async_trait]
 impl FileSystem for KvFs {
+    /// The size caps change in place (a total below what the store holds is refused; a per-value
+    /// cap above the total is amended down to it); `initial_data` needs a remount, so that a
+    /// change never overwrites values written since the mount.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        use fs_core::config::{check_live, params};
+        check_live(&params(&[crate::KEYS, MemoryLimits::KEYS]), old, new)?;
+        let mut state = self.state.write();
+        let (limits, amended) = MemoryLimits::for_change(new, state.used)?;
+        state.limits = limits;
+        Ok(amended.map_or(
+            fs_core::Reconfigured::Accepted,
+            fs_core::Reconfigured::Amended,
+        ))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             mkdir: false,
             chmod: false,
-            max_file_size: self.limits.max_file_size,
+            max_file_size: self.state.read().limits.max_file_size,
             ..Capabilities::READ_WRITE
         }
     }
@@ -343,9 +364,10 @@ impl FileSystem for KvFs {
             offset,
             flags,
             written,
-            self.limits.max_file_size,
+            state.limits.max_file_size,
         )?;
-        self.limits
+        state
+            .limits
             .check_total(path, state.used, current.unwrap_or(0), plan.size)?;
         // Taken out, not cloned, so an unshared buffer is written in place.
         let old = state
@@ -448,9 +470,10 @@ impl FileSystem for KvFs {
         let mut state = self.state.write();
         match node(&state, path)? {
             Node::Key(k) => {
-                check_size(path, size, self.limits.max_file_size)?;
+                check_size(path, size, state.limits.max_file_size)?;
                 let old = state.keys.get(k).ok_or_else(|| Error::not_found(path))?;
-                self.limits
+                state
+                    .limits
                     .check_total(path, state.used, old.value.len() as u64, size)?;
                 let value = resize(&old.value, size);
                 state.put(k, value);

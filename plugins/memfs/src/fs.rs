@@ -93,7 +93,6 @@ fn etag(version: u64, len: u64) -> String {
 pub struct MemFs {
     tree: RwLock<Tree>,
     versions: AtomicU64,
-    limits: MemoryLimits,
 }
 
 /// The tree and the bytes its files hold in all (for `max_total_size`).
@@ -101,6 +100,8 @@ pub struct MemFs {
 struct Tree {
     root: Node,
     used: u64,
+    /// The caps, beside what they limit: a config change sets them under the same lock.
+    limits: MemoryLimits,
 }
 
 impl Tree {
@@ -136,9 +137,9 @@ impl MemFs {
             tree: RwLock::new(Tree {
                 root: Node::dir(0o755),
                 used: 0,
+                limits,
             }),
             versions: AtomicU64::new(1),
-            limits,
         }
     }
 
@@ -241,9 +242,42 @@ fn no_root(op: &'static str) -> Error {
 
 #[async_trait]
 impl FileSystem for MemFs {
+    /// Every key changes in place: the caps apply to the next change (a total below what the
+    /// mount holds is refused; a per-file cap above the total is amended down to it), and new
+    /// `init_dirs` are created (parents included); nothing that exists is removed.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        use fs_core::config::{check_live, params};
+        check_live(&params(&[crate::KEYS, MemoryLimits::KEYS]), old, new)?;
+        let dirs = crate::INIT_DIRS
+            .get(new)?
+            .iter()
+            .map(|d| fs_core::path::normalize(d))
+            .collect::<Result<Vec<_>>>()?;
+        // Refused caps change nothing: checked before any directory is made, and again (with what
+        // the mount holds then) as they are applied.
+        MemoryLimits::for_change(new, self.tree.read().used)?;
+        for dir in &dirs {
+            self.mkdir_all(dir, 0o755)?;
+        }
+        let amended = {
+            let mut tree = self.tree.write();
+            let (limits, amended) = MemoryLimits::for_change(new, tree.used)?;
+            tree.limits = limits;
+            amended
+        };
+        Ok(amended.map_or(
+            fs_core::Reconfigured::Accepted,
+            fs_core::Reconfigured::Amended,
+        ))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            max_file_size: self.limits.max_file_size,
+            max_file_size: self.tree.read().limits.max_file_size,
             ..Capabilities::READ_WRITE
         }
     }
@@ -302,10 +336,10 @@ impl FileSystem for MemFs {
             Some(Kind::File(content)) => Some(content.len() as u64),
             None => None,
         };
-        let plan = WritePlan::new(path, current, offset, flags, n, self.limits.max_file_size)?;
+        let limits = tree.limits;
+        let plan = WritePlan::new(path, current, offset, flags, n, limits.max_file_size)?;
         let old_len = current.unwrap_or(0);
-        self.limits
-            .check_total(path, tree.used, old_len, plan.size)?;
+        limits.check_total(path, tree.used, old_len, plan.size)?;
         // Everything is checked: from here on the write cannot fail, and the new content is
         // built before it replaces the old one.
         let node = children
@@ -427,17 +461,17 @@ impl FileSystem for MemFs {
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
-        check_size(path, size, self.limits.max_file_size)?;
         let version = self.next_version();
         let mut guard = self.tree.write();
         let tree = &mut *guard;
-        let used = tree.used;
+        check_size(path, size, tree.limits.max_file_size)?;
+        let (used, limits) = (tree.used, tree.limits);
         let node = lookup_mut(&mut tree.root, path)?;
         let Kind::File(content) = &mut node.kind else {
             return Err(Error::is_a_directory(path));
         };
         let old_len = content.len() as u64;
-        self.limits.check_total(path, used, old_len, size)?;
+        limits.check_total(path, used, old_len, size)?;
         // Under the per-file cap, which fits in memory.
         *content = resized(std::mem::take(content), size as usize);
         node.mtime = SystemTime::now();

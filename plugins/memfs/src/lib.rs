@@ -21,8 +21,9 @@ fs_core::config_keys! {
     INIT_DIRS: List = Key::optional(
         "init_dirs",
         List(&[]),
-        "directories created at mount time, parents included",
-    );
+        "directories created at mount time, parents included (and by a config change, those it adds)",
+    )
+    .live();
 }
 
 /// memfs's config: the directories to make, and the size caps.
