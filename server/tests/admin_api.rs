@@ -281,8 +281,11 @@ async fn plugins_lists_builtins_with_params_readme_and_mounts() {
         (Some("init_dirs"), Some("array"), Some(false))
     );
     assert!(param["description"].is_string() && param["default"].is_string());
-    // Nothing changes on a mounted instance yet: every key needs a remount.
-    assert_eq!(param["change"], "remount");
+    // memfs takes every key in place; localfs's directory needs a new instance.
+    assert_eq!(param["change"], "live");
+    let localfs = plugins.iter().find(|p| p["name"] == "localfs").unwrap();
+    assert_eq!(localfs["config_params"][0]["name"], "local_dir");
+    assert_eq!(localfs["config_params"][0]["change"], "remount");
     assert!(memfs["readme"].as_str().unwrap().starts_with("# memfs"));
     assert_error(
         send_json(

@@ -110,7 +110,7 @@ async fn heartbeatfs_takes_a_new_timeout_in_place_and_rejects_a_bad_one() {
 }
 
 #[tokio::test]
-async fn a_change_the_plugin_cannot_take_in_place_asks_for_a_remount() {
+async fn memfs_and_kvfs_caps_change_in_place_rejected_or_amended() {
     let (app, _) = app().await;
     let body = r#"{"fstype":"memfs","path":"/m","config":{}}"#;
     assert_eq!(
@@ -118,23 +118,114 @@ async fn a_change_the_plugin_cannot_take_in_place_asks_for_a_remount() {
         200
     );
     assert_eq!(
-        send(&app, put("/api/v1/files?path=/m/f", "kept")).await.0,
+        send(&app, put("/api/v1/files?path=/m/f", "x".repeat(3000)))
+            .await
+            .0,
         200
     );
 
-    let (s, v) = change(&app, json!({"path": "/m", "config": {"init_dirs": ["/d"]}})).await;
+    // Accepted: the smaller per-file cap holds for the next write; new init_dirs appear.
+    let (s, v) = change(
+        &app,
+        json!({"path": "/m", "config": {"max_file_size": "2KB", "init_dirs": ["/new/dir"]}}),
+    )
+    .await;
+    assert_eq!((s.as_u16(), &v["amended"]), (200, &json!(false)), "{v}");
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/m/g", "x".repeat(3000)))
+            .await
+            .0,
+        413
+    );
+    assert_eq!(
+        send_json(&app, get("/api/v1/stat?path=/m/new/dir")).await.0,
+        200
+    );
+
+    // Rejected: a total below what the mount holds; nothing changes.
+    assert_error(
+        change(
+            &app,
+            json!({"path": "/m", "config": {"max_total_size": 1000}}),
+        )
+        .await,
+        400,
+        "bytes this mount holds",
+    );
+    assert_eq!(
+        mount_row(&app, "/m").await["config"]["max_file_size"],
+        "2KB"
+    );
+
+    // Amended: a per-file cap above the total is lowered to it, and the answer says so.
+    for (path, fstype) in [("/m", "memfs"), ("/kv", "kvfs")] {
+        if fstype == "kvfs" {
+            let body = r#"{"fstype":"kvfs","path":"/kv","config":{}}"#;
+            assert_eq!(
+                send_json(&app, post_json("/api/v1/mount", body)).await.0,
+                200
+            );
+        }
+        let (s, v) = change(
+            &app,
+            json!({"path": path, "config": {"max_file_size": "1MB", "max_total_size": 8192}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (
+                &v["amended"],
+                &v["config"]["max_file_size"],
+                &v["config"]["max_total_size"]
+            ),
+            (&json!(true), &json!(8192), &json!(8192)),
+            "{fstype}"
+        );
+        let row = mount_row(&app, path).await;
+        assert_eq!(row["config"]["max_file_size"], 8192, "{fstype}: {row}");
+    }
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/kv/keys/a", "x".repeat(9000)))
+            .await
+            .0,
+        413
+    );
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/kv/keys/a", "x".repeat(4000)))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_change_the_plugin_cannot_take_in_place_asks_for_a_remount() {
+    let (app, _) = app().await;
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(one.path().join("f"), "one").unwrap();
+    std::fs::write(two.path().join("f"), "two").unwrap();
+    let body = json!({"fstype": "localfs", "path": "/l", "config": {"local_dir": one.path()}});
+    assert_eq!(
+        send_json(&app, post_json("/api/v1/mount", &body.to_string()))
+            .await
+            .0,
+        200
+    );
+
+    let moved = json!({"local_dir": two.path()});
+    let (s, v) = change(&app, json!({"path": "/l", "config": moved})).await;
     assert_eq!(s, 501, "{v}");
     assert!(
         v["error"].as_str().unwrap().contains("\"remount\": true"),
         "{v}"
     );
-    assert_eq!(send(&app, get("/api/v1/files?path=/m/f")).await.1, "kept");
-    assert_eq!(mount_row(&app, "/m").await["generation"], 1);
+    assert_eq!(send(&app, get("/api/v1/files?path=/l/f")).await.1, "one");
+    assert_eq!(mount_row(&app, "/l").await["generation"], 1);
 
     // A remount: a new instance, made with the new config, in the old one's place.
     let (s, v) = change(
         &app,
-        json!({"path": "/m", "config": {"init_dirs": ["/d"]}, "remount": true}),
+        json!({"path": "/l", "config": moved, "remount": true}),
     )
     .await;
     assert_eq!(s, 200, "{v}");
@@ -142,8 +233,7 @@ async fn a_change_the_plugin_cannot_take_in_place_asks_for_a_remount() {
         (&v["message"], &v["generation"], &v["remounted"]),
         (&json!("plugin remounted"), &json!(2), &json!(true))
     );
-    assert_eq!(send_json(&app, get("/api/v1/stat?path=/m/d")).await.0, 200);
-    assert_eq!(send_json(&app, get("/api/v1/stat?path=/m/f")).await.0, 404);
+    assert_eq!(send(&app, get("/api/v1/files?path=/l/f")).await.1, "two");
 }
 
 #[tokio::test]
