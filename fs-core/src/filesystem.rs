@@ -445,8 +445,9 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
 
     /// Takes the mount's new config `new` in place (`POST /api/v1/mounts/config`), the config in
     /// force being `old`; both passed the plugin's key check and `validate`. Answers
-    /// [`Reconfigured::Accepted`] once the change is applied, [`Reconfigured::Amended`] with the
-    /// config it applied instead, or an error and changes nothing: `InvalidArgument` to reject the
+    /// [`Accepted`](crate::Reconfigured::Accepted) once the change is applied,
+    /// [`Amended`](crate::Reconfigured::Amended) with the config it applied instead, or an
+    /// error and changes nothing: `InvalidArgument` to reject the
     /// change, `Unsupported` when a changed key needs a new instance (the caller may ask for a
     /// remount). The default answers `Unsupported`: every change is a remount.
     async fn reconfigure(
