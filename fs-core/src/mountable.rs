@@ -47,6 +47,9 @@ pub struct Mount {
     pub fs: Arc<dyn FileSystem>,
     /// 1 when mounted; one more with each applied config change ([`MountableFs::reconfigure`]).
     pub generation: u64,
+    /// The mounted instance, unique in the process: a config change in place keeps it (the same
+    /// filesystem serves on), a remount gets a new one. What handles are tied to.
+    pub id: u64,
     /// Shared by the versions of one instance's mount (a config change keeps the instance).
     shut_down: Arc<AtomicBool>,
 }
@@ -68,6 +71,12 @@ impl Mount {
         }
         self.fs.shutdown().await
     }
+}
+
+/// A new [`Mount::id`].
+fn next_mount_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The mount router. Cheap to share as `Arc<MountableFs>`.
@@ -218,6 +227,7 @@ impl MountableFs {
             config,
             fs,
             generation: 1,
+            id: next_mount_id(),
             shut_down: Arc::default(),
         };
         let new = cur

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use fs_core::filesystem::format_time;
@@ -87,7 +87,10 @@ pub struct HandleEntry {
     pub flags: OpenFlags,
     /// When it was opened.
     pub created_at: SystemTime,
-    mount: Weak<Mount>,
+    /// The mounted instance it was opened on ([`Mount::id`]: a config change in place keeps it).
+    mount_id: u64,
+    /// Where that mount is, for messages.
+    mount_path: String,
     lease_ms: AtomicU64,
     /// Milliseconds since the table's epoch of the last use.
     last_access_ms: AtomicU64,
@@ -166,11 +169,7 @@ impl HandleEntry {
 
     /// Turns a plugin error's mount-relative path into the handle's full path.
     pub fn context(&self, e: Error) -> Error {
-        let mount = self.mount.upgrade();
-        e.map_path(|rel| match &mount {
-            Some(m) => fs_core::path::join(&m.path, rel),
-            None => rel.to_string(),
-        })
+        e.map_path(|rel| fs_core::path::join(&self.mount_path, rel))
     }
 
     fn expired_at(&self, now_ms: u64) -> bool {
@@ -262,7 +261,8 @@ impl HandleTable {
             flags_given,
             flags,
             created_at: SystemTime::now(),
-            mount: Arc::downgrade(mount),
+            mount_id: mount.id,
+            mount_path: mount.path.clone(),
             lease_ms: AtomicU64::new(lease.as_millis() as u64),
             last_access_ms: AtomicU64::new(self.now_ms()),
             busy: AtomicUsize::new(0),
@@ -324,8 +324,7 @@ impl HandleTable {
 
     /// Closes every handle of `mount` (called when it is unmounted); returns how many.
     pub fn close_mount(&self, mount: &Arc<Mount>) -> usize {
-        let target = Arc::as_ptr(mount);
-        self.take_where(|e| std::ptr::eq(e.mount.as_ptr(), target))
+        self.take_where(|e| e.mount_id == mount.id)
     }
 
     /// Closes every handle whose lease has run out; returns how many.

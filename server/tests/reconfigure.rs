@@ -273,3 +273,59 @@ async fn nothing_mounted_is_404_and_a_missing_path_400() {
         "path is required",
     );
 }
+
+#[tokio::test]
+async fn handles_outlive_a_change_in_place_and_close_at_a_remount() {
+    let (app, _) = app().await;
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/memfs/h", "hello"))
+            .await
+            .0,
+        200
+    );
+    let read = |id: u64| get_owned(format!("/api/v1/handles/{id}/read?offset=0&size=5"));
+    let id = common::handles::open(&app, "/memfs/h", 0, "").await;
+
+    // In place: the same instance serves on, and so does the handle.
+    let (s, v) = change(
+        &app,
+        json!({"path": "/memfs", "config": {"max_file_size": "1MB"}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        send(&app, read(id)).await,
+        (axum::http::StatusCode::OK, "hello".into())
+    );
+
+    // A remount closes the old instance's handles, as an unmount does.
+    let (s, v) = change(
+        &app,
+        json!({"path": "/memfs", "config": {}, "remount": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_error(send_json(&app, read(id)).await, 404, "not found");
+
+    // And an unmount after a change in place still closes the handles opened before it.
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/memfs/h", "again"))
+            .await
+            .0,
+        200
+    );
+    let id = common::handles::open(&app, "/memfs/h", 0, "").await;
+    let (s, v) = change(
+        &app,
+        json!({"path": "/memfs", "config": {"max_file_size": "2MB"}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = send_json(&app, post_json("/api/v1/unmount", r#"{"path":"/memfs"}"#)).await;
+    assert_eq!(s, 200);
+    assert_error(send_json(&app, read(id)).await, 404, "not found");
+}
+
+fn get_owned(uri: String) -> axum::http::Request<axum::body::Body> {
+    get(&uri)
+}

@@ -65,7 +65,7 @@ impl MountableFs {
             };
             let factory = registry.get(&old.plugin).map_err(op)?;
             crate::plugin::vet(factory.as_ref(), &config).map_err(op)?;
-            let (fs, config, amended, shut_down) = if remount {
+            let (fs, config, amended, shut_down, id) = if remount {
                 let ctx = MountContext {
                     mount_path: path.clone(),
                     config: config.clone(),
@@ -74,14 +74,15 @@ impl MountableFs {
                     policy,
                 };
                 let fs = factory.initialize(ctx).await.map_err(op)?;
-                (fs, config, false, Arc::default())
+                (fs, config, false, Arc::default(), super::next_mount_id())
             } else {
                 let (config, amended) = match old.fs.reconfigure(&old.config, &config).await {
                     Ok(Reconfigured::Accepted) => (config, false),
                     Ok(Reconfigured::Amended(amended)) => (amended, true),
                     Err(e) => return Err(op(e)),
                 };
-                (old.fs.clone(), config, amended, old.shut_down.clone())
+                let keep = (old.shut_down.clone(), old.id);
+                (old.fs.clone(), config, amended, keep.0, keep.1)
             };
             let new = Arc::new(Mount {
                 path: path.clone(),
@@ -90,6 +91,7 @@ impl MountableFs {
                 config,
                 fs,
                 generation: old.generation + 1,
+                id,
                 shut_down,
             });
             let table = cur

@@ -154,6 +154,7 @@ mod tests {
             instance: None,
             config: serde_json::Value::Null,
             generation: 1,
+            id: 0,
             // Any filesystem will do: the table never calls it.
             fs: super::super::MountableFs::new(ServerInfo {
                 version: String::new(),
