@@ -461,8 +461,22 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
         ))
     }
 
-    /// Releases the plugin's resources. The mount router calls it exactly once, on unmount or on
-    /// server stop, after the filesystem has left the mount table.
+    /// Starts the instance's long-running work, once, after `initialize` and before the mount
+    /// serves (see [`crate::lifecycle`]). Work that outlives this call goes on `background`, whose
+    /// tasks end when the instance shuts down; return once startup is complete.
+    ///
+    /// # Errors
+    /// Any error: nothing is mounted, and [`FileSystem::shutdown`] runs. The default starts
+    /// nothing.
+    async fn start(&self, background: &crate::Background) -> Result<()> {
+        let _ = background;
+        Ok(())
+    }
+
+    /// Releases the plugin's resources. The mount router calls it exactly once per instance
+    /// (unmount, remount, reload, server stop, or a failed `start`), after the filesystem has
+    /// left the mount table and its background tasks have ended; it is abandoned past the
+    /// router's hook timeout.
     async fn shutdown(&self) -> Result<()> {
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! - [`write`](mod@write): the rules of a write ([`WriteFlags`], [`WritePlan`]) and the size checks every
 //!   offset passes.
 //! - [`readonly`]: [`ReadOnlyFs`] turns a [`ReadOnlySource`] into a full `FileSystem`.
+//! - [`lifecycle`]: `start` once, background work on a [`Background`], `shutdown` exactly once.
 //! - [`plugin`]: the [`ServicePlugin`] factory trait and the [`PluginRegistry`].
 //! - [`config`]: plugin config keys, each declared once ([`config::Key`]), and their checks.
 //! - `conformance` (feature `conformance`): the shared test suite every plugin runs.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod filesystem;
 pub mod handle;
 pub mod hops;
+pub mod lifecycle;
 pub mod mountable;
 pub mod path;
 pub mod plugin;
@@ -39,6 +41,7 @@ pub use filesystem::{
     collect_stream, read_window,
 };
 pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};
+pub use lifecycle::Background;
 pub use mountable::{ConfigChange, Mount, MountableFs, Reconfigured};
 pub use plugin::{MountContext, PluginRegistry, ServerInfo, ServicePlugin};
 pub use readonly::{ReadOnlyFs, ReadOnlySource};

@@ -8,11 +8,13 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
+use crate::lifecycle::{DEFAULT_HOOK_TIMEOUT, Life};
 use crate::path::{self, basename, join};
 use crate::plugin::{MountContext, PluginRegistry, ServerInfo};
 use crate::policy::MountPolicy;
@@ -21,6 +23,8 @@ use crate::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result};
 
 mod fs;
 mod handles;
+#[cfg(test)]
+mod lifecycle_tests;
 mod links;
 mod reconfig;
 pub use reconfig::{ConfigChange, Reconfigured};
@@ -51,7 +55,7 @@ pub struct Mount {
     /// filesystem serves on), a remount gets a new one. What handles are tied to.
     pub id: u64,
     /// Shared by the versions of one instance's mount (a config change keeps the instance).
-    shut_down: Arc<AtomicBool>,
+    life: Arc<Life>,
 }
 
 impl fmt::Debug for Mount {
@@ -64,12 +68,9 @@ impl fmt::Debug for Mount {
 }
 
 impl Mount {
-    /// Runs the filesystem's shutdown, at most once over the mount's life.
-    async fn shutdown_once(&self) -> Result<()> {
-        if self.shut_down.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        self.fs.shutdown().await
+    /// How many of the instance's background tasks ([`crate::Background`]) are running.
+    pub fn background_tasks(&self) -> usize {
+        self.life.background.running()
     }
 }
 
@@ -90,6 +91,8 @@ pub struct MountableFs {
     /// Called with each mount that leaves the table, before its shutdown (the server closes the
     /// mount's open handles there).
     unmount_hooks: parking_lot::RwLock<Vec<UnmountHook>>,
+    /// The bound of each plugin hook (start, background exit, shutdown), in milliseconds.
+    hook_timeout_ms: AtomicU64,
 }
 
 /// A function told about every mount that leaves the table ([`MountableFs::on_unmount`]).
@@ -129,7 +132,28 @@ impl MountableFs {
             server,
             links: LinkTable::default(),
             unmount_hooks: parking_lot::RwLock::new(Vec::new()),
+            hook_timeout_ms: AtomicU64::new(DEFAULT_HOOK_TIMEOUT.as_millis() as u64),
         })
+    }
+
+    /// Bounds each plugin hook (`start`, the exit of its background tasks, `shutdown`) by
+    /// `timeout`: a hook that overruns is abandoned and reported (default
+    /// [`DEFAULT_HOOK_TIMEOUT`]).
+    pub fn set_hook_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.hook_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The bound of each plugin hook.
+    pub fn hook_timeout(&self) -> Duration {
+        Duration::from_millis(self.hook_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Runs a leaving instance's shutdown (once), bounded by the hook timeout.
+    async fn shut_down(&self, mount: &Mount) -> Result<()> {
+        mount.life.shutdown(&mount.fs, self.hook_timeout()).await
     }
 
     /// Facts about the server this router belongs to.
@@ -190,21 +214,15 @@ impl MountableFs {
             policy,
         };
         let fs = factory.initialize(ctx).await?;
-        if let Err(e) = self
-            .mount(&path, plugin, instance, config, fs.clone())
-            .await
-        {
-            // Lost a race for the path: release what we built.
-            let _ = fs.shutdown().await;
-            return Err(e);
-        }
-        Ok(())
+        self.mount(&path, plugin, instance, config, fs).await
     }
 
-    /// Mounts an initialized filesystem at `path`.
+    /// Starts an initialized filesystem ([`FileSystem::start`]) and mounts it at `path`. On any
+    /// failure the filesystem is shut down and nothing is mounted.
     ///
     /// # Errors
-    /// `AlreadyExists` when `path` is already a mount point; `InvalidArgument` for a bad path.
+    /// `AlreadyExists` when `path` is already a mount point; `InvalidArgument` for a bad path;
+    /// the `start` error.
     pub async fn mount(
         &self,
         path: &str,
@@ -213,13 +231,25 @@ impl MountableFs {
         config: Value,
         fs: Arc<dyn FileSystem>,
     ) -> Result<()> {
-        let path = path::normalize(path)?;
+        let life = Arc::new(Life::default());
+        let within = self.hook_timeout();
+        let release = |e: Error| async {
+            let _ = life.shutdown(&fs, within).await;
+            Err(e)
+        };
+        let path = match path::normalize(path) {
+            Ok(p) => p,
+            Err(e) => return release(e).await,
+        };
         let _w = self.writer.lock().await;
         let cur = self.table.load();
         if cur.get(&path).is_some() {
-            return Err(mount_exists(&path));
+            return release(mount_exists(&path)).await;
         }
-        self.check_mount_path(&path)?;
+        if let Err(e) = self.check_mount_path(&path) {
+            return release(e).await;
+        }
+        life.start(&fs, within).await?;
         let mount = Mount {
             path: path.clone(),
             plugin: plugin.to_string(),
@@ -228,11 +258,13 @@ impl MountableFs {
             fs,
             generation: 1,
             id: next_mount_id(),
-            shut_down: Arc::default(),
+            life,
         };
-        let new = cur
-            .with(Arc::new(mount))
-            .ok_or_else(|| mount_exists(&path))?;
+        let mount = Arc::new(mount);
+        let Some(new) = cur.with(mount.clone()) else {
+            let _ = self.shut_down(&mount).await;
+            return Err(mount_exists(&path));
+        };
         self.table.store(Arc::new(new));
         Ok(())
     }
@@ -259,17 +291,20 @@ impl MountableFs {
         for hook in self.unmount_hooks.read().iter() {
             hook(&removed);
         }
-        removed.shutdown_once().await.map_err(|e| {
+        self.shut_down(&removed).await.map_err(|e| {
             Error::internal(format!(
                 "unmounted {path}, but the plugin's shutdown failed: {e}"
             ))
         })
     }
 
-    /// Unmounts everything, running every shutdown once; returns the failures.
+    /// Unmounts everything, newest mount first (reverse mount order), running every shutdown
+    /// once, each bounded by the hook timeout; returns the failures.
     pub async fn unmount_all(&self) -> Vec<(String, Error)> {
         let mut failures = Vec::new();
-        for m in self.mounts() {
+        let mut mounts = self.mounts();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.id));
+        for m in mounts {
             match self.unmount(&m.path).await {
                 Err(e) if e.kind() != ErrorKind::NotFound => failures.push((m.path.clone(), e)),
                 _ => {}

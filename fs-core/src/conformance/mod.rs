@@ -18,6 +18,7 @@ pub mod dirs;
 pub mod extremes;
 pub mod faults;
 pub mod files;
+pub mod lifecycle;
 pub mod paths;
 pub mod rename;
 pub mod roots;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Mount, MountableFs};
+use crate::lifecycle::Life;
 use crate::plugin::{MountContext, PluginRegistry};
 use crate::policy::MountPolicy;
 use crate::{Error, Result, path};
@@ -65,7 +66,7 @@ impl MountableFs {
             };
             let factory = registry.get(&old.plugin).map_err(op)?;
             crate::plugin::vet(factory.as_ref(), &config).map_err(op)?;
-            let (fs, config, amended, shut_down, id) = if remount {
+            let (fs, config, amended, life, id) = if remount {
                 let ctx = MountContext {
                     mount_path: path.clone(),
                     config: config.clone(),
@@ -74,14 +75,16 @@ impl MountableFs {
                     policy,
                 };
                 let fs = factory.initialize(ctx).await.map_err(op)?;
-                (fs, config, false, Arc::default(), super::next_mount_id())
+                let life = Arc::new(Life::default());
+                life.start(&fs, self.hook_timeout()).await.map_err(op)?;
+                (fs, config, false, life, super::next_mount_id())
             } else {
                 let (config, amended) = match old.fs.reconfigure(&old.config, &config).await {
                     Ok(Reconfigured::Accepted) => (config, false),
                     Ok(Reconfigured::Amended(amended)) => (amended, true),
                     Err(e) => return Err(op(e)),
                 };
-                let keep = (old.shut_down.clone(), old.id);
+                let keep = (old.life.clone(), old.id);
                 (old.fs.clone(), config, amended, keep.0, keep.1)
             };
             let new = Arc::new(Mount {
@@ -92,7 +95,7 @@ impl MountableFs {
                 fs,
                 generation: old.generation + 1,
                 id,
-                shut_down,
+                life,
             });
             let table = cur
                 .without(&path)
@@ -106,7 +109,7 @@ impl MountableFs {
             for hook in self.unmount_hooks.read().iter() {
                 hook(&old);
             }
-            shutdown_error = old.shutdown_once().await.err().map(|e| e.to_string());
+            shutdown_error = self.shut_down(&old).await.err().map(|e| e.to_string());
         }
         Ok(ConfigChange {
             config: new.config.clone(),

@@ -161,7 +161,7 @@ mod tests {
                 started: std::time::SystemTime::UNIX_EPOCH,
                 data_dir: None,
             }),
-            shut_down: Default::default(),
+            life: Default::default(),
         })
     }
 
