@@ -9,8 +9,10 @@
  * PluginNew required. A plugin built for AGFS loads into pfs unchanged.
  *
  * Extensions (optional symbols, prefixed PFS) are probed at load; a plugin without them behaves as
- * v1. Adding an optional symbol never changes the major version; changing any existing signature or
- * struct would (and is never done to v1).
+ * v1. Adding an optional symbol never changes the major version, only the minor (each extension
+ * below names the minor that added it: 1.2 PFSNonBlocking, 1.3 PFSReconfigure); changing any
+ * existing signature or struct would (and is never done to v1). A host loads a plugin of its major
+ * whatever the minor: a symbol newer than the host is simply never called.
  *
  * ---------------------------------------------------------------------------------------------
  * Conventions
@@ -25,9 +27,9 @@
  *   - Without PFSFree (v1): the host never frees it. Return static storage or accept the leak (AGFS's
  *     hellofs.c mixes string literals and malloc'd memory; both are safe with pfs).
  *   - With PFSFree: the host hands EVERY non-NULL pointer it received (strings, error texts, read
- *     data, FileInfoC, FileInfoArray) back through PFSFree exactly once, after copying it. A plugin
- *     that exports PFSFree must therefore only return memory that PFSFree can release (no literals,
- *     unless PFSFree recognises them).
+ *     data, amended configs, FileInfoC, FileInfoArray) back through PFSFree exactly once, after
+ *     copying it. A plugin that exports PFSFree must therefore only return memory that PFSFree can
+ *     release (no literals, unless PFSFree recognises them).
  *
  * Errors: functions returning `const char*` return NULL (or "") on success and an error text on
  *   failure. The text's words choose the HTTP status: "not found" / "no such file" → 404,
@@ -47,7 +49,8 @@
  *   one at a time; a plugin must not rely on thread-local state between calls.
  *
  * Lifecycle, per mount: PluginNew → [PFSPluginABIVersion checked before anything, once per library]
- *   → PluginName → PluginValidate(config) → PluginInitialize(config) → FS* calls → PluginShutdown →
+ *   → PluginName → PluginValidate(config) → PluginInitialize(config) → FS* calls (and
+ *   PFSReconfigure, between them, when the mount's config changes in place) → PluginShutdown →
  *   PluginFree. config_json is a JSON object of the mount's config plus "mount_path". The library
  *   stays loaded while any instance exists.
  */
@@ -166,12 +169,12 @@ const char* FSChmod(void* plugin, const char* path, uint32_t mode);
 /* The ABI version the plugin was built for: (major << 16) | minor. Absent = 1.0. The host checks
  * it before calling any other symbol and refuses a major it does not know, naming both numbers. */
 #define PFS_PLUGIN_ABI_MAJOR 1u
-#define PFS_PLUGIN_ABI_MINOR 2u
+#define PFS_PLUGIN_ABI_MINOR 3u
 #define PFS_PLUGIN_ABI_VERSION ((PFS_PLUGIN_ABI_MAJOR << 16) | PFS_PLUGIN_ABI_MINOR)
 uint32_t PFSPluginABIVersion(void);
 
 /* What a pointer handed to PFSFree is. */
-#define PFS_FREE_BYTES 1u          /* a string, error text or FSRead data */
+#define PFS_FREE_BYTES 1u          /* a string, error text, FSRead data or amended config */
 #define PFS_FREE_FILEINFO 2u       /* an FSStat result, with its strings */
 #define PFS_FREE_FILEINFO_ARRAY 3u /* an FSReadDir result, with its items and their strings */
 
@@ -188,6 +191,31 @@ const char* PFSTruncate(void* plugin, const char* path, int64_t size);
  * threads, one at a time per instance, from the first call. Absent or zero: the calls of an
  * instance run on a thread of its own until they prove quick (see "Threading" above). */
 int PFSNonBlocking(void);
+
+/* (1.3) Takes a new config on this mounted instance, in place (POST /api/v1/mounts/config).
+ * old_config_json is the config in force, new_config_json the one asked for, both JSON objects as
+ * PluginInitialize gets them (with "mount_path"). The host does not call PluginValidate first:
+ * judge the new config here. *amended_json is NULL when the call starts. Three answers:
+ *
+ *   accepted  NULL (or "") and *amended_json left NULL: the instance now runs on new_config_json.
+ *             It is the same instance: open files and other state carry on.
+ *   amended   NULL, and *amended_json set to the whole config actually applied (a JSON object,
+ *             UTF-8; e.g. with a value clamped to a limit). The host stores and shows it instead
+ *             of the one asked for. It is plugin memory like any other returned pointer (see
+ *             "Plugin → host memory"): with PFSFree it comes back as PFS_FREE_BYTES. Its
+ *             "mount_path" is ignored (the host keeps its own). A text that is not a JSON object
+ *             is a plugin failure (→ 500) and is stored nowhere: do not return one.
+ *   rejected  an error text, with nothing changed. A plain reason is an invalid config (→ 400);
+ *             an errno prefix chooses as elsewhere ("EINVAL: ..." → 400, "ENOSPC: ..." → 413,
+ *             "EIO: ..." → 500), and "ENOTSUP: ..." means "not in place": the caller is told to
+ *             ask for a remount ("remount": true builds a new instance: PluginNew, PluginValidate,
+ *             PluginInitialize, and the old one is shut down). A text set in *amended_json as well
+ *             is freed and ignored.
+ *
+ * Called one at a time with the instance's other calls, like them (see "Threading").
+ * Absent: every config change needs a remount (the caller is told so; nothing is called). */
+const char* PFSReconfigure(void* plugin, const char* old_config_json, const char* new_config_json,
+                           const char** amended_json);
 
 #ifdef __cplusplus
 }

@@ -21,9 +21,10 @@ use fs_core::{
 use parking_lot::Mutex;
 
 pub use crate::errors::map_error_text;
-use crate::errors::map_write_error;
+use crate::errors::{map_reconfigure_rejection, map_write_error, remount_needed};
 use crate::loader::LoadedLibrary;
-use crate::vtable::{Instance, Outcome, PluginInfo, Symbol};
+use crate::reconfig::{amended_config, config_text};
+use crate::vtable::{Instance, Outcome, PluginInfo, Reconfig, Symbol};
 use crate::worker::Worker;
 
 /// A plugin library registered under a name (possibly renamed `name-1` on a clash).
@@ -72,15 +73,7 @@ impl ServicePlugin for ExternalPlugin {
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
-        let mut config = match ctx.config {
-            serde_json::Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        };
-        config.insert(
-            "mount_path".into(),
-            serde_json::Value::String(ctx.mount_path.clone()),
-        );
-        let config = cstring(&serde_json::Value::Object(config).to_string())?;
+        let config = config_text(&ctx.config, &ctx.mount_path)?;
         let lib = self.lib.clone();
         let name = self.name.clone();
         let worker = Worker::spawn(&name, lib.non_blocking)?;
@@ -111,6 +104,7 @@ impl ServicePlugin for ExternalPlugin {
         Ok(Arc::new(CPluginFs {
             inner,
             worker: handle,
+            mount_path: ctx.mount_path,
         }) as Arc<dyn FileSystem>)
     }
 
@@ -171,6 +165,8 @@ impl Inner {
 pub struct CPluginFs {
     inner: Arc<Inner>,
     worker: Worker,
+    /// Where it was mounted: the `mount_path` of the configs the plugin reads.
+    mount_path: String,
 }
 
 impl CPluginFs {
@@ -414,6 +410,44 @@ impl FileSystem for CPluginFs {
         let size = size as i64;
         self.str_call("truncate", path, move |i, p| i.truncate(p, size))
             .await
+    }
+
+    /// `PFSReconfigure` (ABI 1.3) on the instance's worker, like every call: accepted, amended (the
+    /// config the plugin applied, checked to be a JSON object) or rejected (its reason, mapped as
+    /// [`map_reconfigure_rejection`] says). Without the symbol, the default's answer: a remount.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        let name = self.inner.lib.name.clone();
+        if !self.inner.lib.has(Symbol::PfsReconfigure) {
+            return Err(remount_needed(
+                &name,
+                "cannot change its config in place (it has no PFSReconfigure)",
+            ));
+        }
+        let (old_c, new_c) = (
+            config_text(old, &self.mount_path)?,
+            config_text(new, &self.mount_path)?,
+        );
+        let inner = self.inner.clone();
+        let answer = self
+            .worker
+            .run(move || {
+                inner.with(|inst| {
+                    inst.reconfigure(&old_c, &new_c)
+                        .ok_or_else(|| Error::unsupported("reconfigure"))
+                })
+            })
+            .await?;
+        match answer {
+            Reconfig::Accepted => Ok(fs_core::Reconfigured::Accepted),
+            Reconfig::Amended(bytes) => {
+                amended_config(&name, bytes, new).map(fs_core::Reconfigured::Amended)
+            }
+            Reconfig::Rejected(reason) => Err(map_reconfigure_rejection(&name, &reason)),
+        }
     }
 
     /// 501, as in AGFS: the v1 ABI cannot say whether a plugin's reads have side effects, so no

@@ -55,6 +55,28 @@ fn kind_of_words(text: &str) -> ErrorKind {
     }
 }
 
+/// The answer to a config change a plugin cannot take in place: `Unsupported`, pointing the caller
+/// to a remount, as `FileSystem::reconfigure`'s default does; `why` follows the plugin's name.
+pub(crate) fn remount_needed(plugin: &str, why: &str) -> Error {
+    Error::unsupported("reconfigure").with_message(format!(
+        "plugin {plugin} {why}; ask for a remount (\"remount\": true)"
+    ))
+}
+
+/// Maps a `PFSReconfigure` rejection: an errno prefix decides the kind as for every call, and
+/// `ENOTSUP` (or its aliases) is [`remount_needed`]; a reason without one is an invalid config,
+/// whatever its words.
+pub(crate) fn map_reconfigure_rejection(plugin: &str, text: &str) -> Error {
+    match Errno::from_text(text).map(kind_of) {
+        Some(ErrorKind::Unsupported) => remount_needed(
+            plugin,
+            &format!("cannot take this change in place ({text})"),
+        ),
+        Some(kind) => Error::new(kind, format!("plugin {plugin} refused the config: {text}")),
+        None => Error::invalid_argument(format!("plugin {plugin} refused the config: {text}")),
+    }
+}
+
 /// Maps a negative `FSWrite` result: `-errno` decides, `-1` is an unexplained failure.
 pub(crate) fn map_write_error(code: i64) -> Error {
     match Errno::from_write_result(code) {
@@ -121,6 +143,35 @@ mod tests {
             );
         }
         assert_eq!(map_write_error(-38).message(), "ENOTSUP: write failed");
+    }
+
+    #[test]
+    fn reconfigure_rejections_are_invalid_unless_an_errno_says_otherwise() {
+        let cases = [
+            // Words that would choose another status elsewhere do not here: a reason is a 400.
+            ("size must be a number", ErrorKind::InvalidArgument),
+            ("backend not found", ErrorKind::InvalidArgument),
+            ("EINVAL: size must be a number", ErrorKind::InvalidArgument),
+            ("ENOSPC: the store holds more", ErrorKind::PayloadTooLarge),
+            ("EIO: the backend broke", ErrorKind::Internal),
+            ("ENOTSUP: root cannot change", ErrorKind::Unsupported),
+            ("ENOSYS: not here", ErrorKind::Unsupported),
+        ];
+        for (text, kind) in cases {
+            let e = map_reconfigure_rejection("p", text);
+            assert_eq!(e.kind(), kind, "{text}");
+            assert!(e.message().contains(text), "{text}: {e}");
+            assert_eq!(
+                e.message()
+                    .contains("ask for a remount (\"remount\": true)"),
+                kind == ErrorKind::Unsupported,
+                "{text}: {e}"
+            );
+        }
+        assert_eq!(
+            remount_needed("hellofs-c", "has no PFSReconfigure").to_string(),
+            "reconfigure: plugin hellofs-c has no PFSReconfigure; ask for a remount (\"remount\": true)"
+        );
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub const FREE_FILEINFO_ARRAY: u32 = 3;
 /// The ABI major version this host implements.
 pub const ABI_MAJOR: u32 = 1;
 /// The ABI minor version this host implements.
-pub const ABI_MINOR: u32 = 2;
+pub const ABI_MINOR: u32 = 3;
 
 /// `void* PluginNew(void)`.
 pub type PluginNewFn = unsafe extern "C" fn() -> *mut c_void;
@@ -79,6 +79,13 @@ pub type FreeFn = unsafe extern "C" fn(*mut c_void, *mut c_void, u32);
 pub type TruncateFn = unsafe extern "C" fn(*mut c_void, *const c_char, i64) -> *const c_char;
 /// `int PFSNonBlocking(void)`.
 pub type NonBlockingFn = unsafe extern "C" fn() -> c_int;
+/// `const char* PFSReconfigure(void*, const char*, const char*, const char**)` (1.3).
+pub type ReconfigureFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const c_char,
+    *const c_char,
+    *mut *const c_char,
+) -> *const c_char;
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,8 @@
 //!   safe method), the instances and the guard that hands plugin memory back to `PFSFree`;
 //! - [`adapter`] makes a loaded library a `ServicePlugin` (one instance per mount) and each
 //!   instance a `FileSystem`, with every C call off the async threads;
+//! - `reconfig` builds the config texts a plugin reads and checks the amended config a
+//!   `PFSReconfigure` (ABI 1.3) gives back;
 //! - `worker` decides where an instance's C calls run (its own thread, or in place once they
 //!   proved quick);
 //! - [`host`] tracks what is loaded and from where loading is allowed.
@@ -36,6 +38,9 @@ pub mod host;
 #[forbid(unsafe_code)]
 pub mod loader;
 #[cfg(feature = "host")]
+#[forbid(unsafe_code)]
+mod reconfig;
+#[cfg(feature = "host")]
 mod vtable;
 #[cfg(feature = "host")]
 mod worker;
@@ -45,7 +50,7 @@ pub use adapter::{CPluginFs, ExternalPlugin};
 #[cfg(feature = "host")]
 pub use errors::map_error_text;
 #[cfg(feature = "host")]
-pub use host::{HostConfig, Loaded, PluginHost};
+pub use host::{HostConfig, Loaded, PluginHost, Reconciled};
 #[cfg(feature = "host")]
 pub use loader::LoadedLibrary;
 #[cfg(feature = "host")]

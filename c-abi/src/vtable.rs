@@ -59,6 +59,8 @@ pub enum Symbol {
     PfsTruncate,
     /// `PFSNonBlocking` (extension, 1.2).
     PfsNonBlocking,
+    /// `PFSReconfigure` (extension, 1.3).
+    PfsReconfigure,
 }
 
 /// Every symbol of a library, resolved once at load (`None` where the plugin lacks it), and the
@@ -85,6 +87,7 @@ pub(crate) struct VTable {
     free: Option<FreeFn>,
     truncate: Option<TruncateFn>,
     non_blocking: Option<NonBlockingFn>,
+    reconfigure: Option<ReconfigureFn>,
     // Declared last: dropped (dlclose) after the pointers into it.
     _lib: libloading::Library,
 }
@@ -154,6 +157,7 @@ impl VTable {
             free: optional(&lib, "PFSFree"),
             truncate: optional(&lib, "PFSTruncate"),
             non_blocking: optional(&lib, "PFSNonBlocking"),
+            reconfigure: optional(&lib, "PFSReconfigure"),
             _lib: lib,
         })
     }
@@ -180,6 +184,7 @@ impl VTable {
             Symbol::PfsFree => self.free.is_some(),
             Symbol::PfsTruncate => self.truncate.is_some(),
             Symbol::PfsNonBlocking => self.non_blocking.is_some(),
+            Symbol::PfsReconfigure => self.reconfigure.is_some(),
         }
     }
 
@@ -210,6 +215,18 @@ unsafe impl Send for Instance {}
 
 /// What an error-text call answered: `Err` with the plugin's text, unless it was NULL or empty.
 pub(crate) type Outcome = Result<(), String>;
+
+/// What `PFSReconfigure` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reconfig {
+    /// NULL (or "") and no amended config.
+    Accepted,
+    /// NULL (or "") and this amended config, the bytes as the plugin returned them: whether they
+    /// are UTF-8 and a JSON object is the caller's to check.
+    Amended(Vec<u8>),
+    /// An error text (an amended config set as well was released unread).
+    Rejected(String),
+}
 
 impl Instance {
     /// Makes an instance with `PluginNew`; `None` when it returns NULL.
@@ -333,6 +350,30 @@ impl Instance {
         // SAFETY: a live instance, a NUL-terminated path; the result is NULL or a C string.
         let p = unsafe { f(self.ptr, path.as_ptr(), size) };
         Some(self.take_error(p))
+    }
+
+    /// `PFSReconfigure` from the config in force to `new` (both JSON object texts); `None` when
+    /// absent.
+    pub(crate) fn reconfigure(&self, old: &CStr, new: &CStr) -> Option<Reconfig> {
+        let f = self.vt.reconfigure?;
+        let mut amended: *const c_char = std::ptr::null();
+        // SAFETY: a live instance, two NUL-terminated texts that outlive the call, and `amended`
+        // a valid, NULL-initialized out-parameter for one pointer; the result is NULL or a C
+        // string, and so is what the plugin leaves in `amended`.
+        let p = unsafe { f(self.ptr, old.as_ptr(), new.as_ptr(), &mut amended) };
+        // Both are owned from here: each goes back to PFSFree once, whatever the answer. The same
+        // pointer in both places (a confused plugin) is an error text, released once.
+        if amended == p {
+            amended = std::ptr::null();
+        }
+        let _amended = self.own(amended.cast(), FREE_BYTES);
+        // SAFETY: NULL or a NUL-terminated string, valid until `_amended` releases it.
+        let amended = unsafe { copy_bytes(amended) };
+        Some(match (self.take_error(p), amended) {
+            (Err(reason), _) => Reconfig::Rejected(reason),
+            (Ok(()), None) => Reconfig::Accepted,
+            (Ok(()), Some(text)) => Reconfig::Amended(text),
+        })
     }
 
     /// `FSStat`: `Some(None)` when the plugin returned NULL; `None` when absent.
@@ -486,6 +527,16 @@ impl PluginInfo {
             }
         }
     }
+}
+
+/// Copies the bytes of a C string the plugin returned, as they are (not checked as UTF-8);
+/// `None` for NULL.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string valid for the duration of the call.
+unsafe fn copy_bytes(p: *const c_char) -> Option<Vec<u8>> {
+    // SAFETY: the caller guarantees NULL or a valid NUL-terminated string.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec())
 }
 
 /// Copies a C string the plugin returned; `None` for NULL.

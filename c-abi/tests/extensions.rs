@@ -30,7 +30,7 @@ async fn pfs_non_blocking_moves_calls_in_place_only_when_it_says_so() {
     let memfs = common::make_example("memfs-c", "memfs-c.so", dir.path());
     let lib = LoadedLibrary::load(&memfs).unwrap();
     assert!(lib.non_blocking);
-    assert_eq!(lib.abi, (1, 2));
+    assert_eq!(lib.abi, (1, 3));
     let hello = common::make_example("hellofs-c", "hellofs-c.so", dir.path());
     assert!(!LoadedLibrary::load(&hello).unwrap().non_blocking);
     // Exported but answering 0: still a thread of its own.
@@ -242,7 +242,7 @@ fn log_lines(t: &Tracking) -> Vec<String> {
 #[tokio::test]
 async fn every_returned_pointer_goes_back_through_pfs_free() {
     let t = tracking();
-    assert_eq!(t.plugin.library().abi, (1, 2));
+    assert_eq!(t.plugin.library().abi, (1, 3));
     assert_eq!(t.plugin.library().readme, "# tracking\n");
     let fs = t
         .plugin

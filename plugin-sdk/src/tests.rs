@@ -290,7 +290,7 @@ fn abi_version_is_the_header_version() {
         PFSPluginABIVersion(),
         (c_abi::ffi::ABI_MAJOR << 16) | c_abi::ffi::ABI_MINOR
     );
-    assert_eq!(PFSPluginABIVersion(), 0x0001_0002);
+    assert_eq!(PFSPluginABIVersion(), 0x0001_0003);
 }
 
 #[test]
