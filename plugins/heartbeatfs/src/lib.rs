@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod fs;
+mod item;
 #[cfg(test)]
 mod tests;
 
