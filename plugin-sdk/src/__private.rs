@@ -2,10 +2,10 @@
 //! over the plugin type, so the macro stays a list of symbols. Not a public API.
 //!
 //! Memory: every pointer returned to the host is allocated here and released by [`free`]:
-//! - `PFS_FREE_BYTES` (strings, error texts, `FSRead` data): one boxed `[u8]` holding the length
-//!   (a native-endian `usize`), the bytes and a NUL; the host gets a pointer past the length. The
-//!   length is stored because `PFSFree` gets no length and read data may contain NUL bytes, so
-//!   `CString::from_raw`'s `strlen` would free the wrong size;
+//! - `PFS_FREE_BYTES` (strings, error texts, `FSRead` data, amended configs): one boxed `[u8]`
+//!   holding the length (a native-endian `usize`), the bytes and a NUL; the host gets a pointer
+//!   past the length. The length is stored because `PFSFree` gets no length and read data may
+//!   contain NUL bytes, so `CString::from_raw`'s `strlen` would free the wrong size;
 //! - `PFS_FREE_FILEINFO`: a `Box<FileInfoC>` whose strings are `PFS_FREE_BYTES` allocations;
 //! - `PFS_FREE_FILEINFO_ARRAY`: a `Box<FileInfoArray>` whose `Items` is a boxed slice of exactly
 //!   `Count` `FileInfoC`s.
@@ -23,7 +23,6 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use c_abi::ffi::{ABI_MAJOR, ABI_MINOR, FREE_BYTES, FREE_FILEINFO, FREE_FILEINFO_ARRAY};
 pub use c_abi::ffi::{FileInfoArray, FileInfoC};
 
 use crate::{FileInfo, PluginError, PluginFs, WriteFlags};
@@ -113,9 +112,18 @@ unsafe fn arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, PluginError> 
 /// As [`arg`].
 unsafe fn config(p: *const c_char) -> Result<serde_json::Value, PluginError> {
     // SAFETY: forwarded from the caller.
-    let text = unsafe { arg(p, "config_json") }?;
+    unsafe { json_arg(p, "config_json") }
+}
+
+/// Parses a JSON text argument named `what` (in the error).
+///
+/// # Safety
+/// As [`arg`].
+unsafe fn json_arg(p: *const c_char, what: &str) -> Result<serde_json::Value, PluginError> {
+    // SAFETY: forwarded from the caller.
+    let text = unsafe { arg(p, what) }?;
     serde_json::from_str(text).map_err(|e| {
-        PluginError::InvalidArgument.with_message(format!("config_json is not valid JSON: {e}"))
+        PluginError::InvalidArgument.with_message(format!("{what} is not valid JSON: {e}"))
     })
 }
 
@@ -579,51 +587,10 @@ pub unsafe fn fs_stat<T: PluginFs>(plugin: *mut c_void, path: *const c_char) -> 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Extensions
+// Extensions: in `extensions.rs`
 
-/// `PFSPluginABIVersion`: `(ABI_MAJOR << 16) | ABI_MINOR` of the `c-abi` this SDK was built with.
-pub fn abi_version() -> u32 {
-    (ABI_MAJOR << 16) | ABI_MINOR
-}
-
-/// `PFSFree`: releases a pointer returned by one of the functions above, by `kind`. NULL and
-/// unknown kinds are ignored (an unknown kind cannot be freed safely: it leaks).
-///
-/// # Safety
-/// `ptr` is NULL or was returned by this SDK's functions as `kind` and is released once.
-pub unsafe fn free(ptr: *mut c_void, kind: u32) {
-    if ptr.is_null() {
-        return;
-    }
-    let _ = catch(|| {
-        match kind {
-            // SAFETY: an `alloc_bytes` allocation per the caller.
-            FREE_BYTES => unsafe { free_bytes(ptr.cast()) },
-            FREE_FILEINFO => {
-                // SAFETY: the box `fs_stat` leaked, released once per the caller.
-                let info = unsafe { Box::from_raw(ptr.cast::<FileInfoC>()) };
-                // SAFETY: built by `info_to_c`; its strings go with it.
-                unsafe { free_info_fields(&info) };
-                track(-1);
-            }
-            FREE_FILEINFO_ARRAY => {
-                // SAFETY: the box `fs_read_dir` leaked, released once per the caller.
-                let arr = unsafe { Box::from_raw(ptr.cast::<FileInfoArray>()) };
-                let count = usize::try_from(arr.count).unwrap_or(0);
-                // SAFETY: `items` is the boxed slice of exactly `count` items `fs_read_dir` leaked.
-                let items =
-                    unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(arr.items, count)) };
-                for item in &items {
-                    // SAFETY: each item was built by `info_to_c` and is released once, here.
-                    unsafe { free_info_fields(item) };
-                }
-                track(-2);
-            }
-            _ => {}
-        }
-        Ok(())
-    });
-}
+mod extensions;
+pub use extensions::{abi_version, free, plugin_reconfigure};
 
 #[cfg(test)]
 mod tests {

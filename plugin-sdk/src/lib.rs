@@ -11,7 +11,7 @@ mod tests;
 
 pub use error::PluginError;
 pub use serde_json;
-pub use types::{FileInfo, WriteFlags};
+pub use types::{FileInfo, Reconfigured, WriteFlags};
 
 /// A filesystem served by an external plugin: one value per mount.
 ///
@@ -63,6 +63,27 @@ pub trait PluginFs: Default + Send + 'static {
     fn initialize(&mut self, config: &serde_json::Value) -> Result<(), PluginError> {
         let _ = config;
         Ok(())
+    }
+
+    /// Takes a new config on the mounted instance, in place (`PFSReconfigure`, ABI 1.3, for `POST
+    /// /api/v1/mounts/config`). `old` is the config in force and `new` the one asked for, JSON
+    /// objects with `mount_path` as `initialize` gets them; the host does not call `validate`
+    /// first, so judge `new` here. Return [`Reconfigured::Accepted`] once `new` is applied, or
+    /// [`Reconfigured::Amended`] with the whole config applied instead (say, a value clamped to a
+    /// limit): the host stores and shows that one.
+    ///
+    /// # Errors
+    /// Leave everything as it was and return why: [`PluginError::InvalidArgument`] rejects the
+    /// config (400, the message names the reason), [`PluginError::Unsupported`] says the change
+    /// cannot happen in place and sends the caller to a remount (a new instance, through
+    /// `validate` and `initialize`). The default answers `Unsupported` for every change.
+    fn reconfigure(
+        &mut self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<Reconfigured, PluginError> {
+        let _ = (old, new);
+        Err(PluginError::Unsupported.with_message("this plugin cannot change its config in place"))
     }
 
     /// Releases what `initialize` acquired (unmount or server stop); the value is dropped next.
@@ -186,8 +207,9 @@ pub trait PluginFs: Default + Send + 'static {
 /// (`PluginNew`, `PluginFree`, `PluginName`, `PluginValidate`, `PluginInitialize`,
 /// `PluginShutdown`, `PluginGetReadme`, `FSCreate`, `FSMkdir`, `FSRemove`, `FSRemoveAll`,
 /// `FSRead`, `FSWrite`, `FSReadDir`, `FSStat`, `FSRename`, `FSChmod`) and the extensions
-/// `PFSPluginABIVersion`, `PFSNonBlocking`, `PFSFree` and `PFSTruncate`. Each one forwards to a
-/// function of the SDK that does the work: NULL checks, `catch_unwind`, conversions and allocation.
+/// `PFSPluginABIVersion`, `PFSNonBlocking`, `PFSFree`, `PFSTruncate` and `PFSReconfigure`. Each
+/// one forwards to a function of the SDK that does the work: NULL checks, `catch_unwind`,
+/// conversions and allocation.
 ///
 /// The expansion contains `#[unsafe(no_mangle)]`, which the `unsafe_code` lint counts: a crate
 /// that sets `unsafe_code = "forbid"` cannot call the macro; `"deny"` works (the generated items
@@ -467,6 +489,29 @@ macro_rules! export_plugin {
         ) -> *const ::std::ffi::c_char {
             // SAFETY: the caller keeps the contract of pfs_plugin.h, which this function requires.
             unsafe { $crate::__private::fs_truncate::<$fs>(plugin, path, size) }
+        }
+
+        /// `const char* PFSReconfigure(void*, const char*, const char*, const char**)`.
+        ///
+        /// # Safety
+        /// The contract of `pfs_plugin.h`.
+        #[allow(unsafe_code, non_snake_case, unreachable_pub)]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn PFSReconfigure(
+            plugin: *mut ::std::ffi::c_void,
+            old_config_json: *const ::std::ffi::c_char,
+            new_config_json: *const ::std::ffi::c_char,
+            amended_json: *mut *const ::std::ffi::c_char,
+        ) -> *const ::std::ffi::c_char {
+            // SAFETY: the caller keeps the contract of pfs_plugin.h, which this function requires.
+            unsafe {
+                $crate::__private::plugin_reconfigure::<$fs>(
+                    plugin,
+                    old_config_json,
+                    new_config_json,
+                    amended_json,
+                )
+            }
         }
     };
 }

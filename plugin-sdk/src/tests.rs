@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use c_abi::ffi::{FREE_BYTES, FREE_FILEINFO, FREE_FILEINFO_ARRAY, FileInfoArray, FileInfoC};
 
 use crate::__private::LIVE;
-use crate::{FileInfo, PluginError, PluginFs, WriteFlags};
+use crate::{FileInfo, PluginError, PluginFs, Reconfigured, WriteFlags};
+
+mod reconfigure;
 
 /// A small in-memory plugin: files at the root only, plus paths that misbehave on purpose.
 #[derive(Default)]
@@ -146,6 +148,32 @@ impl PluginFs for TestFs {
             .ok_or(PluginError::NotFound)?
             .resize(size as usize, 0);
         Ok(())
+    }
+
+    /// `limit` (at most 100: more is clamped, and the config amended) lands in the file `/limit`;
+    /// `root` cannot change in place; `panic` panics.
+    fn reconfigure(
+        &mut self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<Reconfigured, PluginError> {
+        if new.get("panic").is_some() {
+            panic!("reconfigure exploded");
+        }
+        if old.get("root") != new.get("root") {
+            return Err(PluginError::Unsupported.with_message("root cannot change in place"));
+        }
+        let limit = new["limit"].as_u64().ok_or_else(|| {
+            PluginError::InvalidArgument.with_message("limit must be a whole number")
+        })?;
+        self.files
+            .insert("/limit".into(), limit.min(100).to_string().into_bytes());
+        if limit <= 100 {
+            return Ok(Reconfigured::Accepted);
+        }
+        let mut applied = new.clone();
+        applied["limit"] = 100.into();
+        Ok(Reconfigured::Amended(applied))
     }
 }
 

@@ -1,5 +1,6 @@
-//! The values plugin methods exchange with the host: [`FileInfo`] (becomes a `FileInfoC`) and
-//! [`WriteFlags`] (the `PFS_WRITE_*` bits of `FSWrite`).
+//! The values plugin methods exchange with the host: [`FileInfo`] (becomes a `FileInfoC`),
+//! [`WriteFlags`] (the `PFS_WRITE_*` bits of `FSWrite`) and [`Reconfigured`] (what
+//! `PFSReconfigure` answers).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -192,4 +193,23 @@ impl fmt::Debug for WriteFlags {
         }
         Ok(())
     }
+}
+
+/// What [`PluginFs::reconfigure`](crate::PluginFs::reconfigure) did with a new config it took in
+/// place (a refusal is an error instead).
+///
+/// ```
+/// use pfs_plugin_sdk::{Reconfigured, serde_json::json};
+///
+/// // A cap above what the plugin can hold, lowered to it: the host stores and shows this config.
+/// let clamped = Reconfigured::Amended(json!({"max_file_size": 1024}));
+/// assert_ne!(clamped, Reconfigured::Accepted);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reconfigured {
+    /// The new config is applied as given.
+    Accepted,
+    /// This config is applied instead: the whole config, a JSON object (the host ignores its
+    /// `mount_path`).
+    Amended(serde_json::Value),
 }
