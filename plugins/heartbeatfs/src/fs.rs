@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fs_core::{Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags};
+use fs_core::{
+    Background, Capabilities, Error, ErrorKind, FileInfo, FileSystem, Meta, Result, WriteFlags,
+};
 use parking_lot::{Mutex, RwLock};
-use tokio::task::JoinHandle;
 // tokio's Instant is std's own clock unless tokio's `test-util` is on (this crate's tests), where it
 // follows the paused clock the tests move with `tokio::time::advance`.
 use tokio::time::Instant;
@@ -59,11 +61,14 @@ struct Inner {
     default_timeout: Mutex<Duration>,
     readme: Bytes,
     mounted: SystemTime,
+    /// How many times the sweeper ran.
+    sweeps: AtomicU64,
 }
 
 impl Inner {
     /// Deletes every expired item; returns how many went.
     fn sweep(&self, now: Instant) -> usize {
+        self.sweeps.fetch_add(1, Ordering::Relaxed);
         let mut items = self.items.write();
         let before = items.len();
         items.retain(|_, item| !item.is_expired(now));
@@ -71,50 +76,45 @@ impl Inner {
     }
 }
 
-/// The heartbeatfs filesystem: items in memory, swept by a background task.
+/// The heartbeatfs filesystem: items in memory, swept by a background task that
+/// [`FileSystem::start`] puts on the instance's [`Background`].
 #[derive(Debug)]
 pub struct HeartbeatFs {
+    // The sweeper holds only a `Weak` to it, so the sweeper never keeps the filesystem alive; the
+    // instance's shutdown ends the sweeper.
     inner: Arc<Inner>,
-    // The sweeper holds only a `Weak` to the state, and is aborted on shutdown and on drop, so it
-    // never outlives the mount.
-    sweeper: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl HeartbeatFs {
     /// Creates an empty filesystem whose new items time out after `default_timeout`, with
     /// `readme` as `/README`.
     ///
-    /// Inside a tokio runtime it starts the sweeper task; outside one, expired items are still
-    /// invisible to every operation but stay in memory until the next `mkdir` of their name.
+    /// Nothing runs until [`FileSystem::start`] starts the sweeper; until then (and after the
+    /// shutdown) expired items are still invisible to every operation but stay in memory until
+    /// the next `mkdir` of their name.
     pub fn new(default_timeout: Duration, readme: Bytes) -> Self {
-        let inner = Arc::new(Inner {
-            items: RwLock::new(BTreeMap::new()),
-            default_timeout: Mutex::new(default_timeout),
-            readme,
-            mounted: wall_now(),
-        });
-        let sweeper = tokio::runtime::Handle::try_current()
-            .ok()
-            .map(|rt| rt.spawn(sweep_loop(Arc::downgrade(&inner))));
         HeartbeatFs {
-            inner,
-            sweeper: Mutex::new(sweeper),
+            inner: Arc::new(Inner {
+                items: RwLock::new(BTreeMap::new()),
+                default_timeout: Mutex::new(default_timeout),
+                readme,
+                mounted: wall_now(),
+                sweeps: AtomicU64::new(0),
+            }),
         }
     }
 
-    fn stop_sweeper(&self) {
-        if let Some(task) = self.sweeper.lock().take() {
-            task.abort();
-        }
-    }
-
-    /// Whether the sweeper task is still running.
+    /// Whether a sweeper task exists (it alone holds a `Weak` to the state, from its start until
+    /// it is dropped).
     #[cfg(test)]
-    pub(crate) fn sweeper_running(&self) -> bool {
-        self.sweeper
-            .lock()
-            .as_ref()
-            .is_some_and(|t| !t.is_finished())
+    pub(crate) fn sweeper_exists(&self) -> bool {
+        Arc::weak_count(&self.inner) > 0
+    }
+
+    /// How many times a sweeper ran.
+    #[cfg(test)]
+    pub(crate) fn sweeps(&self) -> u64 {
+        self.inner.sweeps.load(Ordering::Relaxed)
     }
 
     /// How many items are stored, expired ones not yet swept included.
@@ -155,12 +155,8 @@ impl HeartbeatFs {
     }
 }
 
-impl Drop for HeartbeatFs {
-    fn drop(&mut self) {
-        self.stop_sweeper();
-    }
-}
-
+/// Deletes expired items every [`SWEEP_EVERY`], the first time at once, until the state is gone
+/// or the task is dropped (the instance's shutdown).
 async fn sweep_loop(inner: std::sync::Weak<Inner>) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -173,6 +169,12 @@ async fn sweep_loop(inner: std::sync::Weak<Inner>) {
 
 #[async_trait]
 impl FileSystem for HeartbeatFs {
+    /// Starts the sweeper on `background`: it runs until the instance shuts down.
+    async fn start(&self, background: &Background) -> Result<()> {
+        background.spawn(sweep_loop(Arc::downgrade(&self.inner)));
+        Ok(())
+    }
+
     /// `default_timeout` changes in place: items made from then on get the new timeout; items that
     /// exist keep theirs (a `ctl` write changes one item's).
     async fn reconfigure(
@@ -413,11 +415,6 @@ impl FileSystem for HeartbeatFs {
             Place::Deeper(a, b) => Err(deeper_error(&items, path, a, b, now)),
         }
     }
-
-    async fn shutdown(&self) -> Result<()> {
-        self.stop_sweeper();
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -431,6 +428,7 @@ mod unit {
             default_timeout: Mutex::new(Duration::from_secs(60)),
             readme: Bytes::new(),
             mounted: SystemTime::now(),
+            sweeps: AtomicU64::new(0),
         };
         inner
             .items

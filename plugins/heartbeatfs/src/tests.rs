@@ -8,7 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use fs_core::conformance::{Fixture, assert_kind};
-use fs_core::{ErrorKind, FileSystem, MountableFs, ServerInfo, ServicePlugin, WriteFlags};
+use fs_core::policy::MountPolicy;
+use fs_core::{
+    Background, ErrorKind, FileSystem, MountableFs, PluginRegistry, ServerInfo, ServicePlugin,
+    WriteFlags,
+};
 use serde_json::json;
 
 use super::fs::SWEEP_EVERY;
@@ -16,6 +20,22 @@ use super::{HeartbeatFs, HeartbeatFsPlugin, README};
 
 fn new_fs(timeout: Duration) -> HeartbeatFs {
     HeartbeatFs::new(timeout, Bytes::from_static(README.as_bytes()))
+}
+
+/// A filesystem whose sweeper runs on the returned background, as the mount router starts it.
+async fn started(timeout: Duration) -> (HeartbeatFs, Background) {
+    let fs = new_fs(timeout);
+    let background = Background::new();
+    fs.start(&background).await.unwrap();
+    (fs, background)
+}
+
+fn router() -> Arc<MountableFs> {
+    MountableFs::new(ServerInfo {
+        version: "9.9.9".into(),
+        started: SystemTime::now(),
+        data_dir: None,
+    })
 }
 
 // heartbeatfs is not a free tree: the cases run with no writable root and `/README` as the known
@@ -182,7 +202,7 @@ async fn touch_keepalive_refreshes_and_keeps_item_alive() {
 
 #[tokio::test(start_paused = true)]
 async fn ctl_timeout_one_second_item_expires_and_is_swept() {
-    let fs = new_fs(Duration::from_secs(300));
+    let (fs, _background) = started(Duration::from_secs(300)).await;
     // The sweeper's first run is now (t0), so it runs again at t0 + 500 ms, + 1 s, + 1.5 s...
     run_for(Duration::from_millis(1)).await;
     // ...and the item, made at t0 + 1 ms, expires between two runs.
@@ -288,15 +308,18 @@ async fn remove_item_deletes_it_and_files_stay_fixed() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn shutdown_stops_sweeper() {
-    let fs = new_fs(Duration::from_secs(60));
-    assert!(fs.sweeper_running());
+async fn a_stopped_background_ends_the_sweeper() {
+    let (fs, background) = started(Duration::from_secs(60)).await;
+    assert!(fs.sweeper_exists());
     fs.mkdir("/svc", 0o755).await.unwrap();
     assert_eq!(write(&fs, "/svc/ctl", b"timeout=0.1").await.unwrap(), 11);
+    assert!(background.stop(Duration::from_secs(1)).await);
     fs.shutdown().await.unwrap();
-    assert!(!fs.sweeper_running());
+    assert!(!fs.sweeper_exists());
     // Many sweep periods later the expired item is still stored: nothing swept it.
+    let sweeps = fs.sweeps();
     run_for(SWEEP_EVERY * 10).await;
+    assert_eq!(fs.sweeps(), sweeps, "a sweep ran after the shutdown");
     assert_eq!(fs.stored_items(), 1, "an item was swept after shutdown");
     // The filesystem still answers; the expired item stays invisible without the sweeper, and its
     // name can be used again.
@@ -305,13 +328,68 @@ async fn shutdown_stops_sweeper() {
     assert_eq!(field(&text(&fs, "/svc/ctl").await, "timeout"), "60");
 }
 
+/// The sweeper is the mount's one background task: none before the mount, the same one across a
+/// config change in place (which the sweeper then applies), none after the unmount, and no sweep
+/// runs after it.
+#[tokio::test(start_paused = true)]
+async fn the_sweeper_lives_from_mount_to_unmount_on_the_mounts_background() {
+    let registry = PluginRegistry::new();
+    registry.register(Arc::new(HeartbeatFsPlugin)).unwrap();
+    let router = router();
+    let fs = Arc::new(new_fs(Duration::from_secs(60)));
+    run_for(SWEEP_EVERY * 3).await;
+    assert_eq!(
+        (fs.sweeps(), fs.sweeper_exists()),
+        (0, false),
+        "nothing runs before start"
+    );
+
+    router
+        .mount("/hb", "heartbeatfs", None, json!({}), fs.clone())
+        .await
+        .unwrap();
+    let mount = router.mount_at("/hb").unwrap();
+    assert_eq!(mount.background_tasks(), 1);
+    // Sweeps at 0, 500, 1000 and 1500 ms.
+    run_for(SWEEP_EVERY * 3 + SWEEP_EVERY / 2).await;
+    assert_eq!(fs.sweeps(), 4);
+
+    // A change in place keeps the instance and its one sweeper, which deletes the items the new
+    // timeout expires.
+    let change = router
+        .reconfigure(
+            &registry,
+            "/hb",
+            json!({"default_timeout": "1s"}),
+            false,
+            MountPolicy::unrestricted(),
+        )
+        .await
+        .unwrap();
+    assert!(!change.remounted && change.generation == 2, "{change:?}");
+    let mount = router.mount_at("/hb").unwrap();
+    assert_eq!(mount.background_tasks(), 1);
+    router.mkdir("/hb/svc", 0o755).await.unwrap();
+    run_for(Duration::from_secs(1) + SWEEP_EVERY).await;
+    assert_eq!(fs.stored_items(), 0, "the sweeper did not delete the item");
+
+    router.unmount("/hb").await.unwrap();
+    assert_eq!(mount.background_tasks(), 0);
+    assert!(
+        !fs.sweeper_exists(),
+        "the sweeper task outlived the unmount"
+    );
+    let sweeps = fs.sweeps();
+    fs.mkdir("/svc", 0o755).await.unwrap();
+    assert_eq!(write(&*fs, "/svc/ctl", b"timeout=0.1").await.unwrap(), 11);
+    run_for(SWEEP_EVERY * 10).await;
+    assert_eq!(fs.sweeps(), sweeps, "a sweep ran after the unmount");
+    assert_eq!(fs.stored_items(), 1);
+}
+
 #[tokio::test]
 async fn unmount_drops_filesystem_and_sweeper() {
-    let router = MountableFs::new(ServerInfo {
-        version: "9.9.9".into(),
-        started: SystemTime::now(),
-        data_dir: None,
-    });
+    let router = router();
     let fs = HeartbeatFsPlugin
         .initialize(fs_core::conformance::mount_context("/hb", json!({})))
         .await
