@@ -2,8 +2,13 @@
  * memfs-c — a writable in-memory filesystem written in C against pfs_plugin.h.
  *
  * It implements every v1 function and every pfs extension (PFSPluginABIVersion, PFSFree,
- * PFSTruncate, PFSNonBlocking), and it is the plugin pfs's shared conformance suite runs against
- * through the external-plugin adapter.
+ * PFSTruncate, PFSNonBlocking, PFSReconfigure), and it is the plugin pfs's shared conformance suite
+ * runs against through the external-plugin adapter.
+ *
+ * Config: one key, max_file_size (bytes, a JSON number; default and most 2147483647), read by
+ * config.c. PFSReconfigure changes it on a mounted instance: accepted, rejected (not a number, or
+ * below the largest file held), or amended (more than the most is clamped, and the config applied
+ * says so).
  *
  * Memory: because the plugin exports PFSFree, the host hands every non-NULL pointer it receives back
  * exactly once. So every pointer returned here is heap memory that PFSFree can release: names, the
@@ -29,12 +34,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "pfs_plugin.h"
 
 #define PLUGIN_NAME "memfs-c"
 
-/* Largest file: FSRead reports lengths in a 32-bit int, so nothing larger could be read whole. */
-#define MAX_FILE_SIZE ((uint64_t)INT_MAX)
+/* Largest file: FSRead reports lengths in a 32-bit int, so nothing larger could be read whole.
+ * The config's max_file_size may lower it per instance. */
+#define MAX_FILE_SIZE MEMFS_MAX_FILE_SIZE
 
 #define ALL_WRITE_FLAGS                                                                            \
     (PFS_WRITE_APPEND | PFS_WRITE_CREATE | PFS_WRITE_EXCLUSIVE | PFS_WRITE_TRUNCATE |             \
@@ -61,6 +68,7 @@ typedef struct Node {
 typedef struct {
     pthread_mutex_t lock;
     Node* root;
+    uint64_t max_file_size; /* the config's cap, at most MAX_FILE_SIZE; no file is larger */
 } MemFs;
 
 static int64_t now(void) { return (int64_t)time(NULL); }
@@ -391,10 +399,11 @@ void PFSFree(void* plugin, void* ptr, uint32_t kind)
     }
 }
 
-/* Resizes a file to `size` bytes, zero-filling growth. 0, EFBIG or ENOMEM (nothing changed). */
-static int set_size(Node* n, uint64_t size)
+/* Resizes a file to `size` bytes (at most `limit`), zero-filling growth. 0, EFBIG or ENOMEM
+ * (nothing changed). */
+static int set_size(Node* n, uint64_t size, uint64_t limit)
 {
-    if (size > MAX_FILE_SIZE) {
+    if (size > limit || size > MAX_FILE_SIZE) {
         return EFBIG;
     }
     if (size > n->cap) {
@@ -433,13 +442,69 @@ const char* PFSTruncate(void* plugin, const char* path, int64_t size)
         rc = EISDIR;
     }
     if (rc == 0) {
-        rc = set_size(n, (uint64_t)size);
+        rc = set_size(n, (uint64_t)size, fs->max_file_size);
     }
     if (rc == 0) {
         n->mtime = now();
     }
     pthread_mutex_unlock(&fs->lock);
     return rc ? fail(rc, NULL, path) : NULL;
+}
+
+/* The size of the largest file at or below `n` (recursion depth = tree depth). */
+static uint64_t largest_file(const Node* n)
+{
+    if (!n->is_dir) {
+        return n->size;
+    }
+    uint64_t max = 0;
+    for (const Node* c = n->first_child; c; c = c->next) {
+        uint64_t size = largest_file(c);
+        max = size > max ? size : max;
+    }
+    return max;
+}
+
+/* (1.3) A new max_file_size on the mounted instance: the tree stays as it is. Rejected (EINVAL,
+ * nothing changed) when it is not a whole number or is below the largest file held; amended when it
+ * is above the most a file can hold (the config applied, with the most, goes back in
+ * *amended_json: malloc'd, freed by PFSFree as PFS_FREE_BYTES); accepted otherwise. The old config
+ * is not needed: the instance knows what it runs on. */
+const char* PFSReconfigure(void* plugin, const char* old_config_json, const char* new_config_json,
+                           const char** amended_json)
+{
+    MemFs* fs = plugin;
+    (void)old_config_json;
+    if (!fs || !new_config_json || !amended_json) {
+        return fail(EINVAL, "invalid argument (NULL instance, config or amended_json)", NULL);
+    }
+    MemfsConfig cfg;
+    const char* why = NULL;
+    if (memfs_config_read(new_config_json, &cfg, &why)) {
+        return fail(EINVAL, why, NULL);
+    }
+    /* Made before anything changes, so that running out of memory changes nothing. */
+    char* applied = NULL;
+    if (cfg.clamped && !(applied = memfs_config_applied(new_config_json, &cfg))) {
+        return fail(ENOMEM, NULL, NULL);
+    }
+    pthread_mutex_lock(&fs->lock);
+    uint64_t largest = largest_file(fs->root);
+    if (cfg.max_file_size >= largest) {
+        fs->max_file_size = cfg.max_file_size;
+    }
+    pthread_mutex_unlock(&fs->lock);
+    if (cfg.max_file_size < largest) {
+        free(applied);
+        char what[160];
+        snprintf(what, sizeof what,
+                 "invalid config: max_file_size %llu is below the largest file this mount holds "
+                 "(%llu bytes)",
+                 (unsigned long long)cfg.max_file_size, (unsigned long long)largest);
+        return fail(EINVAL, what, NULL);
+    }
+    *amended_json = applied; /* NULL: accepted as given */
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -451,6 +516,7 @@ void* PluginNew(void)
     if (!fs) {
         return NULL;
     }
+    fs->max_file_size = MAX_FILE_SIZE;
     fs->root = node_new("/", 1, 1, 0755);
     if (!fs->root || pthread_mutex_init(&fs->lock, NULL) != 0) {
         node_free(fs->root);
@@ -480,24 +546,27 @@ const char* PluginName(void* plugin)
 const char* PluginValidate(void* plugin, const char* config_json)
 {
     (void)plugin;
-    /* Every key is accepted (there is nothing to configure); the text must look like an object. */
-    if (!config_json) {
-        return NULL;
-    }
-    const char* s = config_json;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
-        s++;
-    }
-    if (*s != '\0' && *s != '{') {
-        return fail(EINVAL, "invalid config (expected a JSON object)", NULL);
-    }
-    return NULL;
+    /* A JSON object whose max_file_size, if any, is a whole number; other keys are ignored. */
+    MemfsConfig cfg;
+    const char* why = NULL;
+    return memfs_config_read(config_json, &cfg, &why) ? fail(EINVAL, why, NULL) : NULL;
 }
 
 const char* PluginInitialize(void* plugin, const char* config_json)
 {
-    (void)config_json;
-    return plugin ? NULL : fail(EINVAL, "invalid plugin instance", NULL);
+    MemFs* fs = plugin;
+    MemfsConfig cfg;
+    const char* why = NULL;
+    if (!fs) {
+        return fail(EINVAL, "invalid plugin instance", NULL);
+    }
+    if (memfs_config_read(config_json, &cfg, &why)) {
+        return fail(EINVAL, why, NULL);
+    }
+    pthread_mutex_lock(&fs->lock);
+    fs->max_file_size = cfg.max_file_size; /* more than the most was clamped */
+    pthread_mutex_unlock(&fs->lock);
+    return NULL;
 }
 
 const char* PluginShutdown(void* plugin)
@@ -519,9 +588,12 @@ const char* PluginGetReadme(void* plugin)
                   "\n"
                   "A writable in-memory filesystem written in C. It implements every v1 function of\n"
                   "the pfs plugin ABI plus the extensions `PFSPluginABIVersion`, `PFSFree`,\n"
-                  "`PFSTruncate` and `PFSNonBlocking`.\n"
+                  "`PFSTruncate`, `PFSNonBlocking` and `PFSReconfigure`.\n"
                   "\n"
                   "- Content lives in memory and is lost on unmount.\n"
+                  "- Config: `max_file_size` (bytes, at most 2147483647, the default). It changes\n"
+                  "  in place (`POST /api/v1/mounts/config`); below the largest file it is refused,\n"
+                  "  above the most it is clamped (the answer shows the config applied).\n"
                   "- Files default to mode 0644, directories to the mode given to mkdir.\n"
                   "- Errors carry errno names (`ENOENT: ...`), so statuses are exact.\n");
 }
@@ -711,14 +783,14 @@ int64_t FSWrite(void* plugin, const char* path, const char* data, int data_len, 
         }
         uint64_t len = (uint64_t)data_len;
         uint64_t end = at + len;
-        if (at > MAX_FILE_SIZE || end > MAX_FILE_SIZE) {
+        if (at > fs->max_file_size || end > fs->max_file_size) {
             rc = EFBIG;
         } else {
             /* Grow first (the only step that can fail), then commit. */
             size_t old = n->size;
             uint64_t new_size = end > keep ? end : keep;
             if (new_size > old) {
-                rc = set_size(n, new_size);
+                rc = set_size(n, new_size, fs->max_file_size);
             }
             if (rc == 0) {
                 if (at > keep && keep < old) {

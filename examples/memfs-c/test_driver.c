@@ -12,8 +12,9 @@
  * returns is handed back exactly once (so valgrind must see zero leaks); without PFSFree (v1)
  * nothing is freed (leaks are expected, only invalid accesses count).
  *
- * Scenarios are chosen by plugin name: "memfs-c" gets the writable scenario (it needs PFSFree and
- * PFSTruncate) plus a two-instance concurrency run; "hellofs-c" gets the read-only v1 scenario.
+ * Scenarios are chosen by plugin name: "memfs-c" gets the writable scenario (it needs PFSFree,
+ * PFSTruncate and PFSReconfigure) plus a two-instance concurrency run; "hellofs-c" gets the
+ * read-only v1 scenario.
  * Exit status: 0 when every assertion holds, 1 otherwise.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -54,6 +55,7 @@ typedef struct {
     uint32_t (*AbiVersion)(void);
     void (*PFree)(void*, void*, uint32_t);
     const char* (*Truncate)(void*, const char*, int64_t);
+    const char* (*Reconfigure)(void*, const char*, const char*, const char**);
 } Api;
 
 static Api A;
@@ -87,6 +89,7 @@ static void load_symbols(void)
     LOAD(AbiVersion, "PFSPluginABIVersion");
     LOAD(PFree, "PFSFree");
     LOAD(Truncate, "PFSTruncate");
+    LOAD(Reconfigure, "PFSReconfigure");
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -216,14 +219,84 @@ static int list(void* inst, const char* path, char* buf, size_t cap)
 /* ------------------------------------------------------------------------------------------- */
 /* memfs-c: the writable scenario                                                              */
 
+/* PFSReconfigure on memfs-c's max_file_size: accepted, rejected (nothing changes), amended (the
+ * config applied comes back and is released through PFSFree); writes follow the cap in force. */
+static void scenario_reconfigure(void* p)
+{
+    const char* old = "{\"mount_path\":\"/mnt\"}";
+    const char* amended = NULL;
+
+    /* Accepted: a 10-byte cap holds for the next write and truncate. */
+    EXPECT_OK(p, A.Reconfigure(p, old, "{\"mount_path\":\"/mnt\",\"max_file_size\":10}", &amended));
+    CHECK(amended == NULL, "accepted: nothing amended");
+    EXPECT_WRITE(p, "/cap", "0123456789", 10, -1, 0, 10);
+    EXPECT_WRITE(p, "/cap", "x", 1, -1, PFS_WRITE_APPEND, -27);
+    EXPECT_ERR(p, A.Truncate(p, "/cap", 11), "EFBIG");
+    EXPECT_READ(p, "/cap", 0, -1, "0123456789", 10);
+
+    /* Rejected: below the largest file held, or not a whole number; nothing changes. */
+    EXPECT_ERR(p, A.Reconfigure(p, old, "{\"max_file_size\":5}", &amended),
+               "EINVAL: invalid config: max_file_size 5 is below the largest file this mount "
+               "holds (10 bytes)");
+    static const char* const bad[] = {"{\"max_file_size\":\"2KB\"}", "{\"max_file_size\":-1}",
+                                      "{\"max_file_size\":1.5}", "{\"max_file_size\":null}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        EXPECT_ERR(p, A.Reconfigure(p, old, bad[i], &amended),
+                   "EINVAL: invalid config: max_file_size must be a whole number of bytes");
+        EXPECT_ERR(p, A.Validate(p, bad[i]), "must be a whole number of bytes");
+    }
+    EXPECT_ERR(p, A.Reconfigure(p, old, "[1]", &amended), "expected a JSON object");
+    EXPECT_ERR(p, A.Reconfigure(p, old, "{\"max_file_size\":7", &amended), "expected a JSON object");
+    CHECK(amended == NULL, "a refusal amends nothing");
+    EXPECT_WRITE(p, "/cap", "x", 1, -1, PFS_WRITE_APPEND, -27);
+
+    /* Only the top-level key counts: not one in a nested object, nor one inside a string. */
+    EXPECT_OK(p, A.Reconfigure(p, old,
+                               "{\"n\":{\"max_file_size\":\"no\"},\"s\":\"\\\"max_file_size\\\":1\","
+                               " \"max_file_size\" : 20 }",
+                               &amended));
+    CHECK(amended == NULL, "accepted: nothing amended");
+    EXPECT_WRITE(p, "/cap", "01234567890123456789", 20, -1, 0, 20);
+    EXPECT_WRITE(p, "/cap", "x", 1, -1, PFS_WRITE_APPEND, -27);
+
+    /* Amended: more than a file can hold is clamped, and the config applied says so. */
+    EXPECT_OK(p, A.Reconfigure(p, old,
+                               "{\"a\":[1,{\"b\":null}],\"max_file_size\":99999999999999999999,"
+                               "\"z\":true}",
+                               &amended));
+    CHECK(amended && strcmp(amended, "{\"a\":[1,{\"b\":null}],\"max_file_size\":2147483647,"
+                                     "\"z\":true}") == 0,
+          "amended: %s", amended ? amended : "(null)");
+    release(p, amended, PFS_FREE_BYTES);
+    amended = NULL;
+    EXPECT_WRITE(p, "/cap", "0123456789012345678901", 22, -1, 0, 22);
+
+    /* No key: the default again. */
+    EXPECT_OK(p, A.Reconfigure(p, old, old, &amended));
+    CHECK(amended == NULL, "accepted: nothing amended");
+    EXPECT_OK(p, A.Remove(p, "/cap"));
+
+    /* A cap from the mount's own config, on an instance of its own. */
+    void* q = A.New();
+    CHECK(q != NULL, "PluginNew");
+    if (q) {
+        EXPECT_OK(q, A.Initialize(q, "{\"mount_path\":\"/q\",\"max_file_size\":4}"));
+        EXPECT_WRITE(q, "/f", "12345", 5, -1, 0, -27);
+        EXPECT_WRITE(q, "/f", "1234", 4, -1, 0, 4);
+        release(q, A.Shutdown(q), PFS_FREE_BYTES);
+        A.Free(q);
+    }
+}
+
 static void scenario_memfs(void* p)
 {
     char buf[1024];
     const uint32_t C = PFS_WRITE_CREATE, X = PFS_WRITE_EXCLUSIVE, T = PFS_WRITE_TRUNCATE,
                    APP = PFS_WRITE_APPEND;
 
-    CHECK(A.PFree && A.Truncate && A.AbiVersion, "memfs-c must export every extension");
-    if (!A.PFree || !A.Truncate) {
+    CHECK(A.PFree && A.Truncate && A.AbiVersion && A.Reconfigure,
+          "memfs-c must export every extension");
+    if (!A.PFree || !A.Truncate || !A.Reconfigure) {
         return;
     }
 
@@ -386,6 +459,8 @@ static void scenario_memfs(void* p)
     CHECK(list(p, "/", buf, sizeof buf) == 0, "RemoveAll(/) empties the mount: %s", buf);
     CHECK(stat_path(p, "/").found, "root survives RemoveAll(/)");
 
+    scenario_reconfigure(p);
+
     /* Leave something behind so Shutdown/PluginFree release a non-empty tree. */
     EXPECT_OK(p, A.Mkdir(p, "/left", 0755));
     EXPECT_WRITE(p, "/left/over", "x", 1, -1, 0, 1);
@@ -439,7 +514,7 @@ static void scenario_hellofs(void* p)
     static const char hello[] = "Hello from C plugin!\n";
     const int hlen = (int)sizeof hello - 1;
 
-    CHECK(!A.PFree && !A.Truncate && !A.AbiVersion, "hellofs-c must be v1 only");
+    CHECK(!A.PFree && !A.Truncate && !A.AbiVersion && !A.Reconfigure, "hellofs-c must be v1 only");
     Info root = stat_path(p, "/");
     CHECK(root.found && root.is_dir, "root is a directory");
     Info h = stat_path(p, "/hello");
