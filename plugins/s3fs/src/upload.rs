@@ -24,6 +24,7 @@ pub(crate) async fn put_stream(
 ) -> Result<u64> {
     let mut parts = Parts {
         data,
+        ended: false,
         pending: Bytes::new(),
         part_size: fs.part_size as usize,
         total: 0,
@@ -85,6 +86,8 @@ pub(crate) async fn put_stream(
 /// allocation of its own, so a part in flight holds nothing but its bytes.
 struct Parts {
     data: ByteStream,
+    /// The body has ended (a stream must not be polled again after its end).
+    ended: bool,
     /// The unread rest of the last chunk received.
     pending: Bytes,
     part_size: usize,
@@ -104,8 +107,14 @@ impl Parts {
         };
         while part.len() < self.part_size {
             if self.pending.is_empty() {
+                if self.ended {
+                    break;
+                }
                 match self.data.next().await {
-                    None => break,
+                    None => {
+                        self.ended = true;
+                        break;
+                    }
                     Some(chunk) => {
                         let chunk = chunk?;
                         self.total += chunk.len() as u64;
