@@ -4,6 +4,7 @@ mod bulk;
 mod client;
 mod fs;
 mod keys;
+mod mount;
 mod requests;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugi
 use serde_json::Value;
 
 pub use fs::S3Fs;
+pub use mount::S3Mount;
 
 /// The SDK client s3fs builds for `config` (endpoint, credentials, path style, checksums), for
 /// tools and benches that look at the bucket behind s3fs's back.
@@ -29,6 +31,8 @@ const README: &str = include_str!("../README.md");
 
 /// The smallest part S3 accepts in a multipart upload (except the last one).
 const MIN_PART_SIZE: u64 = 5 << 20;
+/// The largest part S3 accepts in a multipart upload.
+const MAX_PART_SIZE: u64 = 5 << 30;
 /// The default part size of streamed uploads.
 const DEFAULT_PART_SIZE: u64 = 8 << 20;
 /// The default number of parts uploaded at once.
@@ -39,17 +43,19 @@ const DEFAULT_REWRITE_LIMIT: u64 = 64 << 20;
 fs_core::config_keys! {
     KEYS;
     BUCKET: &'static str = Key::required("bucket", "the bucket (it must exist)");
-    REGION: &'static str = Key::optional("region", "us-east-1", "the bucket's region");
+    REGION: &'static str = Key::optional("region", "us-east-1", "the bucket's region").live();
     ENDPOINT: &'static str = Key::unset(
         "endpoint",
         "an S3-compatible endpoint URL (MinIO, Garage, moto, ...); without a scheme, `https://` unless `disable_ssl`; absent for AWS",
-    );
+    )
+    .live();
     ACCESS_KEY_ID: &'static str = Key::unset(
         "access_key_id",
         "static credentials, with `secret_access_key`; without them the AWS default credential chain is used",
-    );
-    SECRET_ACCESS_KEY: &'static str = Key::unset("secret_access_key", "goes with `access_key_id`; masked in `GET /mounts`");
-    SESSION_TOKEN: &'static str = Key::unset("session_token", "optional, with static credentials");
+    )
+    .live();
+    SECRET_ACCESS_KEY: &'static str = Key::unset("secret_access_key", "goes with `access_key_id`; masked in `GET /mounts`").live();
+    SESSION_TOKEN: &'static str = Key::unset("session_token", "optional, with static credentials").live();
     PREFIX: &'static str = Key::unset(
         "prefix",
         "keys live under `<prefix>/`; mounts with different prefixes never see each other's keys",
@@ -58,34 +64,40 @@ fs_core::config_keys! {
         "use_path_request_style",
         "path-style addressing (`endpoint/bucket/key`)",
     )
-    .default_text("true with an endpoint, else false");
+    .default_text("true with an endpoint, else false")
+    .live();
     DISABLE_SSL: bool = Key::optional(
         "disable_ssl",
         false,
         "use `http://` for an endpoint given without a scheme",
-    );
+    )
+    .live();
     CHECKSUM: &'static str = Key::unset(
         "checksum",
         "when the SDK adds request checksums: `when_required` or `when_supported` (some S3-compatible servers reject streaming checksums)",
     )
-    .default_text("when_required with an endpoint, else when_supported");
+    .default_text("when_required with an endpoint, else when_supported")
+    .live();
     MULTIPART_PART_SIZE: Size = Key::optional(
         "multipart_part_size",
         Size(DEFAULT_PART_SIZE),
-        "the part size of streamed uploads (at least 5MB); bodies up to this size are one PUT",
-    );
+        "the part size of streamed uploads (5MB to 5GB, S3's limits); bodies up to this size are one PUT",
+    )
+    .live();
     UPLOAD_CONCURRENCY: u64 = Key::optional(
         "upload_concurrency",
         DEFAULT_UPLOAD_CONCURRENCY,
         "parts of one upload sent at once, 1-64 (memory: parts x part size)",
-    );
+    )
+    .live();
     REWRITE_LIMIT: Size = Key::optional(
         "rewrite_limit",
         Size(DEFAULT_REWRITE_LIMIT),
         "the largest object an offset write, append or truncate may rewrite (S3 objects are immutable); larger ones answer 501",
-    );
-    CONNECT_TIMEOUT: Duration = Key::optional("connect_timeout", Duration::from_secs(5), "the TCP connect timeout");
-    TIMEOUT: Duration = Key::optional("timeout", Duration::from_secs(60), "the timeout of one request attempt");
+    )
+    .live();
+    CONNECT_TIMEOUT: Duration = Key::optional("connect_timeout", Duration::from_secs(5), "the TCP connect timeout; more than 0").live();
+    TIMEOUT: Duration = Key::optional("timeout", Duration::from_secs(60), "the timeout of one request attempt; more than 0").live();
 }
 
 fs_core::config_keys! {
@@ -95,10 +107,11 @@ fs_core::config_keys! {
         "cache_enabled",
         false,
         "accepted for AGFS compatibility; pfs keeps no cache, so servers sharing a bucket see each other's writes",
-    );
-    CACHE_TTL: Duration = Key::optional("cache_ttl", Duration::from_secs(30), "accepted, unused (no cache)");
-    STAT_CACHE_TTL: Duration = Key::optional("stat_cache_ttl", Duration::from_secs(60), "accepted, unused (no cache)");
-    CACHE_MAX_SIZE: u64 = Key::optional("cache_max_size", 1000, "accepted, unused (no cache)");
+    )
+    .live();
+    CACHE_TTL: Duration = Key::optional("cache_ttl", Duration::from_secs(30), "accepted, unused (no cache)").live();
+    STAT_CACHE_TTL: Duration = Key::optional("stat_cache_ttl", Duration::from_secs(60), "accepted, unused (no cache)").live();
+    CACHE_MAX_SIZE: u64 = Key::optional("cache_max_size", 1000, "accepted, unused (no cache)").live();
 }
 
 /// When the SDK adds checksums to requests.
@@ -148,15 +161,20 @@ impl S3Config {
         let bucket = BUCKET.get(config)?;
         let region = REGION.get(config)?;
         let disable_ssl = DISABLE_SSL.get(config)?;
-        let endpoint = ENDPOINT.opt(config)?.map(|e| {
-            if e.contains("://") {
-                e
-            } else if disable_ssl {
-                format!("http://{e}")
-            } else {
-                format!("https://{e}")
-            }
-        });
+        let endpoint = ENDPOINT
+            .opt(config)?
+            .map(|e| {
+                let e = e.trim();
+                let e = if e.contains("://") {
+                    e.to_owned()
+                } else if disable_ssl {
+                    format!("http://{e}")
+                } else {
+                    format!("https://{e}")
+                };
+                check_endpoint(&e).map(|()| e)
+            })
+            .transpose()?;
         let access = ACCESS_KEY_ID.opt(config)?;
         let secret = SECRET_ACCESS_KEY.opt(config)?;
         let token = SESSION_TOKEN.opt(config)?;
@@ -191,6 +209,11 @@ impl S3Config {
                 "invalid value for 'multipart_part_size': {part_size} bytes is below S3's minimum part size of 5 MiB"
             )));
         }
+        if part_size > MAX_PART_SIZE {
+            return Err(Error::invalid_argument(format!(
+                "invalid value for 'multipart_part_size': {part_size} bytes is above S3's maximum part size of 5 GiB"
+            )));
+        }
         let concurrency = UPLOAD_CONCURRENCY.get(config)?;
         if !(1..=64).contains(&concurrency) {
             return Err(Error::invalid_argument(
@@ -208,8 +231,8 @@ impl S3Config {
             part_size,
             upload_concurrency: concurrency as usize,
             rewrite_limit: REWRITE_LIMIT.get(config)?,
-            connect_timeout: CONNECT_TIMEOUT.get(config)?,
-            operation_timeout: TIMEOUT.get(config)?,
+            connect_timeout: positive(CONNECT_TIMEOUT.name(), CONNECT_TIMEOUT.get(config)?)?,
+            operation_timeout: positive(TIMEOUT.name(), TIMEOUT.get(config)?)?,
         })
     }
 
@@ -220,6 +243,62 @@ impl S3Config {
             None => format!("bucket '{}' in {}", self.bucket, self.region),
         }
     }
+}
+
+/// A timeout of zero would fail every request.
+fn positive(key: &str, d: Duration) -> Result<Duration> {
+    if d.is_zero() {
+        return Err(Error::invalid_argument(format!(
+            "invalid value for '{key}': must be more than 0"
+        )));
+    }
+    Ok(d)
+}
+
+/// Checks the shape of an endpoint URL (the SDK would only fail at the first request): `http` or
+/// `https`, a host with an optional numeric port, an optional path; no credentials, query,
+/// fragment, spaces or control characters.
+fn check_endpoint(url: &str) -> Result<()> {
+    let bad = |why: &str| {
+        // An endpoint with an `@` may carry credentials: not repeated in the message.
+        let shown = if url.contains('@') {
+            "(not shown)"
+        } else {
+            url
+        };
+        Error::invalid_argument(format!("invalid value for 'endpoint': {shown}: {why}"))
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    if !matches!(scheme, "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("spaces or control characters"));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(bad("a query or fragment is not allowed"));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad(
+            "credentials belong in access_key_id and secret_access_key",
+        ));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        // `[v6]` without a port: the last `:` is inside the brackets.
+        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (authority, None),
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(bad("no host"));
+    }
+    if let Some(p) = port
+        && p.parse::<u16>().ok().filter(|p| *p > 0).is_none()
+    {
+        return Err(bad("the port must be a number in 1..65535"));
+    }
+    Ok(())
 }
 
 /// The s3fs factory.
@@ -246,6 +325,6 @@ impl ServicePlugin for S3FsPlugin {
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let config = S3Config::from_value(&ctx.config)?;
-        Ok(Arc::new(S3Fs::connect(config).await?))
+        Ok(Arc::new(S3Mount::connect(config).await?))
     }
 }

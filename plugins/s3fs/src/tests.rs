@@ -412,6 +412,15 @@ fn config_errors_name_the_key() {
             "upload_concurrency",
         ),
         (json!({"bucket": "b", "bogus": 1}), "bogus"),
+        (
+            json!({"bucket": "b", "multipart_part_size": "6GB"}),
+            "multipart_part_size",
+        ),
+        (json!({"bucket": "b", "timeout": 0}), "timeout"),
+        (
+            json!({"bucket": "b", "connect_timeout": "0s"}),
+            "connect_timeout",
+        ),
     ];
     for (config, key) in bad {
         let err = fs_core::plugin::vet(&S3FsPlugin, &config).unwrap_err();
@@ -435,4 +444,40 @@ fn config_errors_name_the_key() {
     assert_eq!(c.checksums, super::Checksums::WhenRequired);
 }
 
+#[test]
+fn hostile_endpoints_are_refused_naming_the_key() {
+    for bad in [
+        "ftp://h",
+        "http://",
+        "http://:9000",
+        "http://h:99999",
+        "http://h:0",
+        "http://h:port",
+        "http://a b",
+        "http://h/a\nb",
+        "http://h/?x=1",
+        "http://h/#f",
+        "http://user:hunter2@h",
+        "file:///etc/passwd",
+    ] {
+        let err = fs_core::plugin::vet(&S3FsPlugin, &json!({"bucket": "b", "endpoint": bad}))
+            .expect_err(bad);
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
+        assert!(err.to_string().contains("'endpoint'"), "{bad}: {err}");
+        assert!(!err.to_string().contains("hunter2"), "{bad}: {err}");
+    }
+    for good in [
+        "http://127.0.0.1:9000",
+        "https://s3.example.com",
+        "http://[::1]:9000",
+        "http://[::1]",
+        "minio:9000",
+        "https://gw.example.com/s3",
+    ] {
+        fs_core::plugin::vet(&S3FsPlugin, &json!({"bucket": "b", "endpoint": good}))
+            .unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+}
+
 mod bulk;
+mod reconfigure;
