@@ -9,7 +9,8 @@ use fs_core::MAX_FILE_SIZE;
 use fs_core::handle::seek_position;
 use fs_core::{Error, FileHandle, FileInfo, FileSystem, GenericHandle, OpenFlags, Result, Whence};
 
-use super::fs::{Place, Reader, Stream, StreamFs, place, readme_fixed};
+use super::fs::{Place, StreamFs, place, readme_fixed};
+use super::stream::{Reader, Stream};
 
 /// Opens `path`: a stream handle on a stream, the generic read-only handle on `/README`.
 pub(super) async fn open(

@@ -2,6 +2,7 @@
 
 mod fs;
 mod handle;
+mod stream;
 #[cfg(test)]
 mod tests;
 
