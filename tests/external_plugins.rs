@@ -1,6 +1,7 @@
 //! External plugins end to end: C plugins built with the machine's `cc`, loaded by a real server
 //! from its YAML config and through `/api/v1/plugins/load`, mounted twice with independent state,
-//! unmounted, unloaded (refused while mounted), and reloaded after a rebuild.
+//! unmounted, unloaded (refused while mounted), reloaded after a rebuild, and given a new config
+//! in place (`PFSReconfigure`) or, without it, by a remount.
 
 use std::path::Path;
 
@@ -232,4 +233,181 @@ fn load_is_refused_when_external_plugins_are_disabled() {
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("external plugins are disabled"), "{body}");
     assert_eq!(s.send("POST", "/api/v1/plugins/load", "{}").0, 400);
+}
+
+/// The row of `GET /api/v1/mounts` for `path`.
+fn mount_row(s: &Server, path: &str) -> Value {
+    let (code, body) = s.get("/api/v1/mounts");
+    assert_eq!(code, 200, "{body}");
+    json(&body)["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == path)
+        .cloned()
+        .unwrap_or_else(|| panic!("{path} is not in {body}"))
+}
+
+/// `POST /api/v1/mounts/config` with `body`: the status and the answer.
+fn change(s: &Server, body: Value) -> (u16, Value) {
+    let (code, answer) = s.send("POST", "/api/v1/mounts/config", &body.to_string());
+    (code, json(&answer))
+}
+
+#[test]
+fn memfs_c_takes_a_config_change_in_place_rejects_or_amends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with_plugin_dir(dir.path());
+    let mount = r#"{"fstype":"memfs-c","path":"/capped","config":{"max_file_size":100}}"#;
+    let (code, body) = s.send("POST", "/api/v1/mount", mount);
+    assert_eq!(code, 200, "{body}");
+    let (small, big) = ("s".repeat(80), "b".repeat(200));
+    assert_eq!(
+        s.send("PUT", "/api/v1/files?path=/capped/small", &small).0,
+        200
+    );
+    assert_eq!(s.send("PUT", "/api/v1/files?path=/capped/big", &big).0, 413);
+    let row = mount_row(&s, "/capped");
+    assert_eq!(
+        (&row["generation"], &row["config"]["max_file_size"]),
+        (&serde_json::json!(1), &serde_json::json!(100))
+    );
+
+    // Accepted: the same instance (its file is still there) takes the larger cap.
+    let (code, v) = change(
+        &s,
+        serde_json::json!({"path": "/capped", "config": {"max_file_size": 1000}}),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        (&v["amended"], &v["remounted"], &v["generation"]),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!(false),
+            &serde_json::json!(2)
+        ),
+        "{v}"
+    );
+    assert_eq!(v["config"], serde_json::json!({"max_file_size": 1000}));
+    assert_eq!(s.send("PUT", "/api/v1/files?path=/capped/big", &big).0, 200);
+    assert_eq!(
+        s.get("/api/v1/files?path=/capped/small"),
+        (200, small.clone())
+    );
+
+    // Rejected, with the plugin's reason: the config on record and the data stay as they were,
+    // and the cap in force is still 1000 (a 500-byte file is written, a 1001-byte one is not).
+    for (bad, words) in [
+        (
+            serde_json::json!(10),
+            "max_file_size 10 is below the largest file this mount holds (200 bytes)",
+        ),
+        (
+            serde_json::json!("lots"),
+            "max_file_size must be a whole number of bytes",
+        ),
+    ] {
+        let (code, v) = change(
+            &s,
+            serde_json::json!({"path": "/capped", "config": {"max_file_size": bad}}),
+        );
+        assert_eq!(code, 400, "{v}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.contains(words) && error.contains("plugin memfs-c"),
+            "{error}"
+        );
+        let row = mount_row(&s, "/capped");
+        assert_eq!(
+            (&row["generation"], &row["config"]),
+            (
+                &serde_json::json!(2),
+                &serde_json::json!({"max_file_size": 1000})
+            )
+        );
+        assert_eq!(s.get("/api/v1/files?path=/capped/big"), (200, big.clone()));
+    }
+    let (mid, over) = ("m".repeat(500), "o".repeat(1001));
+    assert_eq!(s.send("PUT", "/api/v1/files?path=/capped/mid", &mid).0, 200);
+    assert_eq!(
+        s.send("PUT", "/api/v1/files?path=/capped/over", &over).0,
+        413
+    );
+
+    // Amended: a cap above what a file can hold is clamped; the answer and the mount list show
+    // the config the plugin applied, other keys as sent.
+    let (code, v) = change(
+        &s,
+        serde_json::json!({"path": "/capped", "config": {"max_file_size": 99_999_999_999_u64, "note": "x"}}),
+    );
+    assert_eq!(code, 200, "{v}");
+    let applied = serde_json::json!({"max_file_size": 2_147_483_647_u64, "note": "x"});
+    assert_eq!(
+        (&v["amended"], &v["generation"], &v["config"]),
+        (&serde_json::json!(true), &serde_json::json!(3), &applied),
+        "{v}"
+    );
+    let row = mount_row(&s, "/capped");
+    assert_eq!(
+        (&row["generation"], &row["config"]),
+        (&serde_json::json!(3), &applied)
+    );
+    assert_eq!(
+        s.send("PUT", "/api/v1/files?path=/capped/over", &over).0,
+        200
+    );
+    assert_eq!(s.get("/api/v1/files?path=/capped/small"), (200, small));
+}
+
+#[test]
+fn a_plugin_without_pfs_reconfigure_asks_for_a_remount() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server_with_plugin_dir(dir.path());
+    let before = mount_row(&s, "/helloc");
+    assert_eq!(before["generation"], 1, "{before}");
+
+    let (code, v) = change(
+        &s,
+        serde_json::json!({"path": "/helloc", "config": {"greeting": "hi"}}),
+    );
+    assert_eq!(code, 501, "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("plugin hellofs-c cannot change its config in place")
+            && error.contains("ask for a remount (\"remount\": true)"),
+        "{error}"
+    );
+    assert_eq!(
+        mount_row(&s, "/helloc"),
+        before,
+        "a refused change changes nothing"
+    );
+
+    // The remount it points to works: a new instance with the new config, in the old one's place.
+    let (code, v) = change(
+        &s,
+        serde_json::json!({"path": "/helloc", "config": {"greeting": "hi"}, "remount": true}),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        (&v["message"], &v["remounted"], &v["generation"]),
+        (
+            &serde_json::json!("plugin remounted"),
+            &serde_json::json!(true),
+            &serde_json::json!(2)
+        ),
+        "{v}"
+    );
+    let row = mount_row(&s, "/helloc");
+    assert_eq!(
+        (&row["generation"], &row["config"]),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!({"greeting": "hi"})
+        )
+    );
+    assert_eq!(
+        s.get("/api/v1/files?path=/helloc/hello"),
+        (200, "Hello from C plugin!\n".into())
+    );
 }
