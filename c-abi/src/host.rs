@@ -27,6 +27,32 @@ pub struct HostConfig {
     pub allow_any_path: bool,
 }
 
+impl HostConfig {
+    /// The libraries this section asks for: `plugin_paths`, then every library below
+    /// `plugin_dir` when `auto_load`; none when disabled.
+    pub fn libraries(&self) -> Vec<PathBuf> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let mut paths = self.plugin_paths.clone();
+        if let (true, Some(dir)) = (self.auto_load, &self.plugin_dir) {
+            scan(dir, &mut paths);
+        }
+        paths
+    }
+}
+
+/// What [`PluginHost::reconcile`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Names of the plugins loaded.
+    pub loaded: Vec<String>,
+    /// Names of the plugins unloaded.
+    pub unloaded: Vec<String>,
+    /// Libraries that could not be loaded or unloaded, with why.
+    pub failed: Vec<(String, String)>,
+}
+
 /// What a load did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
@@ -39,7 +65,7 @@ pub struct Loaded {
 /// The loaded external plugins.
 #[derive(Debug, Default)]
 pub struct PluginHost {
-    config: HostConfig,
+    config: Mutex<HostConfig>,
     loaded: Mutex<BTreeMap<PathBuf, Arc<ExternalPlugin>>>,
 }
 
@@ -47,7 +73,7 @@ impl PluginHost {
     /// A host with nothing loaded.
     pub fn new(config: HostConfig) -> Self {
         PluginHost {
-            config,
+            config: Mutex::new(config),
             loaded: Mutex::default(),
         }
     }
@@ -55,13 +81,7 @@ impl PluginHost {
     /// Loads every configured library (`plugin_paths`, and every library below `plugin_dir` when
     /// `auto_load`), logging `load [<name>] plugin from <path>` for each; returns the failures.
     pub fn load_configured(&self, registry: &PluginRegistry) -> Vec<(PathBuf, Error)> {
-        if !self.config.enabled {
-            return Vec::new();
-        }
-        let mut paths = self.config.plugin_paths.clone();
-        if let (true, Some(dir)) = (self.config.auto_load, &self.config.plugin_dir) {
-            scan(dir, &mut paths);
-        }
+        let paths = self.config.lock().libraries();
         let mut failures = Vec::new();
         for p in paths {
             if let Err(e) = self.load(registry, &p) {
@@ -83,18 +103,18 @@ impl PluginHost {
                 "cannot load {path}: only local files can be loaded (no URLs)"
             )));
         }
-        if !self.config.enabled {
+        let config = self.config.lock().clone();
+        if !config.enabled {
             return Err(Error::permission_denied(path)
                 .with_message("permission denied: external plugins are disabled (external_plugins.enabled: false)"));
         }
         let canonical = Path::new(path).canonicalize().map_err(|e| {
             Error::not_found(path).with_message(format!("not found: cannot open the library: {e}"))
         })?;
-        if self.config.allow_any_path {
+        if config.allow_any_path {
             return Ok(canonical);
         }
-        let inside = self
-            .config
+        let inside = config
             .plugin_dir
             .as_ref()
             .and_then(|d| d.canonicalize().ok())
@@ -106,7 +126,7 @@ impl PluginHost {
                 "permission denied: {} is outside the plugin directory {} \
                  (set external_plugins.allow_any_path: true to load from anywhere)",
                 canonical.display(),
-                self.config
+                config
                     .plugin_dir
                     .as_ref()
                     .map_or("(none configured)".to_string(), |d| d.display().to_string())
@@ -207,6 +227,48 @@ impl PluginHost {
         registry.unregister(&name);
         tracing::info!("unload [{name}] plugin from {}", canonical.display());
         Ok(name)
+    }
+
+    /// Takes a new `external_plugins` section (a config reload): libraries it lists that are not
+    /// loaded are loaded; libraries the previous section listed and this one does not are
+    /// unloaded, their mounts unmounted first; libraries loaded through the API stay. The
+    /// directory and path rules of `POST /plugins/load` follow the new section.
+    pub async fn reconcile(
+        &self,
+        registry: &PluginRegistry,
+        fs: &MountableFs,
+        config: HostConfig,
+    ) -> Reconciled {
+        let canonical = |paths: Vec<PathBuf>| -> Vec<PathBuf> {
+            paths
+                .into_iter()
+                .map(|p| p.canonicalize().unwrap_or(p))
+                .collect()
+        };
+        let old = canonical(self.config.lock().libraries());
+        let new = canonical(config.libraries());
+        *self.config.lock() = config;
+        let mut out = Reconciled::default();
+        for gone in old.iter().filter(|p| !new.contains(p)) {
+            if !self.loaded.lock().contains_key(gone) {
+                continue;
+            }
+            let path = gone.display().to_string();
+            match self.unload(registry, fs, &path, true).await {
+                Ok(name) => out.unloaded.push(name),
+                Err(e) => out.failed.push((path, e.to_string())),
+            }
+        }
+        for p in new {
+            if self.loaded.lock().contains_key(&p) {
+                continue;
+            }
+            match self.load(registry, &p) {
+                Ok(l) => out.loaded.push(l.name),
+                Err(e) => out.failed.push((p.display().to_string(), e.to_string())),
+            }
+        }
+        out
     }
 
     /// Every loaded plugin, by path.
