@@ -2,7 +2,7 @@
 
 use crate::error::error_body;
 use crate::routes::{
-    digest, directories, files, grep, handles, health, links, mounts, ops, plugins,
+    config, digest, directories, files, grep, handles, health, links, mounts, ops, plugins,
 };
 use crate::state::AppState;
 use axum::Router;
@@ -44,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/touch", post(ops::touch))
         .route("/api/v1/symlink", post(links::symlink))
         .route("/api/v1/readlink", get(links::readlink))
+        .route("/api/v1/config", get(config::show))
+        .route("/api/v1/config/reload", post(config::reload))
         .route("/api/v1/mounts", get(mounts::list))
         .route("/api/v1/mounts/config", post(mounts::reconfigure))
         .route("/api/v1/mount", post(mounts::mount))

@@ -138,6 +138,7 @@ async fn main_on(
     let mut config = config;
     config.server.data_dir = data_dir.display().to_string();
     let state = AppState::new(config);
+    state.set_config_source(args.config.clone());
     // Config errors (unknown keys, bad paths) stop the server before it claims an address; so
     // do unknown plugins when it runs strict.
     let strict = args.strict || state.config.server.strict;
@@ -222,6 +223,7 @@ async fn main_on(
             return 1;
         }
     }
+    reload_on_hangup(&state);
     match crate::run(listener, state, shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped");
@@ -250,6 +252,30 @@ fn init_logging(level: &str) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Reloads the config on each `SIGHUP` (as `POST /api/v1/config/reload`), logging what it did.
+fn reload_on_hangup(state: &AppState) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /api/v1/config/reload");
+            return;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the config");
+                match state.reload().await {
+                    Ok(report) => crate::routes::config::log_report(&report),
+                    Err(rejected) => crate::routes::config::log_rejected(&rejected),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod handles;
+pub mod reload;
 pub mod routes;
 pub mod serve;
 pub mod state;
@@ -39,17 +40,6 @@ pub async fn start_mounts(state: &AppState) -> fs_core::Result<tokio::task::Join
         state
             .tracker
             .set(&u.mount, state::MountStatus::Failed, Some(u.error.clone()));
-    }
-    if !plan.iter().any(|m| m.path == "/dev") {
-        plan.insert(
-            0,
-            config::PlannedMount {
-                plugin: "devfs".into(),
-                instance: None,
-                path: "/dev".into(),
-                config: serde_json::json!({}),
-            },
-        );
     }
     // /dev first and synchronously: it is always there.
     let dev = plan

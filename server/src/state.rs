@@ -48,7 +48,8 @@ pub struct Shared {
     pub tracker: Arc<MountTracker>,
     /// Largest accepted request body.
     pub max_body: u64,
-    /// The config the server started with.
+    /// The config the server started with (a reload changes mounts and plugins, and reports
+    /// `server` keys that differ; these apply at the next start).
     pub config: Arc<Config>,
     /// The external (shared-library) plugins.
     pub host: c_abi::PluginHost,
@@ -56,6 +57,10 @@ pub struct Shared {
     pub handles: Arc<HandleTable>,
     /// What mounts made through the API may do (`server.api_mount_listen`).
     pub api_mount_policy: fs_core::policy::MountPolicy,
+    /// The file a reload re-reads; `None`: the embedded default.
+    pub(crate) config_source: Mutex<Option<std::path::PathBuf>>,
+    /// The config last read (at start or by a reload); held by a reload while it runs.
+    pub(crate) running: tokio::sync::Mutex<Arc<Config>>,
 }
 
 impl AppState {
@@ -73,6 +78,7 @@ impl AppState {
                 .then(|| std::path::PathBuf::from(&config.server.data_dir)),
         };
         let fs = MountableFs::new(server);
+        fs.set_hook_timeout(config.server.hook_timeout.0);
         let handles = HandleTable::new(config.server.max_handles());
         let table = Arc::downgrade(&handles);
         fs.on_unmount(move |mount| {
@@ -93,6 +99,8 @@ impl AppState {
             registry: Arc::new(registry),
             tracker: Arc::new(MountTracker::default()),
             max_body: config.server.max_body(),
+            config_source: Mutex::new(None),
+            running: tokio::sync::Mutex::new(Arc::new(config.clone())),
             config: Arc::new(config),
             host,
             handles,

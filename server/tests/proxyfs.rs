@@ -173,6 +173,9 @@ impl FileSystem for KeepAlive {
     ) -> Result<fs_core::Reconfigured> {
         self.fs.reconfigure(old, new).await
     }
+    async fn start(&self, background: &fs_core::Background) -> Result<()> {
+        self.fs.start(background).await
+    }
     async fn shutdown(&self) -> Result<()> {
         self.fs.shutdown().await
     }

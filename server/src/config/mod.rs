@@ -13,7 +13,7 @@ pub use server::{
 
 use fs_core::{Error, PluginRegistry, Result};
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The config the server runs on when no `-c` is given: the seed README's mount paths.
@@ -38,7 +38,7 @@ pub struct Config {
 }
 
 /// The `external_plugins` section (AGFS's keys, plus `allow_any_path`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExternalPluginsConfig {
     /// Whether external plugins are loaded at all.
@@ -52,8 +52,10 @@ pub struct ExternalPluginsConfig {
     /// Allow `POST /plugins/load` of files outside the plugin directories.
     pub allow_any_path: bool,
     /// Accepted for AGFS compatibility; unused.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wasi_mount_path: Option<String>,
     /// Accepted for AGFS compatibility (WASM pool settings); unused.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wasm: Option<Value>,
 }
 
@@ -229,6 +231,17 @@ impl Config {
     /// `InvalidArgument` for a config key a known plugin does not accept (naming the accepted
     /// ones), a value of the wrong type, a bad or duplicate path.
     pub fn plan(&self, registry: &PluginRegistry) -> Result<Plan> {
+        self.plan_all(registry)
+            .map_err(|problems| Error::invalid_argument(problems.join("; ")))
+    }
+
+    /// [`Config::plan`], reporting every problem rather than the first, and with `/dev` (devfs)
+    /// first unless the file mounts something there.
+    ///
+    /// # Errors
+    /// Each problem, one line each.
+    pub fn plan_all(&self, registry: &PluginRegistry) -> std::result::Result<Plan, Vec<String>> {
+        let mut problems = Vec::new();
         let mut plan = Plan::default();
         for (plugin_name, entry) in &self.plugins {
             for inst in entry.instances() {
@@ -236,15 +249,18 @@ impl Config {
                     tracing::debug!(plugin = %plugin_name, path = %inst.path, "config: skipping a disabled mount");
                     continue;
                 }
-                let path = fs_core::path::normalize(&inst.path).map_err(|e| {
-                    Error::invalid_argument(format!("config: plugin '{plugin_name}': {e}"))
-                })?;
+                let path = match fs_core::path::normalize(&inst.path) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        problems.push(format!("config: plugin '{plugin_name}': {e}"));
+                        continue;
+                    }
+                };
                 if plan.mounts.iter().any(|m| m.path == path)
                     || plan.unknown.iter().any(|m| m.mount.path == path)
                 {
-                    return Err(Error::invalid_argument(format!(
-                        "config: two mounts at {path}"
-                    )));
+                    problems.push(format!("config: two mounts at {path}"));
+                    continue;
                 }
                 let mount = PlannedMount {
                     plugin: plugin_name.clone(),
@@ -257,14 +273,29 @@ impl Config {
                     plan.unknown.push(UnknownMount { mount, error });
                     continue;
                 };
-                plugin.check_keys(&inst.config).map_err(|e| {
-                    Error::invalid_argument(format!(
+                if let Err(e) = plugin.check_keys(&inst.config) {
+                    problems.push(format!(
                         "config: plugin '{plugin_name}' at {}: {e}",
                         mount.path
-                    ))
-                })?;
+                    ));
+                    continue;
+                }
                 plan.mounts.push(mount);
             }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        if !plan.mounts.iter().any(|m| m.path == "/dev") {
+            plan.mounts.insert(
+                0,
+                PlannedMount {
+                    plugin: "devfs".into(),
+                    instance: None,
+                    path: "/dev".into(),
+                    config: serde_json::json!({}),
+                },
+            );
         }
         Ok(plan)
     }

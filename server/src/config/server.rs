@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use fs_core::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use fs_core::policy::{Listen, MountPolicy};
 
@@ -14,7 +14,7 @@ use crate::serve::ConnLimits;
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// The `server` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Listen address: `host:port`, or `:port` for all interfaces (default `127.0.0.1:8080`).
@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// IP addresses besides loopback where a mount made through the API may open a listener of
     /// its own (httpfs); `*`: anywhere. Default none. Mounts from the config are not limited.
     pub api_mount_listen: Vec<String>,
+    /// How long a plugin's start, the end of its background work, and its shutdown may each
+    /// take before they are abandoned (logged), so a hung plugin cannot hold up an unmount, a
+    /// reload or the server's exit (default 10 s).
+    pub hook_timeout: Seconds,
     /// Stop at start on any config problem (an unknown plugin, a mount that fails), as
     /// `--strict`. Default false: they are reported failed and the rest serve.
     pub strict: bool,
@@ -83,6 +87,12 @@ impl<'de> Deserialize<'de> for Seconds {
     }
 }
 
+impl Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&fs_core::config::parse::format_duration(self.0))
+    }
+}
+
 /// The default of every connection timeout: 60 s.
 pub const DEFAULT_TIMEOUT: Seconds = Seconds(Duration::from_secs(60));
 /// The most connections the default allows, whatever the open-file limit.
@@ -106,6 +116,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             api_mount_listen: Vec::new(),
+            hook_timeout: Seconds(fs_core::lifecycle::DEFAULT_HOOK_TIMEOUT),
             strict: false,
         }
     }

@@ -1,5 +1,6 @@
 //! One file per route group; handlers name only success statuses.
 
+pub mod config;
 pub mod digest;
 pub mod directories;
 pub mod files;
