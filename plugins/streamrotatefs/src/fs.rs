@@ -424,6 +424,10 @@ impl FileSystem for StreamRotateFs {
         ))
     }
 
+    async fn start(&self, background: &fs_core::Background) -> Result<()> {
+        self.inner.start(background).await
+    }
+
     async fn shutdown(&self) -> Result<()> {
         self.inner.shutdown().await?;
         self.recorders.lock().clear();
