@@ -9,10 +9,10 @@
  * PluginNew required. A plugin built for AGFS loads into pfs unchanged.
  *
  * Extensions (optional symbols, prefixed PFS) are probed at load; a plugin without them behaves as
- * v1. Adding an optional symbol never changes the major version, only the minor (each extension
- * below names the minor that added it: 1.2 PFSNonBlocking, 1.3 PFSReconfigure); changing any
- * existing signature or struct would (and is never done to v1). A host loads a plugin of its major
- * whatever the minor: a symbol newer than the host is simply never called.
+ * v1. Adding an optional symbol never changes the major version, only the minor (1.1 brought the
+ * first extensions; each later one names its minor: 1.2 PFSNonBlocking, 1.3 PFSReconfigure);
+ * changing any existing signature or struct would (and is never done to v1). A host loads a plugin
+ * of its major whatever the minor: a symbol newer than the host is simply never called.
  *
  * ---------------------------------------------------------------------------------------------
  * Conventions
