@@ -50,7 +50,7 @@ pub use adapter::{CPluginFs, ExternalPlugin};
 #[cfg(feature = "host")]
 pub use errors::map_error_text;
 #[cfg(feature = "host")]
-pub use host::{HostConfig, Loaded, PluginHost};
+pub use host::{HostConfig, Loaded, PluginHost, Reconciled};
 #[cfg(feature = "host")]
 pub use loader::LoadedLibrary;
 #[cfg(feature = "host")]
