@@ -107,6 +107,11 @@ impl Remote {
         })
     }
 
+    /// This proxy's id ([`fs_core::hops`]), which a new remote of the same mount keeps.
+    pub(crate) fn id(&self) -> std::sync::Arc<str> {
+        self.id.clone()
+    }
+
     /// The current client (a cheap handle on a shared pool).
     pub(crate) fn client(&self) -> Client {
         self.client.read().clone()

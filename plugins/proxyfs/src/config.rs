@@ -16,7 +16,8 @@ fs_core::config_keys! {
     BASE_URL: &'static str = Key::required(
         "base_url",
         "the remote server: `http://host:port`, with or without `/api/v1` (AGFS's form) and trailing slash; a path prefix (a server behind a reverse proxy) is kept. `http` or `https`. `http://user:password@host:port` sends HTTP basic auth with every request (for a remote behind an authenticating proxy); the credentials never appear in messages, `/mounts` or the status file",
-    );
+    )
+    .live();
     REMOTE_PATH: &'static str = Key::optional(
         "remote_path",
         "/",
@@ -26,16 +27,19 @@ fs_core::config_keys! {
         "timeout",
         DEFAULT_TIMEOUT,
         "the longest wait for the remote: to connect, for an answer to begin, and for the next bytes inside a body (a duration such as `500ms` or a number of seconds); more than 0",
-    );
+    )
+    .live();
     TLS_CA: &'static str = Key::unset(
         "tls_ca",
         "`https`: a PEM file of CA certificates to trust besides the system's store and the built-in web roots (a private CA); a file without a certificate is a 400 at mount",
-    );
+    )
+    .live();
     TLS_SKIP_VERIFY: bool = Key::optional(
         "tls_skip_verify",
         false,
         "`https`: accept any certificate and name (encrypted, not authenticated)",
-    );
+    )
+    .live();
 }
 
 /// How an `https` remote's certificate is checked.

@@ -4,19 +4,22 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    ByteStream, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Meta,
-    Result, WriteFlags, read_window,
+    ByteStream, Capabilities, Content, ContentBody, Error, FileInfo, FileSystem, Meta, Result,
+    WriteFlags, read_window,
 };
+use parking_lot::RwLock;
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use serde_json::{Value, json};
 
 use super::client::{Progress, Remote, RemoteInfo, UploadState, build_client, upload};
 use super::config::Settings;
+use super::reconfig::check;
 use super::wire;
 
 /// The control file at the mount root.
@@ -25,10 +28,16 @@ pub const RELOAD: &str = "/reload";
 /// longer or unknown ones stream.
 const SMALL_READ: u64 = 256 << 10;
 
+/// The longest a new config's check of its remote may take before the change is refused (three
+/// requests, each bounded by the new `timeout` alone, could hold the change for much longer).
+pub(crate) const CHECK_LIMIT: Duration = Duration::from_secs(30);
+
 /// A mount of another pfs or AGFS server.
 #[derive(Debug)]
 pub struct ProxyFs {
-    remote: Remote,
+    /// The remote of the config in force: replaced whole by a change of config, read only to clone
+    /// the `Arc` (an operation keeps the remote it started with to its end).
+    remote: RwLock<Arc<Remote>>,
     reloads: AtomicU64,
 }
 
@@ -40,7 +49,7 @@ impl ProxyFs {
     /// `Internal` when the HTTP client cannot be built.
     pub fn new(settings: &Settings) -> Result<Self> {
         Ok(ProxyFs {
-            remote: Remote::new(settings)?,
+            remote: RwLock::new(Arc::new(Remote::new(settings)?)),
             reloads: AtomicU64::new(0),
         })
     }
@@ -51,18 +60,23 @@ impl ProxyFs {
     /// As `check`.
     pub async fn connect(settings: &Settings) -> Result<Self> {
         let fs = Self::new(settings)?;
+        let r = fs.remote();
         // The mount has no path to blame yet: keep the kind and the remote's words.
-        let info = fs
-            .check(&fs.remote.client())
+        let info = check(&r, &r.client())
             .await
             .map_err(|e| Error::new(e.kind(), e.message().to_string()).with_op("mount"))?;
-        fs.remote.install(fs.remote.client(), info);
+        r.install(r.client(), info);
         Ok(fs)
     }
 
+    /// The remote of the config in force (an operation that starts now talks to it).
+    pub(crate) fn remote(&self) -> Arc<Remote> {
+        self.remote.read().clone()
+    }
+
     /// The remote API root this proxy talks to.
-    pub fn base_url(&self) -> &str {
-        &self.remote.base
+    pub fn base_url(&self) -> String {
+        self.remote().base.clone()
     }
 
     /// How many reloads succeeded.
@@ -70,52 +84,12 @@ impl ProxyFs {
         self.reloads.load(Ordering::Relaxed)
     }
 
-    /// Checks the remote through `client`: `GET /health` answers 2xx, `remote_path` is a
-    /// directory there; learns its capabilities (`GET /capabilities?path=`).
+    /// Checks the current remote through `client` (see [`check`]).
     ///
     /// # Errors
-    /// `Unavailable` (unreachable), `Timeout`, the remote's kind for a failed health or stat
-    /// (`NotFound` for a missing `remote_path`), `NotADirectory` when it is a file.
+    /// As [`check`].
     pub async fn check(&self, client: &reqwest::Client) -> Result<RemoteInfo> {
-        let r = &self.remote;
-        r.send("connect", "/", r.on(client, Method::GET, "health"), None)
-            .await?;
-        let root = r.path("/");
-        let stat = r.on(client, Method::GET, "stat").query(&[("path", &root)]);
-        let info = info_of(r.json("connect", "/", stat).await?, "/")?;
-        if !info.is_dir {
-            return Err(Error::not_a_directory("/")
-                .with_op("connect")
-                .with_message(format!(
-                    "remote_path {root} is not a directory on {}",
-                    r.base
-                )));
-        }
-        let caps = r
-            .on(client, Method::GET, "capabilities")
-            .query(&[("path", &root)]);
-        // The remote's root, or a directory that only holds mount points, is no one mount: its
-        // paths answer for themselves, so keep the router's capabilities.
-        let virtual_dir = info.meta.name == "rootfs";
-        Ok(match r.json("connect", "/", caps).await {
-            Ok(v) => {
-                let (caps, write_flags) = wire::capabilities(&v);
-                RemoteInfo {
-                    caps: caps
-                        .filter(|_| !virtual_dir)
-                        .unwrap_or(RemoteInfo::default().caps),
-                    write_flags,
-                }
-            }
-            // A server without `/capabilities` is an old AGFS: it ignores offset and flags.
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported) => {
-                RemoteInfo {
-                    write_flags: false,
-                    ..RemoteInfo::default()
-                }
-            }
-            Err(e) => return Err(e),
-        })
+        check(&self.remote(), client).await
     }
 
     /// What writing `reload` does: builds a new client (new connections), checks the remote
@@ -124,10 +98,11 @@ impl ProxyFs {
     /// # Errors
     /// As [`ProxyFs::check`], the message prefixed with `reload failed`.
     pub async fn reload(&self) -> Result<()> {
-        let client = build_client(self.remote.timeout, &self.remote.tls)?;
-        match self.check(&client).await {
+        let r = self.remote();
+        let client = build_client(r.timeout, &r.tls)?;
+        match check(&r, &client).await {
             Ok(info) => {
-                self.remote.install(client, info);
+                r.install(client, info);
                 self.reloads.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
@@ -141,11 +116,12 @@ impl ProxyFs {
     }
 
     fn reload_text(&self) -> Bytes {
-        let info = self.remote.info();
+        let r = self.remote();
+        let info = r.info();
         Bytes::from(format!(
             "Write to this file to reload the proxy connection\nremote: {}\nremote_path: {}\nwrite_flags: {}\nreloads: {}\n",
-            self.remote.base,
-            self.remote.root,
+            r.base,
+            r.root,
             info.write_flags,
             self.reloads()
         ))
@@ -157,7 +133,7 @@ impl ProxyFs {
             "description".to_string(),
             "Write to this file to reload proxy connection".to_string(),
         );
-        content.insert("remote-url".to_string(), self.remote.base.clone());
+        content.insert("remote-url".to_string(), self.remote().base.clone());
         FileInfo::file("reload", 0, 0o200, None).with_meta(Meta {
             name: "proxyfs".into(),
             kind: "control".into(),
@@ -167,12 +143,12 @@ impl ProxyFs {
 
     /// The query of a write: the remote path, `offset` when given, `flags` by name when any.
     fn write_query(
-        &self,
+        r: &Remote,
         path: &str,
         offset: Option<u64>,
         flags: WriteFlags,
-    ) -> Vec<(&str, String)> {
-        let mut q = vec![("path", self.remote.path(path))];
+    ) -> Vec<(&'static str, String)> {
+        let mut q = vec![("path", r.path(path))];
         if let Some(o) = offset {
             q.push(("offset", o.to_string()));
         }
@@ -195,32 +171,44 @@ impl ProxyFs {
 
     /// Refuses, before anything is sent, a write an AGFS remote would silently turn into a
     /// whole-file replace.
-    fn check_write(&self, path: &str, offset: Option<u64>, flags: WriteFlags) -> Result<()> {
-        if self.remote.info().write_flags || plain_write(offset, flags) {
+    fn check_write(r: &Remote, path: &str, offset: Option<u64>, flags: WriteFlags) -> Result<()> {
+        if r.info().write_flags || plain_write(offset, flags) {
             return Ok(());
         }
         Err(Error::unsupported("write")
             .with_path(path)
             .with_message(format!(
                 "operation not supported: remote {} ignores offset and flags (AGFS), only whole-file writes pass through",
-                self.remote.base
+                r.base
             )))
     }
 
+    /// One request with a query and no body, on the current remote, for `path` and `extra`.
     async fn simple(
         &self,
         op: &'static str,
         path: &str,
         method: Method,
         endpoint: &str,
-        query: &[(&str, String)],
+        extra: &[(&'static str, String)],
     ) -> Result<()> {
-        let req = self.remote.request(method, endpoint).query(query);
-        self.remote.send(op, path, req, None).await.map(drop)
+        let r = self.remote();
+        let mut query = at(&r, path);
+        query.extend_from_slice(extra);
+        let req = r.request(method, endpoint).query(&query);
+        r.send(op, path, req, None).await.map(drop)
     }
+}
 
-    fn at(&self, path: &str) -> Vec<(&'static str, String)> {
-        vec![("path", self.remote.path(path))]
+/// The query naming the remote path of `path`.
+fn at(r: &Remote, path: &str) -> Vec<(&'static str, String)> {
+    vec![("path", r.path(path))]
+}
+
+impl ProxyFs {
+    /// Serves `remote` from now on (operations already running keep theirs).
+    pub(crate) fn replace(&self, remote: Arc<Remote>) {
+        *self.remote.write() = remote;
     }
 }
 
@@ -233,7 +221,7 @@ pub fn plain_write(offset: Option<u64>, flags: WriteFlags) -> bool {
         && !flags.contains(WriteFlags::EXCLUSIVE)
 }
 
-fn info_of(v: Value, path: &str) -> Result<FileInfo> {
+pub(crate) fn info_of(v: Value, path: &str) -> Result<FileInfo> {
     wire::file_info(v).map_err(|e| Error::internal(e).with_path(path))
 }
 
@@ -246,34 +234,30 @@ fn control_file(op: &'static str) -> Error {
 #[async_trait]
 impl FileSystem for ProxyFs {
     fn capabilities(&self) -> Capabilities {
-        self.remote.info().caps
+        self.remote().info().caps
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         if path == RELOAD {
             return Ok(self.reload_info());
         }
-        let req = self
-            .remote
-            .request(Method::GET, "stat")
-            .query(&self.at(path));
-        let mut info = info_of(self.remote.json("stat", path, req).await?, path)?;
+        let r = self.remote();
+        let req = r.request(Method::GET, "stat").query(&at(&r, path));
+        let mut info = info_of(r.json("stat", path, req).await?, path)?;
         if path == "/" {
             info.name = "/".to_string();
         }
         info.meta
             .content
             .get_or_insert_with(BTreeMap::new)
-            .insert("remote-url".to_string(), self.remote.base.clone());
+            .insert("remote-url".to_string(), r.base.clone());
         Ok(info)
     }
 
     async fn read_dir(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let req = self
-            .remote
-            .request(Method::GET, "directories")
-            .query(&self.at(path));
-        let mut files = wire::listing(self.remote.json("readdir", path, req).await?)
+        let r = self.remote();
+        let req = r.request(Method::GET, "directories").query(&at(&r, path));
+        let mut files = wire::listing(r.json("readdir", path, req).await?)
             .map_err(|e| Error::internal(e).with_path(path))?;
         if path == "/" {
             files.retain(|f| f.name != "reload");
@@ -297,7 +281,8 @@ impl FileSystem for ProxyFs {
                 size,
             )));
         }
-        let mut q = self.at(path);
+        let r = self.remote();
+        let mut q = at(&r, path);
         // Past INT64_MAX no file has bytes; AGFS parses both numbers as int64.
         let (offset, size) = (
             offset.min(fs_core::MAX_FILE_SIZE),
@@ -309,8 +294,8 @@ impl FileSystem for ProxyFs {
         if let Some(s) = size {
             q.push(("size", s.to_string()));
         }
-        let req = self.remote.request(Method::GET, "files").query(&q);
-        let resp = self.remote.send("read", path, req, None).await?;
+        let req = r.request(Method::GET, "files").query(&q);
+        let resp = r.send("read", path, req, None).await?;
         let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
         let modified = header(LAST_MODIFIED).and_then(|v| httpdate::parse_http_date(v).ok());
         let etag = header(ETAG)
@@ -318,11 +303,11 @@ impl FileSystem for ProxyFs {
             .map(|v| v.trim_matches('"').to_string());
         let len = resp.content_length();
         let body = if len.is_some_and(|l| l <= SMALL_READ) {
-            ContentBody::Bytes(self.remote.collect("read", path, resp, SMALL_READ).await?)
+            ContentBody::Bytes(r.collect("read", path, resp, SMALL_READ).await?)
         } else {
             ContentBody::Stream {
                 len,
-                stream: self.remote.body("read", path, resp, true),
+                stream: r.body("read", path, resp, true),
             }
         };
         Ok(Content {
@@ -343,14 +328,14 @@ impl FileSystem for ProxyFs {
             self.reload().await?;
             return Ok(data.len() as u64);
         }
-        self.check_write(path, offset, flags)?;
+        let r = self.remote();
+        Self::check_write(&r, path, offset, flags)?;
         let n = data.len() as u64;
-        let req = self
-            .remote
+        let req = r
             .request(Method::PUT, "files")
-            .query(&self.write_query(path, offset, flags))
+            .query(&Self::write_query(&r, path, offset, flags))
             .body(data);
-        let v = self.remote.json("write", path, req).await?;
+        let v = r.json("write", path, req).await?;
         Ok(wire::written(&v).unwrap_or(n))
     }
 
@@ -367,21 +352,21 @@ impl FileSystem for ProxyFs {
             self.reload().await?;
             return Ok(n);
         }
-        self.check_write(path, offset, flags)?;
+        let r = self.remote();
+        Self::check_write(&r, path, offset, flags)?;
         let progress = Arc::new(Progress::new());
         let state = Arc::new(UploadState::default());
-        let req = self
-            .remote
+        let req = r
             .request(Method::PUT, "files")
-            .query(&self.write_query(path, offset, flags))
+            .query(&Self::write_query(&r, path, offset, flags))
             .body(upload(data, limit, progress.clone(), state.clone()));
-        let sent = self.remote.send("write", path, req, Some(&progress)).await;
+        let sent = r.send("write", path, req, Some(&progress)).await;
         // Our own body failing aborts the request; that failure, not the broken request, is the answer.
         if let Some(e) = state.failure.lock().take() {
             return Err(e);
         }
         let resp = sent?;
-        let body = self.remote.collect("write", path, resp, 1 << 20).await?;
+        let body = r.collect("write", path, resp, 1 << 20).await?;
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         Ok(wire::written(&v).unwrap_or_else(|| state.sent.load(Ordering::Relaxed)))
     }
@@ -390,7 +375,7 @@ impl FileSystem for ProxyFs {
         if path == RELOAD {
             return Err(Error::already_exists(RELOAD).with_op("create"));
         }
-        self.simple("create", path, Method::POST, "files", &self.at(path))
+        self.simple("create", path, Method::POST, "files", &[])
             .await
     }
 
@@ -398,9 +383,8 @@ impl FileSystem for ProxyFs {
         if path == RELOAD {
             return Err(Error::already_exists(RELOAD).with_op("mkdir"));
         }
-        let mut q = self.at(path);
-        q.push(("mode", format!("{mode:o}")));
-        self.simple("mkdir", path, Method::POST, "directories", &q)
+        let mode = [("mode", format!("{mode:o}"))];
+        self.simple("mkdir", path, Method::POST, "directories", &mode)
             .await
     }
 
@@ -408,7 +392,7 @@ impl FileSystem for ProxyFs {
         if path == RELOAD {
             return Err(control_file("remove"));
         }
-        self.simple("remove", path, Method::DELETE, "files", &self.at(path))
+        self.simple("remove", path, Method::DELETE, "files", &[])
             .await
     }
 
@@ -416,9 +400,8 @@ impl FileSystem for ProxyFs {
         if path == RELOAD {
             return Err(control_file("remove"));
         }
-        let mut q = self.at(path);
-        q.push(("recursive", "true".to_string()));
-        self.simple("remove", path, Method::DELETE, "files", &q)
+        let recursive = [("recursive", "true".to_string())];
+        self.simple("remove", path, Method::DELETE, "files", &recursive)
             .await
     }
 
@@ -426,27 +409,27 @@ impl FileSystem for ProxyFs {
         if from == RELOAD || to == RELOAD {
             return Err(control_file("rename"));
         }
-        let body = json!({ "newPath": self.remote.path(to) }).to_string();
-        let req = self
-            .remote
+        let r = self.remote();
+        let body = json!({ "newPath": r.path(to) }).to_string();
+        let req = r
             .request(Method::POST, "rename")
-            .query(&self.at(from))
+            .query(&at(&r, from))
             .header(CONTENT_TYPE, "application/json")
             .body(body);
-        self.remote.send("rename", from, req, None).await.map(drop)
+        r.send("rename", from, req, None).await.map(drop)
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
         if path == RELOAD {
             return Err(control_file("chmod"));
         }
-        let req = self
-            .remote
+        let r = self.remote();
+        let req = r
             .request(Method::POST, "chmod")
-            .query(&self.at(path))
+            .query(&at(&r, path))
             .header(CONTENT_TYPE, "application/json")
             .body(json!({ "mode": mode }).to_string());
-        self.remote.send("chmod", path, req, None).await.map(drop)
+        r.send("chmod", path, req, None).await.map(drop)
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
@@ -454,9 +437,8 @@ impl FileSystem for ProxyFs {
             // Shells truncate before they write (`echo > reload`): let that through.
             return Ok(());
         }
-        let mut q = self.at(path);
-        q.push(("size", size.to_string()));
-        self.simple("truncate", path, Method::POST, "truncate", &q)
+        let size = [("size", size.to_string())];
+        self.simple("truncate", path, Method::POST, "truncate", &size)
             .await
     }
 
@@ -464,8 +446,7 @@ impl FileSystem for ProxyFs {
         if path == RELOAD {
             return self.reload().await;
         }
-        self.simple("touch", path, Method::POST, "touch", &self.at(path))
-            .await
+        self.simple("touch", path, Method::POST, "touch", &[]).await
     }
 
     /// The remote cannot say which reads change state, so every file named `dequeue` (queuefs's
@@ -479,11 +460,18 @@ impl FileSystem for ProxyFs {
         if path == RELOAD {
             return Err(Error::unsupported("stream").with_path(RELOAD));
         }
-        let mut q = self.at(path);
+        let r = self.remote();
+        let mut q = at(&r, path);
         q.push(("stream", "true".to_string()));
-        let req = self.remote.request(Method::GET, "files").query(&q);
-        let resp = self.remote.send("stream", path, req, None).await?;
+        let req = r.request(Method::GET, "files").query(&q);
+        let resp = r.send("stream", path, req, None).await?;
         // A live stream may stay silent for as long as its writers do.
-        Ok(self.remote.body("stream", path, resp, false))
+        Ok(r.body("stream", path, resp, false))
+    }
+
+    /// `base_url`, `timeout`, `tls_ca` and `tls_skip_verify` change in place: a new remote,
+    /// checked as at mount, replaces the old one; `remote_path` names another tree (a remount).
+    async fn reconfigure(&self, old: &Value, new: &Value) -> Result<fs_core::Reconfigured> {
+        self.take(old, new).await
     }
 }

@@ -3,6 +3,7 @@
 mod client;
 mod config;
 mod fs;
+mod reconfig;
 #[cfg(test)]
 mod tests;
 mod wire;

@@ -431,3 +431,5 @@ async fn reload_file_is_local() {
     assert_kind(fs.create("/reload").await, ErrorKind::AlreadyExists);
     fs.truncate("/reload", 0).await.unwrap();
 }
+
+mod reconfigure;

@@ -1,0 +1,141 @@
+//! `POST /api/v1/mounts/config` on the plugins that talk to another server: proxyfs re-pointed at
+//! another pfs (real servers on real sockets), s3fs given new credentials and an endpoint (moto and
+//! s3s-fs, from `scripts/s3-start`), sqlfs's pool resized. Each change is taken in place (the
+//! same instance, generation + 1), refused with 400 (config, generation and data unchanged), or
+//! sent to a remount; a request already running when the change lands finishes on the old
+//! connection.
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use common::*;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn mount_row(app: &Router, path: &str) -> Value {
+    let (s, v) = send_json(app, get("/api/v1/mounts")).await;
+    assert_eq!(s, 200, "{v}");
+    v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == path)
+        .cloned()
+        .unwrap_or_else(|| panic!("{path} is not in {v}"))
+}
+
+async fn change(app: &Router, body: Value) -> (StatusCode, Value) {
+    send_json(app, post_json("/api/v1/mounts/config", &body.to_string())).await
+}
+
+async fn mount(app: &Router, fstype: &str, path: &str, config: &Value) {
+    let body = json!({"fstype": fstype, "path": path, "config": config});
+    let (s, v) = send_json(app, post_json("/api/v1/mount", &body.to_string())).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+async fn read(app: &Router, path: &str) -> (StatusCode, Bytes) {
+    send(app, get(&format!("/api/v1/files?path={}", enc(path)))).await
+}
+
+/// Asserts a refused change: `status`, a message with `words`, and the mount as it was.
+async fn refused(app: &Router, body: Value, status: u16, words: &str) {
+    let path = body["path"].as_str().unwrap().to_string();
+    let before = mount_row(app, &path).await;
+    assert_error(change(app, body).await, status, words);
+    assert_eq!(mount_row(app, &path).await, before, "the mount changed");
+}
+
+/// Starts `GET path` and returns its status and body, of which nothing has been read yet.
+async fn start_read(app: &Router, path: &str) -> (StatusCode, Body) {
+    let req = get(&format!("/api/v1/files?path={}", enc(path)));
+    let resp = app.clone().oneshot(req).await.expect("infallible");
+    (resp.status(), resp.into_body())
+}
+
+/// The next data frame of `body` (`None` at its end).
+async fn next_bytes(body: &mut Body) -> Option<Bytes> {
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.expect("the body streams").into_data() {
+            return Some(data);
+        }
+    }
+    None
+}
+
+/// Byte `i` of a pattern body is `i % 251`.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// A pfs server on a real socket with memfs at /memfs, its URL, and an app on its state (to put
+/// data in it directly).
+async fn remote() -> (String, Router) {
+    let (addr, state) = serve("plugins:\n  memfs: {path: /memfs}\n").await;
+    (format!("http://{addr}"), pfs_server::app(state))
+}
+
+/// A loopback URL nobody listens on.
+fn closed_url() -> String {
+    format!("http://127.0.0.1:{}", process::free_port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxyfs_moves_to_another_remote_in_place_and_refuses_a_dead_one() {
+    let ((a, app_a), (b, app_b)) = (remote().await, remote().await);
+    let big = pattern(24 << 20);
+    for (app, name, data) in [
+        (&app_a, "f", b"from A".to_vec()),
+        (&app_a, "big", big.clone()),
+        (&app_b, "f", b"from B".to_vec()),
+    ] {
+        let uri = format!("/api/v1/files?path=/memfs/{name}");
+        assert_eq!(send(app, put(&uri, data)).await.0, 200);
+    }
+    let (app, _) = app().await;
+    let on_a = json!({"base_url": a, "remote_path": "/memfs"});
+    mount(&app, "proxyfs", "/r", &on_a).await;
+    assert_eq!(read(&app, "/r/f").await.1, "from A");
+
+    // A 24 MiB read from A is under way ...
+    let (s, mut body) = start_read(&app, "/r/big").await;
+    assert_eq!(s, 200);
+    let mut got = next_bytes(&mut body).await.unwrap().to_vec();
+    assert!(got.len() < big.len());
+
+    // ... when the mount moves to B, with another timeout and TLS setting.
+    let on_b = json!({"base_url": format!("{b}/api/v1/"), "remote_path": "/memfs", "timeout": "5s",
+        "tls_skip_verify": true});
+    let (s, v) = change(&app, json!({"path": "/r", "config": on_b})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (&v["generation"], &v["amended"], &v["remounted"]),
+        (&json!(2), &json!(false), &json!(false))
+    );
+    assert_eq!(mount_row(&app, "/r").await["config"], on_b);
+    assert_eq!(read(&app, "/r/f").await.1, "from B");
+    let (_, v) = send_json(&app, get("/api/v1/stat?path=/r/f")).await;
+    assert_eq!(v["meta"]["Content"]["remote-url"], format!("{b}/api/v1"));
+    assert_eq!(read(&app, "/r/big").await.0, 404);
+
+    // The read that began on A still ends whole.
+    while let Some(chunk) = next_bytes(&mut body).await {
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(got.len(), big.len());
+    assert!(got == big, "the streamed bytes differ from A's file");
+
+    // Refused: a remote that does not answer, a URL that does not parse, another remote path.
+    let dead = json!({"path": "/r", "config": {"base_url": closed_url(), "remote_path": "/memfs"}});
+    refused(&app, dead, 400, "the mount keeps its current config").await;
+    let bad =
+        json!({"path": "/r", "config": {"base_url": "http//nowhere", "remote_path": "/memfs"}});
+    refused(&app, bad, 400, "invalid base_url").await;
+    let moved = json!({"path": "/r", "config": {"base_url": b, "remote_path": "/"}});
+    refused(&app, moved, 501, "\"remount\": true").await;
+    assert_eq!(read(&app, "/r/f").await.1, "from B");
+}
