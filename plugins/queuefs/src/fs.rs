@@ -8,10 +8,13 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    Capabilities, Error, FileHandle, FileInfo, FileSystem, Meta, OpenFlags, Result, WriteFlags,
+    ByteStream, Capabilities, Error, ErrorKind, FileHandle, FileInfo, FileSystem, Meta, OpenFlags,
+    Result, WriteFlags,
 };
+use parking_lot::Mutex;
 
 use super::backend::{Backend, Message, QueueStat};
+use super::limits::{Limits, message_too_large};
 
 const PLUGIN: &str = "queuefs";
 const DIR_MODE: u32 = 0o755;
@@ -151,6 +154,8 @@ fn head_json(head: Option<&Message>) -> Bytes {
 #[derive(Debug)]
 pub struct QueueFs {
     backend: Arc<dyn Backend>,
+    /// The limits in force; a config change sets them while mounted.
+    limits: Mutex<Limits>,
     readme: Bytes,
     mounted: SystemTime,
 }
@@ -160,9 +165,21 @@ impl QueueFs {
     pub(crate) fn new(backend: Arc<dyn Backend>, readme: Bytes) -> Self {
         QueueFs {
             backend,
+            limits: Mutex::new(Limits::default()),
             readme,
             mounted: super::backend::wall_now(),
         }
+    }
+
+    /// With `limits` instead of none.
+    pub(crate) fn with_limits(self, limits: Limits) -> Self {
+        *self.limits.lock() = limits;
+        self
+    }
+
+    /// The limits in force.
+    fn limits(&self) -> Limits {
+        *self.limits.lock()
     }
 
     /// Creates an empty in-memory queuefs whose `/README` is empty.
@@ -228,6 +245,18 @@ impl QueueFs {
 
 #[async_trait]
 impl FileSystem for QueueFs {
+    /// The limits change in place: the next enqueue meets them (messages already queued stay,
+    /// even past a lowered `max_queue_length`). The backend and its database keys need a remount.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        fs_core::config::check_live(&crate::params(), old, new)?;
+        *self.limits.lock() = Limits::from_config(new)?;
+        Ok(fs_core::Reconfigured::Accepted)
+    }
+
     fn capabilities(&self) -> Capabilities {
         // truncate is a successful no-op on control files, so `echo msg > enqueue` works in shells.
         Capabilities {
@@ -324,8 +353,11 @@ impl FileSystem for QueueFs {
             // Offset and the other flags mean nothing for a queue: each write is one message.
             Node::Control(q, Control::Enqueue) => {
                 let n = data.len() as u64;
+                let limits = self.limits();
+                limits.check_message(path, n)?;
+                let sync = flags.contains(WriteFlags::SYNC);
                 self.backend
-                    .enqueue(q, Message::new(data), flags.contains(WriteFlags::SYNC))
+                    .enqueue(q, Message::new(data), sync, limits.max_queue_length)
                     .await?;
                 Ok(n)
             }
@@ -335,6 +367,32 @@ impl FileSystem for QueueFs {
             }
             Node::Control(..) => Err(read_only(path)),
         }
+    }
+
+    /// A body bound for `enqueue` is refused as soon as it passes `max_message_size`, without
+    /// being read to its end.
+    async fn write_stream(
+        &self,
+        path: &str,
+        data: ByteStream,
+        limit: u64,
+        offset: Option<u64>,
+        flags: WriteFlags,
+    ) -> Result<u64> {
+        let max = match (node(path), self.limits().max_message_size) {
+            (Ok(Node::Control(_, Control::Enqueue)), Some(max)) if max < limit => Some(max),
+            _ => None,
+        };
+        let data = match (
+            fs_core::collect_stream(data, max.unwrap_or(limit)).await,
+            max,
+        ) {
+            (Err(e), Some(max)) if e.kind() == ErrorKind::PayloadTooLarge => {
+                return Err(message_too_large(path, max));
+            }
+            (collected, _) => collected?,
+        };
+        self.write(path, data, offset, flags).await
     }
 
     async fn create(&self, path: &str) -> Result<()> {

@@ -3,6 +3,7 @@
 mod backend;
 mod fs;
 mod handle;
+mod limits;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +37,17 @@ fs_core::config_keys! {
     /// After the server keys, before the TLS keys (the order `GET /plugins` lists).
     DATABASE_KEYS;
     DATABASE: &'static str = pfs_sql::database_key(backend::mysql::DEFAULT_DATABASE);
+}
+
+/// Every key queuefs takes, in the order `GET /plugins` lists them.
+fn params() -> Vec<ConfigParam> {
+    fs_core::config::params(&[
+        KEYS,
+        pfs_sql::SERVER_KEYS,
+        DATABASE_KEYS,
+        pfs_sql::TLS_KEYS,
+        limits::LIMIT_KEYS,
+    ])
 }
 
 /// The queuefs factory.
@@ -85,14 +97,16 @@ impl ServicePlugin for QueueFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        fs_core::config::params(&[KEYS, pfs_sql::SERVER_KEYS, DATABASE_KEYS, pfs_sql::TLS_KEYS])
+        params()
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
+        limits::Limits::from_config(config)?;
         BackendConfig::from_config(config).map(drop)
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
+        let limits = limits::Limits::from_config(&ctx.config)?;
         let backend: Arc<dyn backend::Backend> = match BackendConfig::from_config(&ctx.config)? {
             BackendConfig::Memory => Arc::new(backend::memory::MemoryBackend::new()),
             BackendConfig::Sql(SqlBackend::Sqlite { db_path }) => {
@@ -102,9 +116,8 @@ impl ServicePlugin for QueueFsPlugin {
                 Arc::new(backend::mysql::MysqlBackend::open(&cfg).await?)
             }
         };
-        Ok(Arc::new(QueueFs::new(
-            backend,
-            Bytes::from_static(README.as_bytes()),
-        )))
+        Ok(Arc::new(
+            QueueFs::new(backend, Bytes::from_static(README.as_bytes())).with_limits(limits),
+        ))
     }
 }

@@ -181,6 +181,9 @@ on_every_backend!(
     enqueue_independent_queues_in_parallel_complete,
 );
 
+// The limits and the config changes a mounted instance takes.
+mod limits;
+
 /// Cases about time, under tokio's paused clock: queuefs's wall clock follows it in tests, so
 /// `tokio::time::advance` sets the time of the next stamp exactly. (No backend arms a tokio timer,
 /// so the clock moves only when a case advances it, even while a case waits on SQLite or MySQL.)

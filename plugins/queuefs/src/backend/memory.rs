@@ -9,6 +9,7 @@ use fs_core::{Error, Result};
 use parking_lot::{Mutex, RwLock};
 
 use super::{Backend, Message, QueueStat, is_below, wall_now, with_ancestors};
+use crate::limits::queue_full;
 
 /// One queue: its messages and counters, behind its own lock.
 #[derive(Debug)]
@@ -75,15 +76,28 @@ impl Backend for MemoryBackend {
         }))
     }
 
-    async fn enqueue(&self, queue: &str, msg: Message, _sync: bool) -> Result<()> {
+    async fn enqueue(
+        &self,
+        queue: &str,
+        msg: Message,
+        _sync: bool,
+        max_len: Option<u64>,
+    ) -> Result<()> {
         let mut msg = Some(msg);
+        // Checked and pushed under the queue's lock: concurrent enqueues never pass the limit.
         let push = |q: &mut Queue, msg: &mut Option<Message>| {
+            if let Some(max) = max_len
+                && q.messages.len() as u64 >= max
+            {
+                return Err(queue_full(queue, max));
+            }
             let m = msg.take().expect("pushed once");
             q.last_enqueue = Some(m.timestamp);
             q.messages.push_back(m);
+            Ok(())
         };
-        if self.with_queue(queue, |q| push(q, &mut msg)).is_some() {
-            return Ok(());
+        if let Some(pushed) = self.with_queue(queue, |q| push(q, &mut msg)) {
+            return pushed;
         }
         // First enqueue: create the queue and its ancestors, then push under the same write lock.
         let mut map = self.queues.write();
@@ -94,8 +108,7 @@ impl Backend for MemoryBackend {
         let q = map
             .get(queue)
             .ok_or_else(|| Error::internal("queue vanished"))?;
-        push(&mut q.lock(), &mut msg);
-        Ok(())
+        push(&mut q.lock(), &mut msg)
     }
 
     async fn dequeue(&self, queue: &str) -> Result<Option<Message>> {

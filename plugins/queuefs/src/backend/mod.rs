@@ -77,8 +77,18 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     async fn stat(&self, queue: &str) -> Result<Option<QueueStat>>;
 
     /// Appends `msg` to `queue`, creating the queue (and its ancestors) when missing. `sync` asks
-    /// for the strongest durability the backend offers before returning.
-    async fn enqueue(&self, queue: &str, msg: Message, sync: bool) -> Result<()>;
+    /// for the strongest durability the backend offers before returning. With `max_len`, a queue
+    /// that holds that many messages already is full: nothing changes.
+    ///
+    /// # Errors
+    /// `PayloadTooLarge` ([`queue_full`](crate::limits::queue_full)) when the queue is full.
+    async fn enqueue(
+        &self,
+        queue: &str,
+        msg: Message,
+        sync: bool,
+        max_len: Option<u64>,
+    ) -> Result<()>;
 
     /// Removes and returns the oldest message; `None` when the queue is empty or missing. Each
     /// message is returned to exactly one caller.

@@ -10,6 +10,7 @@ use mysql_async::{Pool, TxOpts};
 pub(crate) use pfs_sql::mysql::{Flavor, MysqlConfig};
 
 use super::{Backend, Message, QueueStat, from_nanos, to_nanos, wall_now, with_ancestors};
+use crate::limits::queue_full;
 
 /// The database used when neither `database` nor the DSN names one (AGFS's default).
 pub(crate) const DEFAULT_DATABASE: &str = "queuedb";
@@ -223,24 +224,48 @@ impl Backend for MysqlBackend {
         }))
     }
 
-    async fn enqueue(&self, queue: &str, msg: Message, _sync: bool) -> Result<()> {
+    async fn enqueue(
+        &self,
+        queue: &str,
+        msg: Message,
+        _sync: bool,
+        max_len: Option<u64>,
+    ) -> Result<()> {
         // A commit is durable on the server per its own settings (InnoDB's default flushes the
         // redo log at every commit), so `sync` asks for nothing more here.
         check_name(queue)?;
         let ts = to_nanos(msg.timestamp);
         let msg = &msg;
-        retry(|| async move {
+        let enqueued = retry(|| async move {
             let mut tx = self.pool.start_transaction(TxOpts::default()).await?;
             Self::ensure_queue(&mut tx, queue, ts, Some(ts)).await?;
+            // The upsert above holds the queue's row lock until commit, so enqueues to one queue
+            // (on any server) count one after another, each seeing the others' committed rows.
+            if let Some(max) = max_len {
+                let held: Option<i64> = tx
+                    .exec_first(
+                        "SELECT COUNT(*) FROM queuefs_messages WHERE queue_hash = ? AND queue = ?",
+                        (name_hash(queue), queue),
+                    )
+                    .await?;
+                if u64::try_from(held.unwrap_or(0)).unwrap_or(0) >= max {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+            }
             tx.exec_drop(
                 "INSERT INTO queuefs_messages (queue_hash, queue, id, data, ts_ns) \
                  VALUES (?, ?, ?, ?, ?)",
                 (name_hash(queue), queue, &msg.id, &msg.data[..], ts),
             )
             .await?;
-            tx.commit().await
+            tx.commit().await.map(|()| true)
         })
-        .await
+        .await?;
+        match (enqueued, max_len) {
+            (false, Some(max)) => Err(queue_full(queue, max)),
+            _ => Ok(()),
+        }
     }
 
     async fn dequeue(&self, queue: &str) -> Result<Option<Message>> {

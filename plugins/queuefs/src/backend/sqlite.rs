@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use pfs_sql::sqlite::Pool;
 
 use super::{Backend, Message, QueueStat, from_nanos, to_nanos, wall_now, with_ancestors};
+use crate::limits::queue_full;
 
 const LABEL: &str = "queuefs sqlite";
 
@@ -117,12 +118,29 @@ impl Backend for SqliteBackend {
             .await
     }
 
-    async fn enqueue(&self, queue: &str, msg: Message, sync: bool) -> Result<()> {
+    async fn enqueue(
+        &self,
+        queue: &str,
+        msg: Message,
+        sync: bool,
+        max_len: Option<u64>,
+    ) -> Result<()> {
         let queue = queue.to_string();
         // `sync`: the pool fsyncs the commit that holds this message before answering.
         self.pool
             .write(sync, move |conn| {
                 let ts = to_nanos(msg.timestamp);
+                // Counted in the write transaction, which holds SQLite's write lock: no other
+                // enqueue, here or in another process on the file, runs between count and insert.
+                if let Some(max) = max_len {
+                    let held: i64 = conn
+                        .prepare_cached("SELECT COUNT(*) FROM queuefs_messages WHERE queue = ?1")
+                        .and_then(|mut s| s.query_row(params![queue], |r| r.get(0)))
+                        .map_err(|e| pfs_sql::sqlite::map_error(LABEL, e))?;
+                    if u64::try_from(held).unwrap_or(0) >= max {
+                        return Err(queue_full(&queue, max));
+                    }
+                }
                 (|| {
                     ensure_queue(conn, &queue, ts)?;
                     conn.prepare_cached(
