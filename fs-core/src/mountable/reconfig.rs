@@ -55,7 +55,14 @@ impl MountableFs {
         policy: MountPolicy,
     ) -> Result<ConfigChange> {
         let path = path::normalize(path)?;
-        let op = |e: Error| e.with_op("reconfigure");
+        let op = |e: Error| {
+            let e = if e.path().is_none() {
+                e.with_path(&path)
+            } else {
+                e
+            };
+            e.with_op("reconfigure")
+        };
         let (old, new, amended) = {
             let _w = self.writer.lock().await;
             let cur = self.table.load();
