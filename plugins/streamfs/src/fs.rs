@@ -55,7 +55,10 @@ pub struct StreamFs {
     // The map lock is held only to find, add or take out a stream; chunks move under each
     // stream's own lock, so streams never wait for each other.
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
-    config: StreamFsConfig,
+    // Writers hold it shared while they push a chunk; a config change holds it exclusively while
+    // it trims the rings, so no chunk is pushed with the old sizes after the change. Lock order:
+    // config, then the stream map, then a stream.
+    config: RwLock<StreamFsConfig>,
     readme: Bytes,
     mounted: SystemTime,
     /// How long a handle read waits for a chunk before it answers 0 bytes.
@@ -70,7 +73,7 @@ impl StreamFs {
     pub fn new(config: StreamFsConfig, readme: Bytes) -> Self {
         StreamFs {
             streams: RwLock::new(BTreeMap::new()),
-            config,
+            config: RwLock::new(config),
             readme,
             mounted: SystemTime::now(),
             handle_read_wait: HANDLE_READ_WAIT,
@@ -91,7 +94,29 @@ impl StreamFs {
 
     /// The buffer sizes in use.
     pub fn config(&self) -> StreamFsConfig {
-        self.config
+        *self.config.read()
+    }
+
+    /// Takes new buffer sizes on a mounted instance; readers attached before keep reading.
+    ///
+    /// - `ring_buffer_size`: every stream's ring drops its oldest chunks until it fits the new
+    ///   size (a larger size lets it grow from the next write); a reader attached from now on
+    ///   gets that history. The history a reader attached with is its own and is not cut.
+    /// - `channel_buffer_size`: holds for the next chunk offered to every reader, those attached
+    ///   before included; chunks already queued for a reader stay queued, so a reader holding
+    ///   more than a smaller size gets no new chunk until it has read below it.
+    pub fn set_config(&self, config: StreamFsConfig) {
+        let mut current = self.config.write();
+        *current = config;
+        for stream in self.streams.read().values() {
+            stream.trim_ring(config.ring_buffer_size);
+        }
+    }
+
+    /// Pushes one chunk to `stream` with the sizes in force.
+    pub(super) fn push(&self, stream: &Stream, chunk: Bytes, path: &str) -> Result<()> {
+        let config = self.config.read();
+        stream.push(chunk, &config, path)
     }
 
     pub(super) fn get(&self, name: &str) -> Option<Arc<Stream>> {
@@ -149,6 +174,18 @@ impl StreamFs {
 
 #[async_trait]
 impl FileSystem for StreamFs {
+    /// Both buffer sizes change in place ([`StreamFs::set_config`]): streams and their readers
+    /// stay.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        fs_core::config::check_live(&fs_core::config::params(&[super::BUFFER_KEYS]), old, new)?;
+        self.set_config(StreamFsConfig::from_value(new)?);
+        Ok(fs_core::Reconfigured::Accepted)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             write: true,
@@ -232,7 +269,7 @@ impl FileSystem for StreamFs {
         };
         let written = data.len() as u64;
         // Offset, APPEND and TRUNCATE do not apply: every write is the next chunk.
-        stream.push(data, &self.config, path)?;
+        self.push(&stream, data, path)?;
         Ok(written)
     }
 

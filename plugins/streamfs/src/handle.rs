@@ -116,7 +116,7 @@ impl FileHandle for StreamHandle {
 
     async fn write(&mut self, data: Bytes) -> Result<u64> {
         let n = data.len() as u64;
-        self.stream.push(data, &self.fs.config(), &self.path)?;
+        self.fs.push(&self.stream, data, &self.path)?;
         Ok(n)
     }
 

@@ -28,12 +28,14 @@ fs_core::config_keys! {
         "ring_buffer_size",
         Size(DEFAULT_BUFFER_SIZE),
         "bytes of recent chunks kept per stream and replayed to each new reader; `0` keeps no history",
-    );
+    )
+    .live();
     CHANNEL_BUFFER_SIZE: Size = Key::optional(
         "channel_buffer_size",
         Size(DEFAULT_BUFFER_SIZE),
         "bytes of live chunks queued per reader; when a reader's queue is full, chunks for that reader are dropped; at least 1",
-    );
+    )
+    .live();
 }
 
 /// streamfs's buffer sizes, in bytes.

@@ -55,6 +55,19 @@ struct StreamState {
     closed: bool,
 }
 
+impl StreamState {
+    /// Drops the oldest chunks until the ring holds at most `max` bytes.
+    fn trim_ring(&mut self, max: u64) {
+        while self.ring_bytes > max {
+            let old = self
+                .ring
+                .pop_front()
+                .expect("ring holds the bytes it counts");
+            self.ring_bytes -= old.len() as u64;
+        }
+    }
+}
+
 /// One stream.
 #[derive(Debug)]
 pub(super) struct Stream {
@@ -79,7 +92,8 @@ impl Stream {
         }
     }
 
-    /// Appends one chunk to the ring and offers it to every reader; never waits.
+    /// Appends one chunk to the ring and offers it to every reader; never waits. Writers go
+    /// through `StreamFs::push`, which holds the sizes in force meanwhile.
     pub(super) fn push(&self, chunk: Bytes, config: &StreamFsConfig, path: &str) -> Result<()> {
         let mut st = self.state.lock();
         if st.closed {
@@ -94,10 +108,7 @@ impl Stream {
         if len <= config.ring_buffer_size {
             st.ring.push_back(chunk.clone());
             st.ring_bytes += len;
-            while st.ring_bytes > config.ring_buffer_size {
-                let old = st.ring.pop_front().expect("ring holds the bytes it counts");
-                st.ring_bytes -= old.len() as u64;
-            }
+            st.trim_ring(config.ring_buffer_size);
         } else {
             // The history stays a contiguous suffix of the stream: a chunk larger than the ring
             // leaves it empty.
@@ -120,6 +131,12 @@ impl Stream {
         }
         st.dropped_chunks += dropped;
         Ok(())
+    }
+
+    /// Drops the ring's oldest chunks until it holds at most `max` bytes (a smaller ring size);
+    /// the readers' queues, history included, are theirs and are not cut.
+    pub(super) fn trim_ring(&self, max: u64) {
+        self.state.lock().trim_ring(max);
     }
 
     /// Adds a reader that starts with the current ring history.

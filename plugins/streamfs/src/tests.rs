@@ -37,6 +37,9 @@ mod plugin {
     });
 }
 
+// The buffer sizes changed on a mounted instance.
+mod reconfigure;
+
 async fn put(fs: &dyn FileSystem, path: &str, data: impl Into<Bytes>) {
     fs.write(path, data.into(), None, WriteFlags::NONE)
         .await
