@@ -11,7 +11,7 @@ use fs_core::{
     ByteStream, Capabilities, Content, Error, ErrorKind, FileInfo, FileSystem, MountableFs, Result,
     WriteFlags, path,
 };
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::RotationConfig;
 use pfs_streamfs::{StreamFs, StreamFsConfig};
@@ -81,7 +81,9 @@ fn with_suffix(file: &str, n: u32) -> String {
 #[derive(Debug)]
 pub struct StreamRotateFs {
     inner: StreamFs,
-    rotation: RotationConfig,
+    /// The rotation settings; a config change swaps them while mounted, and each chunk is
+    /// recorded under the settings it found when it started.
+    rotation: RwLock<Arc<RotationConfig>>,
     root: Weak<MountableFs>,
     // Held only to find, add or drop a recorder.
     recorders: Mutex<HashMap<String, Arc<Recorder>>>,
@@ -98,15 +100,15 @@ impl StreamRotateFs {
     ) -> Self {
         StreamRotateFs {
             inner: StreamFs::new(streams, readme),
-            rotation,
+            rotation: RwLock::new(Arc::new(rotation)),
             root,
             recorders: Mutex::new(HashMap::new()),
         }
     }
 
     /// The rotation settings in use.
-    pub fn rotation(&self) -> &RotationConfig {
-        &self.rotation
+    pub fn rotation(&self) -> Arc<RotationConfig> {
+        Arc::clone(&self.rotation.read())
     }
 
     fn recorder(&self, name: &str) -> Arc<Recorder> {
@@ -162,10 +164,11 @@ impl StreamRotateFs {
 
     /// Records one chunk of stream `name`; a failure is logged and counted, never returned.
     async fn record(&self, name: &str, recorder: &Recorder, chunk: Bytes) {
-        if let Err(e) = self.append(name, recorder, chunk).await {
+        let rotation = self.rotation();
+        if let Err(e) = self.append(&rotation, name, recorder, chunk).await {
             tracing::warn!(
                 stream = name,
-                output_path = %self.rotation.output_path,
+                output_path = %rotation.output_path,
                 error = %e,
                 "streamrotatefs: could not record a chunk"
             );
@@ -175,7 +178,13 @@ impl StreamRotateFs {
         }
     }
 
-    async fn append(&self, name: &str, recorder: &Recorder, chunk: Bytes) -> Result<()> {
+    async fn append(
+        &self,
+        rotation: &RotationConfig,
+        name: &str,
+        recorder: &Recorder,
+        chunk: Bytes,
+    ) -> Result<()> {
         let root = self
             .root
             .upgrade()
@@ -185,7 +194,7 @@ impl StreamRotateFs {
             let st = recorder.state.lock();
             st.current
                 .as_ref()
-                .filter(|f| !self.must_rotate(f, len))
+                .filter(|f| !must_rotate(rotation, f, len))
                 .map(|f| f.path.clone())
         };
         if let Some(file) = current {
@@ -198,7 +207,7 @@ impl StreamRotateFs {
             return Ok(());
         }
         let index = recorder.state.lock().next_index;
-        let file = self.start_file(&root, name, index, chunk).await?;
+        let file = start_file(rotation, &root, name, index, chunk).await?;
         let mut st = recorder.state.lock();
         st.current = Some(OpenFile {
             path: file,
@@ -209,50 +218,49 @@ impl StreamRotateFs {
         st.files_written += 1;
         Ok(())
     }
+}
 
-    /// Whether a chunk of `len` bytes must go to a new file instead of `f`.
-    fn must_rotate(&self, f: &OpenFile, len: u64) -> bool {
-        // A chunk is never split: an empty file takes any chunk, even one larger than the size.
-        let by_size = f.bytes > 0 && f.bytes.saturating_add(len) > self.rotation.rotation_size;
-        let by_age = self
-            .rotation
-            .rotation_interval
-            .is_some_and(|i: Duration| f.opened.elapsed() >= i);
-        by_size || by_age
-    }
+/// Whether a chunk of `len` bytes must go to a new file instead of `f`, under `rotation`.
+fn must_rotate(rotation: &RotationConfig, f: &OpenFile, len: u64) -> bool {
+    // A chunk is never split: an empty file takes any chunk, even one larger than the size.
+    let by_size = f.bytes > 0 && f.bytes.saturating_add(len) > rotation.rotation_size;
+    let by_age = rotation
+        .rotation_interval
+        .is_some_and(|i: Duration| f.opened.elapsed() >= i);
+    by_size || by_age
+}
 
-    /// Creates stream `name`'s file number `index` holding `chunk`; returns its path.
-    async fn start_file(
-        &self,
-        root: &MountableFs,
-        name: &str,
-        index: u64,
-        chunk: Bytes,
-    ) -> Result<String> {
-        let rel = self
-            .rotation
-            .filename_pattern
-            .expand(name, SystemTime::now(), index);
-        let file = path::child(&self.rotation.output_path, &rel);
-        mkdir_all(root, path::parent(&file)).await?;
-        // Old files are never overwritten: a taken name gets a `-N` suffix.
-        for n in 0..=MAX_NAME_SUFFIX {
-            let candidate = if n == 0 {
-                file.clone()
-            } else {
-                with_suffix(&file, n)
-            };
-            let flags = WriteFlags::CREATE | WriteFlags::EXCLUSIVE | WriteFlags::APPEND;
-            match root.write(&candidate, chunk.clone(), None, flags).await {
-                Ok(_) => return Ok(candidate),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
+/// Creates stream `name`'s file number `index` holding `chunk`, named as `rotation` says;
+/// returns its path.
+async fn start_file(
+    rotation: &RotationConfig,
+    root: &MountableFs,
+    name: &str,
+    index: u64,
+    chunk: Bytes,
+) -> Result<String> {
+    let rel = rotation
+        .filename_pattern
+        .expand(name, SystemTime::now(), index);
+    let file = path::child(&rotation.output_path, &rel);
+    mkdir_all(root, path::parent(&file)).await?;
+    // Old files are never overwritten: a taken name gets a `-N` suffix.
+    for n in 0..=MAX_NAME_SUFFIX {
+        let candidate = if n == 0 {
+            file.clone()
+        } else {
+            with_suffix(&file, n)
+        };
+        let flags = WriteFlags::CREATE | WriteFlags::EXCLUSIVE | WriteFlags::APPEND;
+        match root.write(&candidate, chunk.clone(), None, flags).await {
+            Ok(_) => return Ok(candidate),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
         }
-        Err(Error::already_exists(&file).with_message(format!(
-            "file exists: {file} and its first {MAX_NAME_SUFFIX} suffixed names are taken"
-        )))
     }
+    Err(Error::already_exists(&file).with_message(format!(
+        "file exists: {file} and its first {MAX_NAME_SUFFIX} suffixed names are taken"
+    )))
 }
 
 /// Creates `dir` and its missing ancestors in `root` (`mkdir -p`).
@@ -413,15 +421,24 @@ impl FileSystem for StreamRotateFs {
         Err(Error::unsupported("openhandle").with_path(path))
     }
 
-    /// Every change is a remount for now: the rotation settings live in each recorder.
+    /// The buffer sizes change as in streamfs ([`StreamFs::set_config`]); the rotation settings
+    /// hold from the next chunk on: the current file stays open until a chunk would take it past
+    /// the new `rotation_size` or it is older than the new `rotation_interval`, and the next file
+    /// is named by the new `filename_pattern` (`{index}` counts on). `output_path` needs a
+    /// remount.
     async fn reconfigure(
         &self,
-        _old: &serde_json::Value,
-        _new: &serde_json::Value,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
     ) -> Result<fs_core::Reconfigured> {
-        Err(Error::unsupported("reconfigure").with_message(
-            "streamrotatefs cannot change its config in place yet; ask for a remount (\"remount\": true)",
-        ))
+        let params = fs_core::config::params(&[pfs_streamfs::BUFFER_KEYS, crate::KEYS]);
+        fs_core::config::check_live(&params, old, new)?;
+        // Both read before either applies: a refused value changes nothing.
+        let streams = StreamFsConfig::from_value(new)?;
+        let rotation = RotationConfig::from_value(new)?;
+        self.inner.set_config(streams);
+        *self.rotation.write() = Arc::new(rotation);
+        Ok(fs_core::Reconfigured::Accepted)
     }
 
     async fn start(&self, background: &fs_core::Background) -> Result<()> {

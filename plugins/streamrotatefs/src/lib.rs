@@ -37,17 +37,20 @@ fs_core::config_keys! {
         "rotation_size",
         fs_core::config::Size(DEFAULT_ROTATION_SIZE),
         "a new file starts when the next chunk would take the current one past this many bytes; at least 1",
-    );
+    )
+    .live();
     ROTATION_INTERVAL: Duration = Key::unset(
         "rotation_interval",
         "a new file starts when the current one is this old (checked at each write); absent or `\"\"` rotates by size only",
     )
-    .default_text("none");
+    .default_text("none")
+    .live();
     FILENAME_PATTERN: &'static str = Key::optional(
         "filename_pattern",
         DEFAULT_FILENAME_PATTERN,
         "the name of each file, relative to `output_path`; may contain `/` for subdirectories; variables below",
-    );
+    )
+    .live();
 }
 
 /// Where and how streamrotatefs records streams.

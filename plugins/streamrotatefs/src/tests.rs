@@ -30,6 +30,9 @@ mod plugin {
     });
 }
 
+// The config changed on a mounted instance.
+mod reconfigure;
+
 /// A tree with memfs at `/memfs`, hellofs at `/hellofs` and streamrotatefs at `/rot` with `config`.
 async fn tree(config: Value) -> Arc<MountableFs> {
     let router = MountableFs::new(ServerInfo {
