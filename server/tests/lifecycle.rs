@@ -107,6 +107,24 @@ plugins:
         events_at(&journal, "/c6"),
         ["initialize#7", "start#7", "shutdown#7"]
     );
+    // The failed start leaves nothing mounted, and its error in /mounts.
+    let (_, v) = send_json(&app, get("/api/v1/mounts")).await;
+    let row = v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "/c6")
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"], "failed", "{row}");
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap()
+            .contains("start failed as configured"),
+        "{row}"
+    );
+    assert_eq!(send(&app, get("/api/v1/files?path=/c6/tag")).await.0, 404);
 
     let (s, v) = send_json(&app, post_json("/api/v1/unmount", r#"{"path":"/c4"}"#)).await;
     assert!(
