@@ -22,6 +22,7 @@ use fs_core::workers::Workers;
 
 use super::open_files::{OpenFiles, Reading};
 use super::root::Root;
+use super::settings::Settings;
 use super::tree;
 use tokio::io::AsyncReadExt;
 
@@ -89,10 +90,8 @@ pub(crate) fn check_base(local_dir: &str) -> Result<PathBuf> {
 pub struct LocalFs {
     pub(super) root: Arc<Root>,
     base: PathBuf,
-    pub(super) read_only: bool,
-    /// The permission bits a mode given by a client may set: setuid, setgid and sticky are
-    /// stripped unless the config allows them.
-    pub(super) mode_mask: u32,
+    /// `read_only` and the special-bits mask, which a config change sets while mounted.
+    pub(super) settings: Settings,
     /// The threads that run this mount's file system calls ([`LocalFs::blocking`]).
     workers: Workers,
     /// The files this mount's reads and handles have open.
@@ -106,7 +105,7 @@ impl fmt::Debug for LocalFs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalFs")
             .field("base", &self.base)
-            .field("read_only", &self.read_only)
+            .field("read_only", &self.read_only())
             .finish()
     }
 }
@@ -255,20 +254,12 @@ impl LocalFs {
         Ok(LocalFs {
             root: Arc::new(Root::open(&base)?),
             base,
-            read_only,
-            mode_mask: PERMISSION_BITS,
+            settings: Settings::new(read_only),
             workers: Workers::new("localfs", fs_core::workers::default_threads()),
             open_files: Arc::default(),
             #[cfg(test)]
             guard: None,
         })
-    }
-
-    /// Lets clients set setuid, setgid and sticky bits (chmod, mkdir, handle open, kept on
-    /// writes); off by default.
-    pub fn allow_special_bits(mut self, allow: bool) -> Self {
-        self.mode_mask = if allow { 0o7777 } else { PERMISSION_BITS };
-        self
     }
 
     /// Removes the staging files that servers no longer running left below the root (a server
@@ -286,7 +277,7 @@ impl LocalFs {
     }
 
     pub(super) fn refuse_if_read_only(&self, op: &'static str) -> Result<()> {
-        if self.read_only {
+        if self.read_only() {
             Err(Error::unsupported(op))
         } else {
             Ok(())
@@ -383,8 +374,18 @@ impl LocalFs {
 
 #[async_trait]
 impl FileSystem for LocalFs {
+    /// `read_only` and `allow_special_bits` change in place (`settings.rs`); `local_dir` needs a
+    /// remount.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        self.reconfigure_in_place(old, new)
+    }
+
     fn capabilities(&self) -> Capabilities {
-        if self.read_only {
+        if self.read_only() {
             Capabilities::READ_ONLY
         } else {
             Capabilities::READ_WRITE
@@ -559,7 +560,7 @@ impl FileSystem for LocalFs {
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
-        let mode = mode & self.mode_mask;
+        let mode = mode & self.mode_mask();
         self.change("mkdir", path, move |root, rel, p| {
             tree::mkdir(root, rel, p, mode)
         })
@@ -583,7 +584,7 @@ impl FileSystem for LocalFs {
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        let mode = mode & self.mode_mask;
+        let mode = mode & self.mode_mask();
         self.change("chmod", path, move |root, rel, p| {
             tree::chmod(root, rel, p, mode)
         })

@@ -15,6 +15,7 @@ use fs_core::{Error, FileHandle, FileInfo, OpenFlags, Result, Whence};
 
 use super::fs::{LocalFs, NEW_FILE_MODE, drop_special_bits, map_io_error, name_of, rel, retrying};
 use super::open_files::Reading;
+use super::settings::read_only_handle;
 
 /// An open file of a localfs mount.
 pub(super) struct LocalHandle {
@@ -46,14 +47,12 @@ impl LocalHandle {
         flags: OpenFlags,
         mode: u32,
     ) -> Result<Self> {
-        if fs.read_only && (flags.writable() || flags.contains(OpenFlags::CREATE)) {
-            return Err(Error::permission_denied(path)
-                .with_op("openhandle")
-                .with_message("permission denied (read-only filesystem)"));
+        if fs.read_only() && (flags.writable() || flags.contains(OpenFlags::CREATE)) {
+            return Err(read_only_handle(path, "openhandle"));
         }
         let root = fs.root.clone();
         let p = path.to_string();
-        let mode_mask = fs.mode_mask;
+        let mode_mask = fs.mode_mask();
         let files = fs.open_files.clone();
         let (file, rel, open) = fs
             .blocking(move || {
@@ -152,8 +151,12 @@ impl LocalHandle {
     /// Writes at `offset`, or at the end for an `O_APPEND` handle; returns the count and the
     /// position after the written bytes.
     async fn write_to(&self, offset: u64, data: Bytes) -> Result<(u64, u64)> {
+        // A handle opened for writing before the mount was made read-only writes no more.
+        if self.fs.read_only() {
+            return Err(read_only_handle(&self.path, "write"));
+        }
         let append = self.append;
-        let mask = self.fs.mode_mask;
+        let mask = self.fs.mode_mask();
         if !append {
             check_size(
                 &self.path,
@@ -219,6 +222,9 @@ impl FileHandle for LocalHandle {
 
     /// The open file's own ftruncate (a read-only descriptor refuses it).
     async fn truncate(&mut self, size: u64) -> Result<()> {
+        if self.fs.read_only() {
+            return Err(read_only_handle(&self.path, "truncate"));
+        }
         check_size(&self.path, size, MAX_FILE_SIZE)?;
         self.with_file(move |file, _| file.set_len(size)).await
     }

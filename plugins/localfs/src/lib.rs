@@ -4,6 +4,7 @@ mod fs;
 mod handle;
 mod open_files;
 mod root;
+mod settings;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -26,12 +27,14 @@ fs_core::config_keys! {
         "local_dir",
         "the directory served as the mount root; must exist and be a directory",
     );
-    READ_ONLY: bool = Key::optional("read_only", false, "refuse every change (`501 Unsupported`)");
+    READ_ONLY: bool = Key::optional("read_only", false, "refuse every change (`501 Unsupported`)")
+        .live();
     ALLOW_SPECIAL_BITS: bool = Key::optional(
         "allow_special_bits",
         false,
         "let clients set setuid, setgid and sticky bits (chmod, mkdir, handle open); otherwise they are stripped, and cleared from files pfs writes into",
-    );
+    )
+    .live();
 }
 
 /// localfs's config.

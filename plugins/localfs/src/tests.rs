@@ -26,6 +26,9 @@ mod safety;
 /// Small whole-file writes rewritten in place, and when they are not.
 mod in_place;
 
+/// `read_only` and `allow_special_bits` changed on a mounted instance.
+mod reconfigure;
+
 mod plugin {
     use super::*;
     fs_core::conformance_tests!(|| async { Fixture::writable(Arc::new(fresh()), "/") });

@@ -405,7 +405,7 @@ impl LocalFs {
     /// mode, or the new-file mode; special bits only where the mount allows them).
     async fn stage(&self, path: &str, flags: WriteFlags) -> Result<Staged> {
         let (exclusive, may_create) = (flags.is_exclusive(), flags.creates());
-        let mask = self.mode_mask;
+        let mask = self.mode_mask();
         self.at(path, move |root, rel, p| {
             if rel == "." {
                 return Err(Error::is_a_directory(p));
@@ -477,7 +477,7 @@ impl LocalFs {
         let (append, sync, mask) = (
             flags.contains(WriteFlags::APPEND),
             flags.contains(WriteFlags::SYNC),
-            self.mode_mask,
+            self.mode_mask(),
         );
         if !replace && !append {
             // Checked before any byte reaches the target.
@@ -559,7 +559,7 @@ impl LocalFs {
         flags: WriteFlags,
     ) -> Result<u64> {
         let append = flags.contains(WriteFlags::APPEND);
-        let mask = self.mode_mask;
+        let mask = self.mode_mask();
         let sync = flags.contains(WriteFlags::SYNC);
         let opts = in_place_options(flags);
         let Staged {
