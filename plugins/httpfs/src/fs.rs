@@ -1,5 +1,6 @@
-//! [`HttpFs`]: the mounted side of httpfs. It owns the HTTP listener (started by
-//! [`HttpFs::start`], stopped by `shutdown`) and is itself one read-only file, the status file.
+//! [`HttpFs`]: the mounted side of httpfs. It owns the HTTP listener (bound by [`HttpFs::bind`],
+//! served from [`HttpFs::run`] on the instance's background) and is itself one read-only file,
+//! the status file.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -7,126 +8,114 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use axum::serve::ListenerExt;
 use bytes::Bytes;
 use fs_core::policy::MountPolicy;
-use fs_core::{Error, ErrorKind, FileInfo, Meta, MountableFs, ReadOnlySource, Result, read_window};
+use fs_core::{
+    Background, Error, ErrorKind, FileInfo, Meta, MountableFs, ReadOnlySource, Result, read_window,
+};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
 
 use super::HttpFsConfig;
-use super::serve::{self, Site};
+use super::listen::{self, Order};
+use super::serve::Site;
 
-/// How long `shutdown` lets in-flight responses finish before it drops the server task.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// The running listener: a stop signal and the task that serves.
+/// Where the listener is and who serves it.
 #[derive(Debug)]
-struct Running {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+struct Listening {
+    /// The host as configured (a name or an address).
+    host: String,
+    /// The address bound.
+    addr: SocketAddr,
+    /// Bound, not served yet: from [`HttpFs::bind`] until [`HttpFs::run`].
+    pending: Option<TcpListener>,
+    /// To the serving task, from [`HttpFs::run`] on; closed once the task has ended.
+    orders: Option<mpsc::Sender<Order>>,
 }
 
 /// One httpfs mount: an HTTP server publishing a pfs path, seen in the tree as a status file.
 #[derive(Debug)]
 pub struct HttpFs {
     mount_path: String,
-    source: String,
-    host: String,
-    addr: SocketAddr,
+    site: Arc<Site>,
     started: SystemTime,
-    running: Mutex<Option<Running>>,
+    listening: Mutex<Listening>,
 }
 
-/// `host:port`, with brackets around an IPv6 host.
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// Maps a failed bind to an error that names the address.
-fn map_bind_error(e: std::io::Error, host: &str, port: u16) -> Error {
-    use std::io::ErrorKind as Io;
-    let at = host_port(host, port);
-    let (kind, why) = match e.kind() {
-        Io::AddrInUse => (
-            ErrorKind::AlreadyExists,
-            "address already in use (another server listens on that port)".to_string(),
-        ),
-        Io::PermissionDenied => (ErrorKind::PermissionDenied, e.to_string()),
-        _ => (ErrorKind::InvalidArgument, e.to_string()),
-    };
-    Error::new(kind, format!("httpfs: cannot listen on {at}: {why}")).with_source(e)
+fn stopped() -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "httpfs: the listener has stopped (the mount is being shut down)",
+    )
 }
 
 impl HttpFs {
-    /// Binds `config.host:config.port` and starts serving `config.source` of `root` on it.
+    /// Binds `config.host:config.port` for publishing `config.source` of `root`; nothing is
+    /// served until [`HttpFs::run`].
     ///
     /// # Errors
     /// The bind's failure, naming `host:port`: `AlreadyExists` when the port is taken,
     /// `PermissionDenied` for a privileged port or an address `policy` refuses, `InvalidArgument`
     /// for an address that is not local or does not resolve.
-    pub async fn start(
+    pub async fn bind(
         mount_path: &str,
         config: &HttpFsConfig,
         root: Weak<MountableFs>,
         policy: &MountPolicy,
     ) -> Result<Self> {
-        let listener = TcpListener::bind((config.host.as_str(), config.port))
-            .await
-            .map_err(|e| map_bind_error(e, &config.host, config.port))?;
-        let addr = listener.local_addr()?;
+        let listener = listen::bind(&config.host, config.port).await?;
         // Checked on the bound address, whatever name `host` gave; the listener closes on refusal.
         policy
-            .check_listen(addr.ip())
+            .check_listen(listener.local_addr()?.ip())
             .map_err(|e| e.with_op("mount"))?;
-        // Headers and body leave in separate writes; without NODELAY, Nagle plus delayed ACK
-        // stall every small streamed response by tens of milliseconds.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let app = serve::router(Arc::new(Site {
-            source: config.source.clone(),
-            root,
-        }));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            // Dropping the sender (the mount vanished without shutdown) stops the server too.
-            let signal = async move {
-                let _ = stopped.await;
-            };
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await;
-        });
         Ok(HttpFs {
             mount_path: mount_path.to_string(),
-            source: config.source.clone(),
-            host: config.host.clone(),
-            addr,
+            site: Arc::new(Site {
+                source: config.source.clone(),
+                root,
+            }),
             started: SystemTime::now(),
-            running: Mutex::new(Some(Running { stop, task })),
+            listening: Mutex::new(Listening {
+                host: config.host.clone(),
+                addr: listener.local_addr()?,
+                pending: Some(listener),
+                orders: None,
+            }),
         })
+    }
+
+    /// Starts serving the bound listener: one task on `background`, until the instance shuts
+    /// down.
+    ///
+    /// # Errors
+    /// `Unavailable` when it was started before or has been shut down.
+    pub fn run(&self, background: &Background) -> Result<()> {
+        let mut l = self.listening.lock();
+        let listener = l.pending.take().ok_or_else(stopped)?;
+        let (orders, rx) = mpsc::channel(1);
+        background.spawn(listen::serve(listener, self.site.clone(), rx));
+        l.orders = Some(orders);
+        Ok(())
     }
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.lock().addr
     }
 
     /// The URL of the published root, `http://<addr>/`.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.local_addr())
     }
 
-    /// Whether the listener is still up (false once `shutdown` ran).
+    /// Whether the listener is served (from `run` until the shutdown).
     pub fn is_running(&self) -> bool {
-        self.running.lock().is_some()
+        self.listening
+            .lock()
+            .orders
+            .as_ref()
+            .is_some_and(|o| !o.is_closed())
     }
 
     /// The status file's text.
@@ -139,22 +128,24 @@ impl HttpFs {
         } else {
             "Stopped"
         };
+        let (host, addr) = {
+            let l = self.listening.lock();
+            (l.host.clone(), l.addr)
+        };
         format!(
             "HTTPFS Instance Status\n\
              ======================\n\
              Virtual Path:    {}\n\
              PFS Source Path: {}\n\
-             HTTP Host:       {}\n\
+             HTTP Host:       {host}\n\
              HTTP Port:       {}\n\
-             HTTP Endpoint:   {}\n\
+             HTTP Endpoint:   http://{addr}/\n\
              Server Status:   {status}\n\
              Started:         {}\n\
              Uptime:          {}\n",
             self.mount_path,
-            self.source,
-            self.host,
-            self.addr.port(),
-            self.url(),
+            self.site.source,
+            addr.port(),
             humantime::format_rfc3339_seconds(self.started),
             compact_duration(uptime),
         )
@@ -162,7 +153,7 @@ impl HttpFs {
 
     fn status_info(&self, size: u64) -> FileInfo {
         let mut content = BTreeMap::new();
-        content.insert("agfs_path".to_string(), self.source.clone());
+        content.insert("agfs_path".to_string(), self.site.source.clone());
         content.insert("url".to_string(), self.url());
         let running = if self.is_running() {
             "running"
@@ -185,15 +176,6 @@ fn compact_duration(d: Duration) -> String {
         (0, 0, sec) => format!("{sec}s"),
         (0, m, sec) => format!("{m}m{sec}s"),
         (h, m, sec) => format!("{h}h{m}m{sec}s"),
-    }
-}
-
-impl Drop for HttpFs {
-    fn drop(&mut self) {
-        // Unmounted without shutdown (a lost mount race, a dropped router): free the port anyway.
-        if let Some(r) = self.running.get_mut().take() {
-            let _ = r.stop.send(());
-        }
     }
 }
 
@@ -224,20 +206,20 @@ impl ReadOnlySource for HttpFs {
         Ok(read_window(&text, offset, size))
     }
 
-    /// Stops the listener: no new connection is accepted and the port is free when this returns;
-    /// responses in flight get 5 seconds to finish.
+    /// Closes the listener (under the mount router, the instance's background has already
+    /// dropped the serving task, and the listener with it): the port is free when this returns.
     async fn shutdown(&self) -> Result<()> {
-        let Some(Running { stop, mut task }) = self.running.lock().take() else {
-            return Ok(());
+        let orders = {
+            let mut l = self.listening.lock();
+            l.pending = None;
+            l.orders.clone()
         };
-        let _ = stop.send(());
-        // axum drops the listener as soon as the signal fires, then waits for open connections.
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-            let _ = task.await;
+        if let Some(orders) = orders {
+            let (done, closed) = oneshot::channel();
+            // A failed send or a dropped answer: the task had ended, its listener with it.
+            if orders.send(Order::Stop(done)).await.is_ok() {
+                let _ = closed.await;
+            }
         }
         Ok(())
     }

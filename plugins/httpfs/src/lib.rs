@@ -2,6 +2,8 @@
 
 mod fs;
 mod html;
+mod listen;
+mod mounted;
 mod serve;
 #[cfg(test)]
 mod tests;
@@ -14,6 +16,7 @@ use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugi
 use serde_json::{Map, Value};
 
 pub use fs::HttpFs;
+pub use mounted::HttpFsMount;
 
 const README: &str = include_str!("../README.md");
 
@@ -172,8 +175,8 @@ impl ServicePlugin for HttpFsPlugin {
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let config = HttpFsConfig::from_value(&ctx.config)?;
-        let fs = HttpFs::start(&ctx.mount_path, &config, ctx.root, &ctx.policy).await?;
-        Ok(Arc::new(fs_core::ReadOnlyFs(fs)))
+        let fs = HttpFs::bind(&ctx.mount_path, &config, ctx.root, &ctx.policy).await?;
+        Ok(Arc::new(HttpFsMount::new(fs)))
     }
 }
 

@@ -1,7 +1,7 @@
 //! httpfs: memfs and httpfs mounted on a router, the listener driven over a real TCP socket
 //! (listing, escaping, README, Range, HEAD, types, streaming, containment, errors), the status file
-//! and the listener's lifecycle (unmount frees the port, a clash fails the mount). The config
-//! checks are in `mod.rs`, the `Range` parser's in `serve.rs`.
+//! and the shared conformance cases; the listener's life (start, unmount) is in
+//! `tests/lifecycle.rs`. The config checks are in `lib.rs`, the `Range` parser's in `serve.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -154,6 +154,7 @@ fn parse_head(raw: &[u8]) -> (u16, Vec<(String, String)>, usize) {
 async fn request(port: u16, method: &str, target: &str, extra: &[(&str, &str)]) -> Resp {
     let io = async {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.set_nodelay(true).unwrap();
         let mut req = format!("{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
         for (k, v) in extra {
             req.push_str(&format!("{k}: {v}\r\n"));
@@ -534,72 +535,6 @@ async fn httpfs_refuses_every_mutation() {
     );
 }
 
-/// Whether something accepts connections on the loopback port.
-async fn listening(port: u16) -> bool {
-    TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-}
-
-#[tokio::test]
-async fn unmount_stops_the_listener_and_frees_the_port() {
-    let (fs, registry, port) = www().await;
-    assert_eq!(get(port, "/hello.txt").await.status, 200);
-    let mount = fs.mount_at("/web").unwrap();
-    fs.unmount("/web").await.unwrap();
-    assert!(!listening(port).await, "still accepting after unmount");
-    let again = std::net::TcpListener::bind(("127.0.0.1", port));
-    assert!(again.is_ok(), "port {port} not free: {again:?}");
-    drop(again);
-    let text = mount.fs.read("/", 0, None).await.unwrap();
-    assert!(String::from_utf8_lossy(&text).contains("Server Status:   Stopped"));
-    // The same port can be published again at once.
-    let config = json!({"agfs_path": "/memfs/www", "port": port});
-    fs.mount_plugin(&registry, "httpfs", "/web", None, config)
-        .await
-        .unwrap();
-    assert_eq!(get(port, "/hello.txt").await.body, HELLO);
-}
-
-#[tokio::test]
-async fn a_taken_port_fails_the_mount_naming_host_and_port() {
-    let (fs, registry) = tree().await;
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
-    let config = json!({"agfs_path": "/memfs/www", "port": port});
-    let e = fs
-        .mount_plugin(&registry, "httpfs", "/web", None, config)
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{e}");
-    assert!(
-        e.to_string()
-            .contains(&format!("cannot listen on 127.0.0.1:{port}")),
-        "{e}"
-    );
-    assert!(e.to_string().contains("address already in use"), "{e}");
-    assert!(fs.mount_at("/web").is_none());
-}
-
-#[tokio::test]
-async fn a_vanished_tree_answers_503() {
-    let config = HttpFsConfig {
-        source: "/".into(),
-        host: "127.0.0.1".into(),
-        port: free_port(),
-    };
-    let fs = HttpFs::start(
-        "/web",
-        &config,
-        std::sync::Weak::new(),
-        &MountPolicy::unrestricted(),
-    )
-    .await
-    .unwrap();
-    let r = get(fs.local_addr().port(), "/").await;
-    assert_eq!(r.status, 503);
-    fs.shutdown().await.unwrap();
-    assert!(!fs.is_running());
-}
-
 /// The shared cases that apply to a mount whose root is its status file: reads at every offset
 /// (extreme ones included) and the capability contract. The directory cases do not apply.
 mod conformance {
@@ -620,3 +555,5 @@ mod conformance {
         caps::unsupported_ops_answer_unsupported,
     );
 }
+
+mod lifecycle;
