@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::tls::MysqlTls;
 
-/// Open connections per mount.
-const MAX_CONNECTIONS: usize = 32;
+/// Open connections per mount, unless the mount asks for another number.
+pub const MAX_CONNECTIONS: usize = 32;
 /// How often a transaction chosen as a deadlock victim is retried before failing.
 pub const DEADLOCK_RETRIES: usize = 5;
 /// MySQL error codes.
@@ -222,9 +222,14 @@ impl MysqlConfig {
 
     /// Connection options for `database` (none: connect without choosing one).
     pub fn opts(&self, database: Option<&str>) -> Opts {
-        let pool = PoolOpts::new().with_constraints(
-            PoolConstraints::new(0, MAX_CONNECTIONS).expect("0 <= MAX_CONNECTIONS"),
-        );
+        self.opts_with(database, MAX_CONNECTIONS)
+    }
+
+    /// [`MysqlConfig::opts`] for a pool of at most `max_connections` connections (at least one).
+    pub fn opts_with(&self, database: Option<&str>, max_connections: usize) -> Opts {
+        let max = max_connections.max(1);
+        let pool = PoolOpts::new()
+            .with_constraints(PoolConstraints::new(0, max).expect("0 <= max, and max >= 1"));
         OptsBuilder::default()
             .ip_or_hostname(self.host.clone())
             .tcp_port(self.port)
@@ -312,6 +317,38 @@ where
 /// `Unavailable` when the server cannot be reached, `PermissionDenied` when it refuses the
 /// credentials, `Internal` for other server errors.
 pub async fn open_pool(cfg: &MysqlConfig, label: &str, ddl: &[&str]) -> Result<Pool> {
+    open_pool_with(cfg, label, ddl, MAX_CONNECTIONS).await
+}
+
+/// A pool of at most `max_connections` connections to `cfg.database`, which connects lazily: no
+/// connection is made, and nothing checked, before the first is asked for.
+pub fn pool(cfg: &MysqlConfig, max_connections: usize) -> Pool {
+    Pool::new(cfg.opts_with(Some(&cfg.database), max_connections))
+}
+
+/// The server's `max_connections` (asked through `pool`).
+///
+/// # Errors
+/// As [`map_error`]: `Unavailable` when the server cannot be reached.
+pub async fn server_max_connections(pool: &Pool, label: &str) -> Result<u64> {
+    let mut conn = pool.get_conn().await.map_err(|e| map_error(label, e))?;
+    let max: Option<u64> = conn
+        .query_first("SELECT @@max_connections")
+        .await
+        .map_err(|e| map_error(label, e))?;
+    max.ok_or_else(|| Error::internal(format!("{label}: no @@max_connections")))
+}
+
+/// [`open_pool`] with a pool of at most `max_connections` connections.
+///
+/// # Errors
+/// As [`open_pool`].
+pub async fn open_pool_with(
+    cfg: &MysqlConfig,
+    label: &str,
+    ddl: &[&str],
+    max_connections: usize,
+) -> Result<Pool> {
     let context = |e: Error| {
         let msg = format!(
             "{label}: cannot open database '{}' on {}: {}",
@@ -324,7 +361,7 @@ pub async fn open_pool(cfg: &MysqlConfig, label: &str, ddl: &[&str]) -> Result<P
         Error::new(e.kind(), msg).with_source(e)
     };
     let map = |e| context(map_error(label, e));
-    let pool = Pool::new(cfg.opts(Some(&cfg.database)));
+    let pool = pool(cfg, max_connections);
     let mut conn = match pool.get_conn().await {
         Ok(c) => c,
         Err(mysql_async::Error::Server(s)) if s.code == ER_BAD_DB_ERROR => {

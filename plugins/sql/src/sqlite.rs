@@ -2,8 +2,9 @@
 //! each on a thread of its own, never on the async threads; and the one SQLite → [`Error`]
 //! mapping.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 
 use fs_core::{Error, ErrorKind, Result};
 use rusqlite::{Connection, ErrorCode};
@@ -38,7 +39,20 @@ pub async fn open_database(
     label: &'static str,
     init: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static,
 ) -> Result<Arc<Pool>> {
-    let pool = Pool::new(path, label);
+    open_database_with(path, label, readers(), init).await
+}
+
+/// [`open_database`] with `readers` reader threads (at least one; see [`Pool::set_readers`]).
+///
+/// # Errors
+/// As [`open_database`].
+pub async fn open_database_with(
+    path: &Path,
+    label: &'static str,
+    readers: usize,
+    init: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static,
+) -> Result<Arc<Pool>> {
+    let pool = Pool::with_readers(path, label, readers);
     pool.run(init).await.map_err(|e| {
         let sqlite =
             std::error::Error::source(&e).and_then(|s| s.downcast_ref::<rusqlite::Error>());
@@ -71,8 +85,10 @@ pub async fn open_database(
 /// queued behind the one it starts with (up to [`GROUP`]) run in the same transaction, each in a
 /// savepoint of its own, so a write that fails is rolled back alone, and one commit makes them
 /// all durable before any of them is answered. A write's caller gets its answer only after that
-/// commit. Reads go to [`readers`] threads that share one queue; in WAL mode they never block the
-/// writer or each other.
+/// commit. Reads go to reader threads ([`readers`] by default) that share one queue; in WAL mode
+/// they never block the writer or each other. Their number changes while the pool serves
+/// ([`Pool::set_readers`]): new threads take reads from the same queue at once, and a thread asked
+/// to stop does so after the reads queued before the request, so no read is dropped or cut short.
 ///
 /// Threads rather than `block_in_place` or `spawn_blocking`: handing a call to a thread that is
 /// already running the previous one costs a queue push, where moving a tokio worker to another
@@ -83,13 +99,37 @@ pub async fn open_database(
 #[derive(Debug)]
 pub struct Pool {
     label: &'static str,
+    path: PathBuf,
     writer: crossbeam_channel::Sender<Write>,
-    readers: crossbeam_channel::Sender<Read>,
+    readers: crossbeam_channel::Sender<ToReader>,
+    /// The readers' queue, for reader threads started later.
+    reads: crossbeam_channel::Receiver<ToReader>,
+    /// How many reader threads the pool asked for (changed under this lock).
+    wanted: std::sync::Mutex<usize>,
+    /// Reader threads running now (a thread asked to stop counts until it has).
+    running: Arc<AtomicUsize>,
+    /// Reader threads started so far (names them).
+    started: AtomicUsize,
 }
 
 /// A read for a reader thread: it gets the thread's connection, or the error opening it gave (the
 /// thread tries again for the next call).
 type Read = Box<dyn FnOnce(Result<&mut Connection>) + Send>;
+
+/// What the readers' queue carries: a read, or a request that the thread taking it ends.
+enum ToReader {
+    Read(Read),
+    Stop,
+}
+
+impl std::fmt::Debug for ToReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ToReader::Read(_) => "Read",
+            ToReader::Stop => "Stop",
+        })
+    }
+}
 
 /// A write for the writer thread: it runs inside the group's transaction and says how it went.
 type Write = Box<dyn FnOnce(Result<&mut Connection>) -> Written + Send>;
@@ -117,7 +157,8 @@ const CHECKPOINT_PAGES: i32 = 1000;
 /// How soon a checkpoint that could not copy the whole WAL is tried again.
 const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// How many reader threads (and connections) a pool has: one per CPU, at least 2 and at most 8.
+/// How many reader threads (and connections) a pool has by default: one per CPU, at least 2 and at
+/// most 8.
 pub fn readers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
@@ -129,8 +170,13 @@ impl Pool {
     /// A pool for the database at `path`, its threads started (each opens its connection at its
     /// first call); `label` prefixes error messages and names the threads.
     pub fn new(path: &Path, label: &'static str) -> Arc<Self> {
+        Self::with_readers(path, label, readers())
+    }
+
+    /// [`Pool::new`] with `readers` reader threads (at least one).
+    pub fn with_readers(path: &Path, label: &'static str, readers: usize) -> Arc<Self> {
         let (writer, writes) = crossbeam_channel::unbounded::<Write>();
-        let (reader, reads) = crossbeam_channel::unbounded::<Read>();
+        let (reader, reads) = crossbeam_channel::unbounded::<ToReader>();
         // Checkpoints (copying the WAL back into the database file, with an fsync) run on a thread
         // of their own, asked for once the WAL passes CHECKPOINT_PAGES: in the writer's commit,
         // where SQLite runs them by default, they held up every write queued behind (p99 44 ms).
@@ -182,20 +228,72 @@ impl Pool {
                 write_group(&mut conn, first, &writes);
             }
         });
-        for i in 0..readers() {
-            let (at, reads) = (path.to_path_buf(), reads.clone());
-            spawn(label, &format!("reader {i}"), move || {
-                let mut conn = Lazy::new(at, label);
-                for read in reads.iter() {
-                    read(conn.get());
-                }
-            });
-        }
-        Arc::new(Pool {
+        let pool = Arc::new(Pool {
             label,
+            path: path.to_path_buf(),
             writer,
             readers: reader,
-        })
+            reads,
+            wanted: std::sync::Mutex::new(0),
+            running: Arc::new(AtomicUsize::new(0)),
+            started: AtomicUsize::new(0),
+        });
+        // A thread that cannot start leaves fewer readers; the log says why (`spawn`).
+        let _ = pool.set_readers(readers);
+        pool
+    }
+
+    /// Runs `n` reader threads (at least one) from now on: more are started, or as many as there
+    /// are too many are asked to stop, each after the reads queued before. Returns the number
+    /// asked for.
+    ///
+    /// # Errors
+    /// `Internal` when a thread cannot be started (those that could run; the pool asks for them).
+    pub fn set_readers(&self, n: usize) -> Result<usize> {
+        let n = n.max(1);
+        let mut wanted = self.wanted.lock().unwrap_or_else(PoisonError::into_inner);
+        while *wanted > n {
+            // Nobody left to stop only when the pool is going away (every thread holds the queue).
+            let _ = self.readers.send(ToReader::Stop);
+            *wanted -= 1;
+        }
+        while *wanted < n {
+            let i = self.started.fetch_add(1, Ordering::Relaxed);
+            let (at, reads, label) = (self.path.clone(), self.reads.clone(), self.label);
+            let running = self.running.clone();
+            running.fetch_add(1, Ordering::SeqCst);
+            let left = running.clone();
+            let spawned = spawn(label, &format!("reader {i}"), move || {
+                let mut conn = Lazy::new(at, label);
+                for message in reads.iter() {
+                    match message {
+                        ToReader::Read(read) => read(conn.get()),
+                        ToReader::Stop => break,
+                    }
+                }
+                left.fetch_sub(1, Ordering::SeqCst);
+            });
+            if !spawned {
+                running.fetch_sub(1, Ordering::SeqCst);
+                return Err(Error::internal(format!(
+                    "{}: cannot start a reader thread ({} run)",
+                    self.label, *wanted
+                )));
+            }
+            *wanted += 1;
+        }
+        Ok(n)
+    }
+
+    /// How many reader threads the pool asked for.
+    pub fn reader_count(&self) -> usize {
+        *self.wanted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many reader threads run now: differs from [`Pool::reader_count`] only while threads
+    /// asked to stop finish the reads queued before.
+    pub fn readers_running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Runs `f` as a write (see [`Pool`]: in a savepoint of a group transaction, answered after
@@ -270,7 +368,9 @@ impl Pool {
         let read: Read = Box::new(move |conn| {
             let _ = tell.send(conn.and_then(f));
         });
-        self.readers.send(read).map_err(|_| self.gone())?;
+        self.readers
+            .send(ToReader::Read(read))
+            .map_err(|_| self.gone())?;
         told.await.map_err(|_| self.gone())?
     }
 
@@ -385,15 +485,16 @@ pub fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-/// Starts a connection thread named after the plugin and its `role`.
-fn spawn(label: &'static str, role: &str, work: impl FnOnce() + Send + 'static) {
+/// Starts a connection thread named after the plugin and its `role`; `false` when it could not.
+fn spawn(label: &'static str, role: &str, work: impl FnOnce() + Send + 'static) -> bool {
     let spawned = std::thread::Builder::new()
         .name(format!("{label} {role}"))
         .spawn(work);
-    if let Err(e) = spawned {
+    if let Err(e) = &spawned {
         // Calls then find no thread and fail with `Internal`; the log says why.
         tracing::error!("{label}: cannot start a connection thread: {e}");
     }
+    spawned.is_ok()
 }
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -409,107 +510,4 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn pool() -> (tempfile::TempDir, Arc<Pool>) {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = open_database(&dir.path().join("t.db"), "test", |c| {
-            c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
-        })
-        .await
-        .unwrap();
-        (dir, pool)
-    }
-
-    async fn keys(pool: &Arc<Pool>) -> Vec<i64> {
-        pool.read(|c| {
-            let mut s = c.prepare("SELECT k FROM t ORDER BY k")?;
-            s.query_map([], |r| r.get(0))?.collect()
-        })
-        .await
-        .unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_writes_commit_together_and_a_failing_one_is_undone_alone() {
-        let (_dir, pool) = pool().await;
-        let writes = (0..200i64).map(|k| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                pool.run(move |c| {
-                    c.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
-                    if k % 50 == 7 {
-                        // Inserted, then failed: the savepoint takes the row back.
-                        c.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
-                    }
-                    Ok(k)
-                })
-                .await
-            })
-        });
-        let mut failed = Vec::new();
-        for (k, w) in (0..200i64).zip(writes.collect::<Vec<_>>()) {
-            match w.await.unwrap() {
-                Ok(got) => assert_eq!(got, k),
-                Err(_) => failed.push(k),
-            }
-        }
-        assert_eq!(failed, [7, 57, 107, 157]);
-        let want: Vec<i64> = (0..200).filter(|k| !failed.contains(k)).collect();
-        // Every write answered Ok is committed and visible to a reader connection.
-        assert_eq!(keys(&pool).await, want);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_wal_is_checkpointed_off_the_write_path() {
-        let (dir, pool) = pool().await;
-        let db = dir.path().join("t.db");
-        let before = std::fs::metadata(&db).unwrap().len();
-        // About 2,000 pages of 4 KiB: past the checkpoint threshold.
-        pool.run(|c| c.execute_batch("CREATE TABLE big (b BLOB)"))
-            .await
-            .unwrap();
-        for _ in 0..40 {
-            pool.run(|c| {
-                let mut s = c.prepare_cached("INSERT INTO big (b) VALUES (zeroblob(200000))")?;
-                s.execute([]).map(drop)
-            })
-            .await
-            .unwrap();
-        }
-        // The checkpoint thread copies the WAL into the database file (which grows).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::fs::metadata(&db).unwrap().len() < before + 4_000_000 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no checkpoint within 10 s: the database file is {} bytes",
-                std::fs::metadata(&db).unwrap().len()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_write_is_answered_after_it_is_visible_to_reads() {
-        let (_dir, pool) = pool().await;
-        for k in 0..50i64 {
-            pool.write(k % 10 == 0, move |c| {
-                c.execute("INSERT INTO t (k) VALUES (?1)", [k])
-                    .map(drop)
-                    .map_err(|e| map_error("test", e))
-            })
-            .await
-            .unwrap();
-            let seen = pool
-                .read(move |c| {
-                    c.query_row("SELECT COUNT(*) FROM t WHERE k = ?1", [k], |r| {
-                        r.get::<_, i64>(0)
-                    })
-                })
-                .await
-                .unwrap();
-            assert_eq!(seen, 1, "write {k} was answered before it was committed");
-        }
-    }
-}
+mod tests;
