@@ -139,3 +139,117 @@ async fn proxyfs_moves_to_another_remote_in_place_and_refuses_a_dead_one() {
     refused(&app, moved, 501, "\"remount\": true").await;
     assert_eq!(read(&app, "/r/f").await.1, "from B");
 }
+
+/// The test server at `var`, or `None` (a skip notice; a failure under `CI`).
+fn test_server(var: &str, hint: &str) -> Option<String> {
+    fs_core::conformance::test_server(var, hint)
+}
+
+/// A name no other test uses (buckets, databases).
+fn unique_name() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    format!(
+        "pfs-reconf-{}-{}",
+        std::process::id(),
+        micros % 1_000_000_000
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlfs_resizes_its_pool_in_place_and_sends_a_new_database_to_a_remount() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sqlfs.db");
+    let (app, _) = app().await;
+    let config = json!({"backend": "sqlite", "db_path": db, "pool_size": 2});
+    mount(&app, "sqlfs", "/q", &config).await;
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/q/f", "kept")).await.0,
+        200
+    );
+
+    let bigger = json!({"backend": "sqlite", "db_path": db, "pool_size": 8});
+    let (s, v) = change(&app, json!({"path": "/q", "config": bigger})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (&v["generation"], &v["amended"], &v["config"]),
+        (&json!(2), &json!(false), &bigger)
+    );
+    assert_eq!(mount_row(&app, "/q").await["config"], bigger);
+    assert_eq!(read(&app, "/q/f").await.1, "kept");
+
+    for (config, status, words) in [
+        (
+            json!({"backend": "sqlite", "db_path": db, "pool_size": 0}),
+            400,
+            "'pool_size'",
+        ),
+        (
+            json!({"backend": "sqlite", "db_path": db, "pool_size": 1u64 << 40}),
+            400,
+            "'pool_size'",
+        ),
+        (
+            json!({"backend": "sqlite", "db_path": db, "pool_size": "lots"}),
+            400,
+            "'pool_size'",
+        ),
+        (
+            json!({"backend": "sqlite", "db_path": dir.path().join("other.db"), "pool_size": 8}),
+            501,
+            "'db_path' cannot change",
+        ),
+    ] {
+        refused(&app, json!({"path": "/q", "config": config}), status, words).await;
+    }
+    assert_eq!(read(&app, "/q/f").await.1, "kept");
+
+    // A remount opens the other database.
+    let moved = json!({"backend": "sqlite", "db_path": dir.path().join("other.db")});
+    let (s, v) = change(
+        &app,
+        json!({"path": "/q", "config": moved, "remount": true}),
+    )
+    .await;
+    assert_eq!((s.as_u16(), &v["remounted"]), (200, &json!(true)), "{v}");
+    assert_eq!(read(&app, "/q/f").await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlfs_on_mysql_lowers_a_pool_above_the_server_limit_and_says_so() {
+    let Some(dsn) = test_server("PFS_TEST_MYSQL_DSN", "scripts/mariadb-start sets it") else {
+        return;
+    };
+    // A database of its own, emptied at the end (scripts/mariadb-stop removes the server).
+    let database = unique_name().replace('-', "_");
+    let config = json!({"backend": "mysql", "dsn": dsn, "database": database, "pool_size": 4});
+    let (app, _) = app().await;
+    mount(&app, "sqlfs", "/q", &config).await;
+    assert_eq!(
+        send(&app, put("/api/v1/files?path=/q/f", "kept")).await.0,
+        200
+    );
+
+    let huge = json!({"backend": "mysql", "dsn": dsn, "database": database, "pool_size": 1000});
+    let (s, v) = change(&app, json!({"path": "/q", "config": huge})).await;
+    assert_eq!(s, 200, "{v}");
+    let size = v["config"]["pool_size"].as_u64().unwrap();
+    // MariaDB allows 151 connections unless told otherwise.
+    assert_eq!(v["amended"], json!(size < 1000), "{v}");
+    assert!((1..1000).contains(&size), "{v}");
+    assert_eq!(mount_row(&app, "/q").await["config"]["pool_size"], size);
+    assert_eq!(read(&app, "/q/f").await.1, "kept");
+
+    let other = json!({"backend": "mysql", "dsn": dsn, "database": "elsewhere", "pool_size": 4});
+    refused(
+        &app,
+        json!({"path": "/q", "config": other}),
+        501,
+        "'database' cannot change",
+    )
+    .await;
+    let (s, _) = send(&app, common::delete("/api/v1/files?path=/q/f")).await;
+    assert_eq!(s, 200);
+}

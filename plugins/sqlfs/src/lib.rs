@@ -3,14 +3,15 @@
 mod mysql;
 mod ops;
 mod read_stream;
+mod reconfig;
 mod sqlite;
 mod stream;
 #[cfg(test)]
 mod tests;
 mod tx;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -42,7 +43,18 @@ fs_core::config_keys! {
     );
     DB_PATH: &'static str = pfs_sql::db_path_key(DEFAULT_DB_PATH)
         .default_text("sqlfs.db in the server's data directory (without one, the working directory)");
+    POOL_SIZE: u64 = Key::unset(
+        "pool_size",
+        "the connections a mount keeps: `sqlite`, its reader connections, each on a thread of its own beside the one writer (1-64); `mysql`/`tidb`, the most connections open at once (1-1000)",
+    )
+    .default_text("sqlite: one per CPU, 2 to 8; mysql/tidb: 32")
+    .live();
 }
+
+/// The most reader threads a SQLite pool may be given.
+const MAX_SQLITE_READERS: u64 = 64;
+/// The most connections a MySQL/TiDB pool may be given.
+const MAX_MYSQL_CONNECTIONS: u64 = 1000;
 
 fs_core::config_keys! {
     /// After the server keys, before the TLS keys (the order `GET /plugins` lists).
@@ -57,9 +69,10 @@ fs_core::config_keys! {
         "cache_enabled",
         false,
         "accepted for AGFS compatibility; pfs keeps no cache (every read sees every server's writes)",
-    );
-    CACHE_MAX_SIZE: u64 = Key::optional("cache_max_size", 1000, "accepted, unused (no cache)");
-    CACHE_TTL_SECONDS: u64 = Key::optional("cache_ttl_seconds", 5, "accepted, unused (no cache)");
+    )
+    .live();
+    CACHE_MAX_SIZE: u64 = Key::optional("cache_max_size", 1000, "accepted, unused (no cache)").live();
+    CACHE_TTL_SECONDS: u64 = Key::optional("cache_ttl_seconds", 5, "accepted, unused (no cache)").live();
 }
 
 /// The sqlfs factory.
@@ -79,6 +92,40 @@ fn backend_config(config: &Value, default_db_path: &str) -> Result<BackendConfig
     })
 }
 
+/// The pool size `config` asks for on `backend` (its default when it names none).
+///
+/// # Errors
+/// `InvalidArgument` naming `pool_size` when it is out of the backend's range.
+fn pool_size(config: &Value, backend: &BackendConfig) -> Result<usize> {
+    let (max, default, name) = match backend {
+        BackendConfig::Sqlite { .. } => (MAX_SQLITE_READERS, pfs_sql::sqlite::readers(), "sqlite"),
+        BackendConfig::Mysql(_) => (
+            MAX_MYSQL_CONNECTIONS,
+            pfs_sql::mysql::MAX_CONNECTIONS,
+            "mysql/tidb",
+        ),
+    };
+    match POOL_SIZE.opt(config)? {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+        Some(n) => Err(Error::invalid_argument(format!(
+            "invalid value for '{}': {n} is not 1..{max} ({name})",
+            POOL_SIZE.name()
+        ))),
+    }
+}
+
+/// Every key sqlfs declares, in the order `GET /plugins` lists them.
+fn params() -> Vec<ConfigParam> {
+    fs_core::config::params(&[
+        KEYS,
+        pfs_sql::SERVER_KEYS,
+        DATABASE_KEYS,
+        pfs_sql::TLS_KEYS,
+        CACHE_KEYS,
+    ])
+}
+
 #[async_trait]
 impl ServicePlugin for SqlFsPlugin {
     fn name(&self) -> &str {
@@ -90,17 +137,11 @@ impl ServicePlugin for SqlFsPlugin {
     }
 
     fn config_params(&self) -> Vec<ConfigParam> {
-        fs_core::config::params(&[
-            KEYS,
-            pfs_sql::SERVER_KEYS,
-            DATABASE_KEYS,
-            pfs_sql::TLS_KEYS,
-            CACHE_KEYS,
-        ])
+        params()
     }
 
     fn validate(&self, config: &Value) -> Result<()> {
-        backend_config(config, DEFAULT_DB_PATH).map(drop)
+        pool_size(config, &backend_config(config, DEFAULT_DB_PATH)?).map(drop)
     }
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
@@ -108,9 +149,11 @@ impl ServicePlugin for SqlFsPlugin {
             Some(dir) => dir.join(DEFAULT_DB_PATH).to_string_lossy().into_owned(),
             None => DEFAULT_DB_PATH.to_owned(),
         };
-        let store = match backend_config(&ctx.config, &default_db_path)? {
-            BackendConfig::Sqlite { db_path } => Store::Sqlite(sqlite::open(&db_path).await?),
-            BackendConfig::Mysql(cfg) => Store::Mysql(mysql::open(&cfg).await?),
+        let backend = backend_config(&ctx.config, &default_db_path)?;
+        let size = pool_size(&ctx.config, &backend)?;
+        let store = match backend {
+            BackendConfig::Sqlite { db_path } => Store::Sqlite(sqlite::open(&db_path, size).await?),
+            BackendConfig::Mysql(cfg) => Store::Mysql(mysql::open(&cfg, size).await?),
         };
         Ok(Arc::new(SqlFs::new(store)))
     }
@@ -125,7 +168,8 @@ enum Store {
 /// Files and directories in SQL tables (see the module docs).
 #[derive(Debug)]
 pub struct SqlFs {
-    store: Store,
+    /// The pools; a MySQL pool is replaced whole when its size changes (read only to clone it).
+    store: RwLock<Store>,
     /// Chunk rows fetched by reads so far (observability and tests).
     chunks_read: AtomicU64,
     /// Tests: make the next transactions fail just before commit.
@@ -135,10 +179,18 @@ pub struct SqlFs {
 impl SqlFs {
     fn new(store: Store) -> Self {
         SqlFs {
-            store,
+            store: RwLock::new(store),
             chunks_read: AtomicU64::new(0),
             fail_before_commit: AtomicBool::new(false),
         }
+    }
+
+    /// The pools in force (an operation that starts now uses them to its end).
+    fn store(&self) -> Store {
+        self.store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How many chunk rows reads have fetched since the mount started.
@@ -154,7 +206,7 @@ impl SqlFs {
     /// Chunk rows that belong to no node (uploads in progress, or leaked).
     #[cfg(test)]
     async fn orphan_chunks(&self) -> u64 {
-        match &self.store {
+        match &self.store() {
             Store::Sqlite(pool) => sqlite::orphan_chunks(pool).await.unwrap(),
             Store::Mysql(pool) => mysql::orphan_chunks(pool).await.unwrap(),
         }
@@ -163,7 +215,7 @@ impl SqlFs {
     /// Runs `op` in one transaction of its own.
     async fn run<O: Operation>(&self, op: O) -> Result<O::Output> {
         let fail = O::WRITES && self.fail_before_commit.load(Ordering::Relaxed);
-        self.store.run(op, fail).await
+        self.store().run(op, fail).await
     }
 
     /// Runs a read, counting the chunk rows it fetched.
@@ -275,12 +327,14 @@ impl FileSystem for SqlFs {
         self.run(ops::Truncate { path, size }).await
     }
 
+    /// `pool_size` (and the unused cache keys) change in place; where the data is needs a remount.
+    async fn reconfigure(&self, old: &Value, new: &Value) -> Result<fs_core::Reconfigured> {
+        self.take(old, new).await
+    }
+
     async fn shutdown(&self) -> Result<()> {
-        if let Store::Mysql(pool) = &self.store {
-            pool.clone()
-                .disconnect()
-                .await
-                .map_err(mysql::map_mysql_error)?;
+        if let Store::Mysql(pool) = self.store() {
+            pool.disconnect().await.map_err(mysql::map_mysql_error)?;
         }
         Ok(())
     }

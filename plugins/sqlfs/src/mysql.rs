@@ -15,7 +15,7 @@ use super::stream;
 use super::tx::{Node, Tx, below_range};
 use pfs_sql::mysql::{DEADLOCK_RETRIES, ER_DUP_ENTRY, MysqlConfig, is_deadlock};
 
-const LABEL: &str = "sqlfs mysql";
+pub(crate) const LABEL: &str = "sqlfs mysql";
 
 /// Paths are `VARBINARY` (byte order, no PAD SPACE collation), the chunk table is keyed by file
 /// id so a rename never touches content.
@@ -45,12 +45,14 @@ pub(crate) fn map_mysql_error(e: mysql_async::Error) -> Error {
     pfs_sql::mysql::map_error(LABEL, e)
 }
 
-/// Connects, creates the database when missing, the tables and the root directory.
+/// Connects (a pool of at most `max_connections`), creates the database when missing, the tables
+/// and the root directory.
 ///
 /// # Errors
 /// `Unavailable` when the server cannot be reached, `PermissionDenied` for refused credentials.
-pub(crate) async fn open(cfg: &MysqlConfig) -> Result<Pool> {
-    let pool = pfs_sql::mysql::open_pool(cfg, "sqlfs", &[NODES_TABLE, CHUNKS_TABLE, ROOT]).await?;
+pub(crate) async fn open(cfg: &MysqlConfig, max_connections: usize) -> Result<Pool> {
+    let ddl = [NODES_TABLE, CHUNKS_TABLE, ROOT];
+    let pool = pfs_sql::mysql::open_pool_with(cfg, "sqlfs", &ddl, max_connections).await?;
     sweep_staged(&pool, stream::sweep_bound()).await?;
     Ok(pool)
 }

@@ -50,7 +50,7 @@ pub(crate) async fn read_content(
         });
     }
     let state = Batches {
-        store: fs.store.clone(),
+        store: fs.store(),
         pos: offset + data.len() as u64,
         path,
         end,

@@ -50,12 +50,13 @@ pub(crate) fn map_sqlite_error(e: rusqlite::Error) -> Error {
     pfs_sql::sqlite::map_error(LABEL, e)
 }
 
-/// Opens (creating when missing) the database and its tables and the root directory.
+/// Opens (creating when missing) the database and its tables and the root directory, with
+/// `readers` reader connections.
 ///
 /// # Errors
 /// As [`pfs_sql::sqlite::open_database`]: `InvalidArgument` when the file cannot be opened.
-pub(crate) async fn open(path: &Path) -> Result<Arc<Pool>> {
-    let pool = pfs_sql::sqlite::open_database(path, LABEL, |conn| {
+pub(crate) async fn open(path: &Path, readers: usize) -> Result<Arc<Pool>> {
+    let pool = pfs_sql::sqlite::open_database_with(path, LABEL, readers, |conn| {
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT OR IGNORE INTO sqlfs_nodes (path, parent, is_dir, mode, size, mtime_ns) \

@@ -207,7 +207,7 @@ pub(crate) async fn write_whole(
                             flags,
                         };
                         fs.run(check).await?;
-                        staging = Some(Staging::start(&fs.store, part).await?);
+                        staging = Some(Staging::start(&fs.store(), part).await?);
                     }
                 }
             }

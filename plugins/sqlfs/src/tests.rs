@@ -131,10 +131,10 @@ async fn sqlfs(config: Value) -> (Arc<dyn FileSystem>, Arc<SqlFs>) {
     let cfg = super::backend_config(&config, super::DEFAULT_DB_PATH).unwrap();
     let store = match cfg {
         super::BackendConfig::Sqlite { db_path } => {
-            super::Store::Sqlite(super::sqlite::open(&db_path).await.unwrap())
+            super::Store::Sqlite(super::sqlite::open(&db_path, 2).await.unwrap())
         }
         super::BackendConfig::Mysql(c) => {
-            super::Store::Mysql(super::mysql::open(&c).await.unwrap())
+            super::Store::Mysql(super::mysql::open(&c, 32).await.unwrap())
         }
     };
     let fs = Arc::new(SqlFs::new(store));
@@ -472,6 +472,7 @@ async fn initialize_sqlite_unopenable_or_foreign_file_is_invalid_argument() {
 
 mod paths;
 mod read_stream;
+mod reconfigure;
 mod stream;
 
 /// The database name is the one identifier sqlfs writes into SQL text (CREATE DATABASE): a name

@@ -44,7 +44,7 @@ fn stream_of(items: Vec<fs_core::Result<Bytes>>) -> ByteStream {
 
 async fn stage_raw(raw: &SqlFs, id: i64, idx: u64, data: &[u8]) {
     let data = Bytes::copy_from_slice(data);
-    let ok = match &raw.store {
+    let ok = match &raw.store() {
         Store::Sqlite(pool) => crate::sqlite::stage(pool, id, idx, data).await,
         Store::Mysql(pool) => crate::mysql::stage(pool, id, idx, data).await,
     };
@@ -322,7 +322,7 @@ async fn mount_sweeps_stale_staged_rows_only(config: Value) {
     };
     assert_eq!(raw.run(op).await.unwrap(), 4);
     // A staging id is taken while its rows or a node use it.
-    let store = raw.store.clone();
+    let store = raw.store();
     let taken = |id: i64| {
         let store = store.clone();
         async move {
