@@ -266,9 +266,23 @@ impl LocalFs {
     /// killed mid-upload), on the blocking pool; returns the count and bytes removed.
     pub async fn sweep_stale_staging(&self) -> (u64, u64) {
         let root = self.root.get();
-        self.blocking(move || Ok(super::root::sweep_stale_staging(&root)))
+        self.blocking(move || Ok(super::root::sweep_stale_staging(&root, &|| false)))
             .await
             .unwrap_or((0, 0))
+    }
+
+    /// The staging sweep as background work of the mount: on the blocking pool, holding only the
+    /// directory (not the filesystem), and stopping between directories once `stop` says so.
+    pub fn staging_sweep(
+        &self,
+        stop: impl Fn() -> bool + Send + 'static,
+    ) -> impl std::future::Future<Output = (u64, u64)> + Send + 'static {
+        let root = self.root.get();
+        async move {
+            tokio::task::spawn_blocking(move || super::root::sweep_stale_staging(&root, &stop))
+                .await
+                .unwrap_or((0, 0))
+        }
     }
 
     /// The absolute path of the served directory.
@@ -382,6 +396,25 @@ impl FileSystem for LocalFs {
         new: &serde_json::Value,
     ) -> Result<fs_core::Reconfigured> {
         self.reconfigure_in_place(old, new)
+    }
+
+    /// A writable mount sweeps the staging files of servers that stopped mid-write, in the
+    /// background (a big tree takes a while to walk, and the mount serves meanwhile); an unmount
+    /// stops the walk.
+    async fn start(&self, background: &fs_core::Background) -> Result<()> {
+        if self.read_only() {
+            return Ok(());
+        }
+        let token = background.token();
+        let sweep = self.staging_sweep(move || token.is_cancelled());
+        let dir = self.base().to_path_buf();
+        background.spawn(async move {
+            let (files, bytes) = sweep.await;
+            if files > 0 {
+                tracing::info!(dir = %dir.display(), files, bytes, "localfs: removed the staging files of servers that stopped mid-write");
+            }
+        });
+        Ok(())
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -88,16 +88,6 @@ impl ServicePlugin for LocalFsPlugin {
             LocalFs::open(&config.local_dir, config.read_only)?
                 .allow_special_bits(config.allow_special_bits),
         );
-        if !config.read_only {
-            // In the background: a big tree takes a while to walk, and the mount serves meanwhile.
-            let sweeper = fs.clone();
-            tokio::spawn(async move {
-                let (files, bytes) = sweeper.sweep_stale_staging().await;
-                if files > 0 {
-                    tracing::info!(dir = %sweeper.base().display(), files, bytes, "localfs: removed the staging files of servers that stopped mid-write");
-                }
-            });
-        }
         Ok(fs)
     }
 }

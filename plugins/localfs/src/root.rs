@@ -76,14 +76,18 @@ fn open_dir(base: &Path) -> Result<Dir> {
 /// Removes the staging files (`.pfs-tmp-<pid>-<n>`) below `dir` whose server is gone: a write
 /// stages its body beside its target, and a server killed mid-upload leaves it there. A file
 /// whose pid runs (another server on the same directory, this one included) is left alone.
-/// Symbolic links are not followed. Returns the count and bytes removed.
-pub(super) fn sweep_stale_staging(dir: &Dir) -> (u64, u64) {
+/// Symbolic links are not followed. Stops between directories once `stop` says so. Returns the
+/// count and bytes removed.
+pub(super) fn sweep_stale_staging(dir: &Dir, stop: &dyn Fn() -> bool) -> (u64, u64) {
     let mut removed = (0, 0);
     let mut pending = vec![match dir.try_clone() {
         Ok(d) => d,
         Err(_) => return removed,
     }];
     while let Some(dir) = pending.pop() {
+        if stop() {
+            break;
+        }
         let Ok(entries) = dir.entries() else { continue };
         for entry in entries.flatten() {
             let Ok(kind) = entry.file_type() else {

@@ -154,3 +154,46 @@ async fn a_root_removed_and_made_again_is_served_again() {
     let names = fs_core::conformance::names(&fs, "/").await.unwrap();
     assert_eq!(names, ["third"]);
 }
+
+/// The sweep is the mount's background work: it runs after `start` (not for a read-only mount),
+/// and nothing of it is left once the mount is gone.
+#[tokio::test]
+async fn the_sweep_runs_as_background_work_of_a_writable_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join(format!(".pfs-tmp-{}-0", dead_pid()));
+    let root = fs_core::MountableFs::new(fs_core::ServerInfo {
+        version: "0".into(),
+        started: std::time::SystemTime::now(),
+        data_dir: None,
+    });
+    let registry = fs_core::PluginRegistry::new();
+    registry
+        .register(Arc::new(super::super::LocalFsPlugin))
+        .unwrap();
+    let local = dir.path().to_str().unwrap();
+    std::fs::write(&stale, b"x").unwrap();
+    let config = serde_json::json!({"local_dir": local, "read_only": true});
+    root.mount_plugin(&registry, "localfs", "/ro", None, config)
+        .await
+        .unwrap();
+    let m = root.mount_at("/ro").unwrap();
+    assert_eq!(m.background_tasks(), 0, "a read-only mount sweeps nothing");
+    root.unmount("/ro").await.unwrap();
+    assert!(stale.exists());
+
+    let config = serde_json::json!({"local_dir": local});
+    root.mount_plugin(&registry, "localfs", "/rw", None, config)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stale.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not swept within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let m = root.mount_at("/rw").unwrap();
+    root.unmount("/rw").await.unwrap();
+    assert_eq!(m.background_tasks(), 0);
+}
