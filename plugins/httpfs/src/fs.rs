@@ -1,6 +1,6 @@
 //! [`HttpFs`]: the mounted side of httpfs. It owns the HTTP listener (bound by [`HttpFs::bind`],
-//! served from [`HttpFs::run`] on the instance's background) and is itself one read-only file,
-//! the status file.
+//! served from [`HttpFs::run`] on the instance's background, moved by [`HttpFs::change`]) and is
+//! itself one read-only file, the status file.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,13 +13,13 @@ use fs_core::policy::MountPolicy;
 use fs_core::{
     Background, Error, ErrorKind, FileInfo, Meta, MountableFs, ReadOnlySource, Result, read_window,
 };
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use super::HttpFsConfig;
-use super::listen::{self, Order};
+use super::listen::{self, Order, host_port};
 use super::serve::Site;
+use super::{HttpFsConfig, KEYS};
 
 /// Where the listener is and who serves it.
 #[derive(Debug)]
@@ -39,8 +39,12 @@ struct Listening {
 pub struct HttpFs {
     mount_path: String,
     site: Arc<Site>,
+    /// The limits the mount was made under; a new address must pass them too.
+    policy: MountPolicy,
     started: SystemTime,
     listening: Mutex<Listening>,
+    /// Config changes, one at a time.
+    changing: tokio::sync::Mutex<()>,
 }
 
 fn stopped() -> Error {
@@ -62,7 +66,7 @@ impl HttpFs {
         mount_path: &str,
         config: &HttpFsConfig,
         root: Weak<MountableFs>,
-        policy: &MountPolicy,
+        policy: MountPolicy,
     ) -> Result<Self> {
         let listener = listen::bind(&config.host, config.port).await?;
         // Checked on the bound address, whatever name `host` gave; the listener closes on refusal.
@@ -72,9 +76,10 @@ impl HttpFs {
         Ok(HttpFs {
             mount_path: mount_path.to_string(),
             site: Arc::new(Site {
-                source: config.source.clone(),
+                source: RwLock::new(config.source.clone()),
                 root,
             }),
+            policy,
             started: SystemTime::now(),
             listening: Mutex::new(Listening {
                 host: config.host.clone(),
@@ -82,6 +87,7 @@ impl HttpFs {
                 pending: Some(listener),
                 orders: None,
             }),
+            changing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -97,6 +103,60 @@ impl HttpFs {
         background.spawn(listen::serve(listener, self.site.clone(), rx));
         l.orders = Some(orders);
         Ok(())
+    }
+
+    /// Takes the config `new` in place: a new `host` or `port` binds the new address first (under
+    /// the policy the mount was made under), then the serving task swaps listeners and the old
+    /// port is closed when this returns; a new `agfs_path` is served from the next request on.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the address when it cannot be bound (the port is taken, or
+    /// privileged), `PermissionDenied` when the mount's policy refuses it, `Unsupported` for an
+    /// address beyond loopback and the one the listener has (a remount may widen who can reach
+    /// it, under the caller's policy), `Unavailable` when the instance is shutting down. The
+    /// mount then serves on as before.
+    pub async fn change(&self, old: &serde_json::Value, new: &serde_json::Value) -> Result<()> {
+        fs_core::config::check_live(&fs_core::config::params(&[KEYS]), old, new)?;
+        let config = HttpFsConfig::from_value(new)?;
+        let _one = self.changing.lock().await;
+        let (host, addr) = {
+            let l = self.listening.lock();
+            (l.host.clone(), l.addr)
+        };
+        if config.host != host || config.port != addr.port() {
+            let listener = listen::bind(&config.host, config.port)
+                .await
+                .map_err(|e| refused(e, &config, &host, addr))?;
+            let bound = listener.local_addr()?;
+            self.policy.check_listen(bound.ip())?;
+            if !bound.ip().is_loopback() && bound.ip() != addr.ip() {
+                return Err(widens(&config, addr));
+            }
+            self.swap_in(listener).await?;
+            let mut l = self.listening.lock();
+            (l.host, l.addr) = (config.host, bound);
+        }
+        *self.site.source.write() = config.source;
+        Ok(())
+    }
+
+    /// Puts `listener` in place of the one served (or of the one bound, before `run`), and
+    /// returns once the old one is closed.
+    async fn swap_in(&self, listener: TcpListener) -> Result<()> {
+        let orders = {
+            let mut l = self.listening.lock();
+            if l.pending.is_some() {
+                l.pending = Some(listener);
+                return Ok(());
+            }
+            l.orders.clone().ok_or_else(stopped)?
+        };
+        let (done, closed) = oneshot::channel();
+        orders
+            .send(Order::Swap(listener, done))
+            .await
+            .map_err(|_| stopped())?;
+        closed.await.map_err(|_| stopped())
     }
 
     /// The address the listener is bound to.
@@ -144,7 +204,7 @@ impl HttpFs {
              Started:         {}\n\
              Uptime:          {}\n",
             self.mount_path,
-            self.site.source,
+            self.site.source.read(),
             addr.port(),
             humantime::format_rfc3339_seconds(self.started),
             compact_duration(uptime),
@@ -153,7 +213,7 @@ impl HttpFs {
 
     fn status_info(&self, size: u64) -> FileInfo {
         let mut content = BTreeMap::new();
-        content.insert("agfs_path".to_string(), self.site.source.clone());
+        content.insert("agfs_path".to_string(), self.site.source.read().clone());
         content.insert("url".to_string(), self.url());
         let running = if self.is_running() {
             "running"
@@ -167,6 +227,31 @@ impl HttpFs {
             content: Some(content),
         })
     }
+}
+
+/// A bind failure on a config change: a rejection (400) naming the address, saying the mount
+/// serves on where it was.
+fn refused(e: Error, config: &HttpFsConfig, host: &str, addr: SocketAddr) -> Error {
+    let mut msg = format!(
+        "{}; the mount serves on at {}",
+        e.message(),
+        host_port(host, addr.port())
+    );
+    if e.kind() == ErrorKind::AlreadyExists && config.port == addr.port() {
+        msg.push_str(
+            " (its listener holds that port until the change succeeds: change the port too, or unmount and mount again)",
+        );
+    }
+    Error::invalid_argument(msg)
+}
+
+/// A change in place to an address beyond loopback and the one the listener has: it would widen
+/// who can reach the listener, which only a remount may do (the caller's policy limits it there).
+fn widens(config: &HttpFsConfig, addr: SocketAddr) -> Error {
+    Error::unsupported("reconfigure").with_message(format!(
+        "httpfs: moving the listener from {addr} to {} widens who can reach it: ask for a remount (\"remount\": true), which the server's listen policy limits",
+        host_port(&config.host, config.port)
+    ))
 }
 
 /// `1h2m3s`, `4m0s`, `12s`: whole seconds, Go style.

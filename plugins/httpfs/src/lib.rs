@@ -28,18 +28,21 @@ fs_core::config_keys! {
     AGFS_PATH: &'static str = Key::required(
         "agfs_path",
         "the pfs path published: a directory (listed) or a single file; it may be mounted later. `pfs_path` is another name for it",
-    );
-    PFS_PATH: &'static str = Key::unset("pfs_path", "another name for `agfs_path` (the seed README's spelling); give one of the two");
+    )
+    .live();
+    PFS_PATH: &'static str = Key::unset("pfs_path", "another name for `agfs_path` (the seed README's spelling); give one of the two").live();
     HOST: &'static str = Key::optional(
         "host",
         DEFAULT_HOST,
         "the host name or address to bind; `0.0.0.0` or `::` for every interface. A mount made through the API (`POST /api/v1/mount`) may bind only loopback and the addresses in the server's `api_mount_listen` (403 otherwise); a mount in the config file may bind anywhere",
-    );
+    )
+    .live();
     PORT: u64 = Key::required(
         "port",
-        "the TCP port of the listener, 1-65535; a numeric string (`\"9000\"`) is accepted; a port in use fails the mount. `http_port` is another name for it",
-    );
-    HTTP_PORT: u64 = Key::unset("http_port", "another name for `port` (the seed README's spelling); give one of the two");
+        "the TCP port of the listener, 1-65535; a numeric string (`\"9000\"`) is accepted; a port in use fails the mount (and a change to it: the old port serves on). `http_port` is another name for it",
+    )
+    .live();
+    HTTP_PORT: u64 = Key::unset("http_port", "another name for `port` (the seed README's spelling); give one of the two").live();
 }
 
 /// Config key aliases: `(alias, key)`. `pfs_path` is the seed README's spelling of `agfs_path`,
@@ -175,7 +178,7 @@ impl ServicePlugin for HttpFsPlugin {
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let config = HttpFsConfig::from_value(&ctx.config)?;
-        let fs = HttpFs::bind(&ctx.mount_path, &config, ctx.root, &ctx.policy).await?;
+        let fs = HttpFs::bind(&ctx.mount_path, &config, ctx.root, ctx.policy).await?;
         Ok(Arc::new(HttpFsMount::new(fs)))
     }
 }

@@ -1,4 +1,5 @@
-//! httpfs's listener: binding an address, and the one background task that serves it.
+//! httpfs's listener: binding an address, and the one background task that serves it, which
+//! takes a new listener in place of the old one on a config change.
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub(crate) async fn bind(host: &str, port: u16) -> Result<TcpListener> {
 /// What the serving task is told.
 #[derive(Debug)]
 pub(crate) enum Order {
+    /// Serve this listener instead of the current one; `done` answers once the old one is closed.
+    Swap(TcpListener, oneshot::Sender<()>),
     /// Close the listener and end; `done` answers once it is closed.
     Stop(oneshot::Sender<()>),
 }
@@ -55,34 +58,44 @@ pub(crate) enum Order {
 /// Serves `site` on `listener` until `orders` ends, a `Stop` comes, or the task is dropped (the
 /// instance's shutdown: its background work is dropped at the next await, the listener with it).
 ///
-/// The open connections are told to finish their response and close (graceful shutdown) when
-/// the task ends or is dropped; they are not waited for.
+/// Each listener's open connections are told to finish their response and close (graceful
+/// shutdown) when it is swapped out or the task ends or is dropped; they are not waited for.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    mut listener: TcpListener,
     site: Arc<Site>,
     mut orders: mpsc::Receiver<Order>,
 ) {
-    // Sent or dropped (the task's end, however it comes): the connections shut down.
-    let (stop, stopped) = oneshot::channel::<()>();
-    // Headers and body leave in separate writes; without NODELAY, Nagle plus delayed ACK
-    // stall every small streamed response by tens of milliseconds.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let mut server = axum::serve(listener, serve::router(site))
-        .with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        })
-        .into_future();
-    // The server ends only once `stop` is sent or dropped, which comes after this.
-    let order = tokio::select! {
-        _ = &mut server => None,
-        order = orders.recv() => order,
-    };
-    let _ = stop.send(());
-    // Dropping the server drops its listener: the port is closed from here on.
-    drop(server);
-    if let Some(Order::Stop(done)) = order {
-        let _ = done.send(());
+    loop {
+        // Sent or dropped (the task's end, however it comes): the connections shut down.
+        let (stop, stopped) = oneshot::channel::<()>();
+        // Headers and body leave in separate writes; without NODELAY, Nagle plus delayed ACK
+        // stall every small streamed response by tens of milliseconds.
+        let listener_nodelay = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let mut server = axum::serve(listener_nodelay, serve::router(site.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future();
+        // The server ends only once `stop` is sent or dropped, which comes after this.
+        let order = tokio::select! {
+            _ = &mut server => None,
+            order = orders.recv() => order,
+        };
+        let _ = stop.send(());
+        // Dropping the server drops its listener: the port is closed from here on.
+        drop(server);
+        match order {
+            Some(Order::Swap(next, done)) => {
+                let _ = done.send(());
+                listener = next;
+            }
+            Some(Order::Stop(done)) => {
+                let _ = done.send(());
+                return;
+            }
+            None => return,
+        }
     }
 }

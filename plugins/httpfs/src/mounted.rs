@@ -1,12 +1,12 @@
 //! [`HttpFsMount`]: what an httpfs mount is. Its files are [`ReadOnlyFs`] over [`HttpFs`] (the
-//! status file, every change refused); its lifecycle hooks, which `ReadOnlyFs` does not forward,
-//! are [`HttpFs`]'s.
+//! status file, every change refused); its lifecycle hooks and config change, which
+//! `ReadOnlyFs` does not forward, are [`HttpFs`]'s.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use fs_core::{
-    Background, ByteStream, Capabilities, Content, FileInfo, FileSystem, ReadOnlyFs, Result,
-    WriteFlags,
+    Background, ByteStream, Capabilities, Content, FileInfo, FileSystem, ReadOnlyFs, Reconfigured,
+    Result, WriteFlags,
 };
 
 use super::HttpFs;
@@ -100,6 +100,16 @@ impl FileSystem for HttpFsMount {
 
     async fn touch(&self, path: &str) -> Result<()> {
         self.0.touch(path).await
+    }
+
+    /// Every key changes in place: see [`HttpFs::change`].
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<Reconfigured> {
+        self.httpfs().change(old, new).await?;
+        Ok(Reconfigured::Accepted)
     }
 
     /// Serves the listener bound at `initialize` on `background`: see [`HttpFs::run`].

@@ -21,8 +21,8 @@ pub(crate) const README_INLINE_LIMIT: u64 = 256 * 1024;
 /// What a server publishes: a pfs path of a mount tree.
 #[derive(Debug)]
 pub(crate) struct Site {
-    /// The published pfs path, normalized.
-    pub(crate) source: String,
+    /// The published pfs path, normalized; a config change sets it while the site is served.
+    pub(crate) source: parking_lot::RwLock<String>,
     /// The whole tree; gone when the server stops.
     pub(crate) root: Weak<MountableFs>,
 }
@@ -123,7 +123,7 @@ async fn handle(
             "the pfs server is shutting down",
         );
     };
-    let full = join(&site.source, &rel);
+    let full = join(&site.source.read(), &rel);
     let info = match root.stat(&full).await {
         Ok(info) => info,
         Err(e) => return error_response(&e, &rel),

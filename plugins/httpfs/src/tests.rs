@@ -1,6 +1,6 @@
 //! httpfs: memfs and httpfs mounted on a router, the listener driven over a real TCP socket
 //! (listing, escaping, README, Range, HEAD, types, streaming, containment, errors), the status file
-//! and the shared conformance cases; the listener's life (start, unmount) is in
+//! and the shared conformance cases; the listener's life (start, unmount, config changes) is in
 //! `tests/lifecycle.rs`. The config checks are in `lib.rs`, the `Range` parser's in `serve.rs`.
 
 use std::sync::Arc;
