@@ -158,6 +158,125 @@ fn unique_name() -> String {
     )
 }
 
+/// Creates `bucket` on an S3 server with `curl` (signed: s3s-fs checks signatures).
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let url = format!("{endpoint}/{bucket}");
+    let out = process::curl(&[
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        "test:test",
+        "-H",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        "-X",
+        "PUT",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    let code = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(code, "200", "creating {url}: {out:?}");
+}
+
+fn s3_config(endpoint: &str, bucket: &str, key: &str, secret: &str) -> Value {
+    json!({"bucket": bucket, "endpoint": endpoint, "access_key_id": key,
+        "secret_access_key": secret, "multipart_part_size": "5MB"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3fs_takes_new_credentials_and_endpoint_and_refuses_bad_ones() {
+    let hint = "scripts/s3-start starts moto and s3s-fs";
+    let (Some(moto), Some(s3s)) = (
+        test_server("PFS_TEST_S3_ENDPOINT", hint),
+        test_server("PFS_TEST_S3S_ENDPOINT", hint),
+    ) else {
+        return;
+    };
+    let bucket = unique_name();
+    create_bucket(&moto, &bucket);
+    create_bucket(&s3s, &bucket);
+    let (app, _) = app_with("server: {max_request_body_bytes: 67108864}\nplugins: {}\n").await;
+    let on_s3s = s3_config(&s3s, &bucket, "test", "test");
+    mount(&app, "s3fs", "/s3", &on_s3s).await;
+    mount(
+        &app,
+        "s3fs",
+        "/moto",
+        &s3_config(&moto, &bucket, "test", "test"),
+    )
+    .await;
+    let big = pattern(24 << 20);
+    for (path, data) in [
+        ("/s3/f", b"on s3s-fs".to_vec()),
+        ("/s3/big", big.clone()),
+        ("/moto/f", b"on moto".to_vec()),
+    ] {
+        let (s, b) = send(&app, put(&format!("/api/v1/files?path={path}"), data)).await;
+        assert_eq!(s, 200, "{path}: {b:?}");
+    }
+
+    // A read of 24 MiB streams from s3s-fs ...
+    let (s, mut body) = start_read(&app, "/s3/big").await;
+    assert_eq!(s, 200);
+    let mut got = next_bytes(&mut body).await.unwrap().to_vec();
+    assert!(got.len() < big.len());
+
+    // ... when the mount is given moto's endpoint and other credentials (moto takes any).
+    let on_moto = s3_config(&moto, &bucket, "rotated", "rotated-secret");
+    let (s, v) = change(&app, json!({"path": "/s3", "config": on_moto})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (&v["generation"], &v["amended"], &v["remounted"]),
+        (&json!(2), &json!(false), &json!(false))
+    );
+    // The config in force, credentials masked as ever.
+    let row = mount_row(&app, "/s3").await;
+    assert_eq!(
+        (
+            &row["generation"],
+            &row["config"]["endpoint"],
+            &row["config"]["access_key_id"],
+            &row["config"]["secret_access_key"]
+        ),
+        (&json!(2), &json!(moto), &json!("***"), &json!("***"))
+    );
+    assert_eq!(read(&app, "/s3/f").await.1, "on moto");
+    while let Some(chunk) = next_bytes(&mut body).await {
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(got.len(), big.len());
+    assert!(
+        got == big,
+        "the streamed bytes differ from the object on s3s-fs"
+    );
+
+    // Refused: credentials s3s-fs rejects, an endpoint with credentials in it, another bucket.
+    let wrong = s3_config(&s3s, &bucket, "test", "wrong");
+    refused(
+        &app,
+        json!({"path": "/s3", "config": wrong}),
+        400,
+        "the mount keeps its current config",
+    )
+    .await;
+    let hostile = s3_config("http://admin:hunter2@127.0.0.1:1", &bucket, "k", "s");
+    let got = change(&app, json!({"path": "/s3", "config": hostile})).await;
+    assert!(!got.1.to_string().contains("hunter2"), "{}", got.1);
+    assert_error(got, 400, "'endpoint'");
+    let other = s3_config(&moto, "another-bucket", "rotated", "rotated-secret");
+    refused(
+        &app,
+        json!({"path": "/s3", "config": other}),
+        501,
+        "'bucket' cannot change",
+    )
+    .await;
+    assert_eq!(mount_row(&app, "/s3").await["generation"], 2);
+    assert_eq!(read(&app, "/s3/f").await.1, "on moto");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlfs_resizes_its_pool_in_place_and_sends_a_new_database_to_a_remount() {
     let dir = tempfile::tempdir().unwrap();
