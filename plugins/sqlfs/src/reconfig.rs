@@ -2,11 +2,23 @@
 //! (`backend`, `db_path`, the server, the credentials, the database, TLS) names another
 //! filesystem: a remount.
 
+use std::time::Duration;
+
 use fs_core::config::check_live;
 use fs_core::{Error, Reconfigured, Result};
 use serde_json::Value;
 
 use super::{BackendConfig, POOL_SIZE, SqlFs, Store, backend_config, pool_size};
+
+/// The longest the server may take to say its `max_connections` before a change is refused.
+const CHECK_LIMIT: Duration = Duration::from_secs(30);
+
+/// A change refused because the server's connection limit could not be learned.
+fn unknown_limit(why: &str) -> Error {
+    Error::invalid_argument(format!(
+        "cannot change 'pool_size': the server's max_connections is unknown ({why}); the mount keeps its current config"
+    ))
+}
 
 impl SqlFs {
     /// Takes `new` in place: a SQLite pool starts or stops reader threads (those stopping finish
@@ -30,16 +42,23 @@ impl SqlFs {
                 pool.set_readers(asked)?;
                 Ok(Reconfigured::Accepted)
             }
-            (Store::Mysql(current), BackendConfig::Mysql(cfg)) => {
-                let label = super::mysql::LABEL;
-                let server_max = pfs_sql::mysql::server_max_connections(&current, label)
-                    .await
-                    .map_err(|e| {
-                        Error::invalid_argument(format!(
-                            "cannot change 'pool_size': the server's max_connections is unknown ({}); the mount keeps its current config",
-                            e.message()
-                        ))
-                    })?;
+            (Store::Mysql(_), BackendConfig::Mysql(cfg)) => {
+                // Asked on a connection of its own: the mount's pool may be busy to its limit.
+                let probe = pfs_sql::mysql::pool(&cfg, 1);
+                let asking = pfs_sql::mysql::server_max_connections(&probe, super::mysql::LABEL);
+                let answer = tokio::time::timeout(CHECK_LIMIT, asking).await;
+                let server_max = match answer {
+                    Ok(Ok(max)) => max,
+                    Ok(Err(e)) => return Err(unknown_limit(e.message())),
+                    Err(_) => {
+                        return Err(unknown_limit(&format!(
+                            "no answer within {}s",
+                            CHECK_LIMIT.as_secs()
+                        )));
+                    }
+                };
+                // Its one connection is back in it by now; a failure to say goodbye changes nothing.
+                let _ = probe.disconnect().await;
                 let size = asked.min(usize::try_from(server_max).unwrap_or(usize::MAX).max(1));
                 let pool = pfs_sql::mysql::pool(&cfg, size);
                 // The old pool goes with the last operation that holds it.
