@@ -115,9 +115,7 @@ impl AppState {
         let mut new = Config::parse(&text).map_err(|e| reject(vec![e.to_string()]))?;
         // The data directory was resolved at start (flags, environment); a reload keeps it.
         new.server.data_dir = running.server.data_dir.clone();
-        let plan = new
-            .plan_all(&self.registry)
-            .map_err(&reject)?;
+        let plan = new.plan_all(&self.registry).map_err(&reject)?;
         let mut problems = Vec::new();
         for m in &plan.mounts {
             let plugin = self
