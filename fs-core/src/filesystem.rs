@@ -136,6 +136,17 @@ impl Serialize for Meta {
     }
 }
 
+/// Whether a mounted instance serves ([`FileSystem::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Serving.
+    Serving,
+    /// Not serving for now, being brought back (why).
+    Restarting(String),
+    /// Not serving, and not coming back until it is remounted (why).
+    Failed(String),
+}
+
 /// What a filesystem supports. Every field must agree with the matching method: where it is `false`
 /// the method answers [`ErrorKind::Unsupported`], where it is `true` the method never does (a path
 /// the operation does not apply to gets another kind; the one exception is `open_stream` on a
@@ -459,6 +470,13 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
         Err(Error::unsupported("reconfigure").with_message(
             "this plugin cannot change its config in place; ask for a remount (\"remount\": true)",
         ))
+    }
+
+    /// Whether the instance serves now: `GET /mounts` shows a mount that does not as
+    /// `restarting` or `failed` with the reason. Only a plugin that can fail on its own after it
+    /// was mounted (a plugin process) answers anything but [`Health::Serving`].
+    fn health(&self) -> Health {
+        Health::Serving
     }
 
     /// Starts the instance's long-running work, once, after `initialize` and before the mount

@@ -37,7 +37,7 @@ pub mod conformance;
 pub use config::{ConfigParam, ParamType};
 pub use error::{Error, ErrorKind, Result};
 pub use filesystem::{
-    ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Meta, WriteFlags,
+    ByteStream, Capabilities, Content, ContentBody, FileInfo, FileSystem, Health, Meta, WriteFlags,
     collect_stream, read_window,
 };
 pub use handle::{FileHandle, GenericHandle, OpenFlags, Whence};

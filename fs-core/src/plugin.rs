@@ -90,6 +90,12 @@ pub trait ServicePlugin: Send + Sync + fmt::Debug + 'static {
     fn library_path(&self) -> Option<&str> {
         None
     }
+
+    /// Whether each mount of the plugin runs in a process of its own (`isolation` in
+    /// `GET /plugins`).
+    fn isolated(&self) -> bool {
+        false
+    }
 }
 
 /// Everything the server checks of a config before mounting it: the keys

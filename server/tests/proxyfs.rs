@@ -176,6 +176,9 @@ impl FileSystem for KeepAlive {
     async fn start(&self, background: &fs_core::Background) -> Result<()> {
         self.fs.start(background).await
     }
+    fn health(&self) -> fs_core::Health {
+        self.fs.health()
+    }
     async fn shutdown(&self) -> Result<()> {
         self.fs.shutdown().await
     }

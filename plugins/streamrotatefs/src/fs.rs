@@ -445,6 +445,10 @@ impl FileSystem for StreamRotateFs {
         self.inner.start(background).await
     }
 
+    fn health(&self) -> fs_core::Health {
+        self.inner.health()
+    }
+
     async fn shutdown(&self) -> Result<()> {
         self.inner.shutdown().await?;
         self.recorders.lock().clear();
