@@ -8,7 +8,10 @@ use std::sync::Arc;
 use fs_core::{Error, ErrorKind, MountableFs, PluginRegistry, Result, ServicePlugin};
 use parking_lot::Mutex;
 
+use pfs_plugin_proto::process::{Limits, ProcessPlugin};
+
 use crate::adapter::{ExternalPlugin, is_library};
+use crate::isolation::{Isolation, PluginPath, is_program, program_for};
 use crate::loader::LoadedLibrary;
 
 /// Where plugins may come from (the `external_plugins` config section).
@@ -21,24 +24,50 @@ pub struct HostConfig {
     pub plugin_dir: Option<PathBuf>,
     /// Scan `plugin_dir` at start.
     pub auto_load: bool,
-    /// Libraries loaded at start.
-    pub plugin_paths: Vec<PathBuf>,
+    /// Libraries (and plugin programs) loaded at start.
+    pub plugin_paths: Vec<PluginPath>,
     /// Let `POST /plugins/load` load any file (loading a library runs its code).
     pub allow_any_path: bool,
+    /// Where plugins run unless their entry says (programs are always isolated).
+    pub isolation: Isolation,
+    /// How isolated plugins' processes are supervised and limited.
+    pub process: Limits,
+    /// The program that hosts isolated plugins (`pfs-server plugin-host`); without it, isolated
+    /// loads are refused.
+    pub launcher: Option<PathBuf>,
 }
 
 impl HostConfig {
-    /// The libraries this section asks for: `plugin_paths`, then every library below
-    /// `plugin_dir` when `auto_load`; none when disabled.
-    pub fn libraries(&self) -> Vec<PathBuf> {
+    /// The libraries and programs this section asks for, each with where it runs:
+    /// `plugin_paths`, then every library below `plugin_dir` when `auto_load`; none when
+    /// disabled.
+    pub fn libraries(&self) -> Vec<(PathBuf, Isolation)> {
         if !self.enabled {
             return Vec::new();
         }
         let mut paths = self.plugin_paths.clone();
         if let (true, Some(dir)) = (self.auto_load, &self.plugin_dir) {
-            scan(dir, &mut paths);
+            let mut found = Vec::new();
+            scan(dir, &mut found);
+            paths.extend(found.into_iter().map(PluginPath::from));
         }
         paths
+            .into_iter()
+            .map(|p| {
+                let isolation = self.isolation_of(&p.path, p.isolation);
+                (p.path, isolation)
+            })
+            .collect()
+    }
+
+    /// Where `path` runs when loaded with `asked` (or the section's default): a program always
+    /// in a process of its own.
+    pub fn isolation_of(&self, path: &Path, asked: Option<Isolation>) -> Isolation {
+        if is_program(path) {
+            Isolation::Process
+        } else {
+            asked.unwrap_or(self.isolation)
+        }
     }
 }
 
@@ -60,13 +89,15 @@ pub struct Loaded {
     pub name: String,
     /// The plugin's own name, when it had to be renamed because of a clash.
     pub original_name: Option<String>,
+    /// Where it runs.
+    pub isolation: Isolation,
 }
 
 /// The loaded external plugins.
 #[derive(Debug, Default)]
 pub struct PluginHost {
     config: Mutex<HostConfig>,
-    loaded: Mutex<BTreeMap<PathBuf, Arc<ExternalPlugin>>>,
+    loaded: Mutex<BTreeMap<PathBuf, Arc<dyn ServicePlugin>>>,
 }
 
 impl PluginHost {
@@ -80,16 +111,24 @@ impl PluginHost {
 
     /// Loads every configured library (`plugin_paths`, and every library below `plugin_dir` when
     /// `auto_load`), logging `load [<name>] plugin from <path>` for each; returns the failures.
-    pub fn load_configured(&self, registry: &PluginRegistry) -> Vec<(PathBuf, Error)> {
+    pub async fn load_configured(&self, registry: &PluginRegistry) -> Vec<(PathBuf, Error)> {
         let paths = self.config.lock().libraries();
         let mut failures = Vec::new();
-        for p in paths {
-            if let Err(e) = self.load(registry, &p) {
+        for (p, isolation) in paths {
+            if self.is_loaded(&p) {
+                continue;
+            }
+            if let Err(e) = self.load_as(registry, &p, isolation).await {
                 tracing::error!("cannot load plugin {}: {e}", p.display());
                 failures.push((p, e));
             }
         }
         failures
+    }
+
+    /// Where `path` runs when loaded with `asked` (or the config's default).
+    pub fn isolation_of(&self, path: &Path, asked: Option<Isolation>) -> Isolation {
+        self.config.lock().isolation_of(path, asked)
     }
 
     /// Checks that the API may load `path`: plugins enabled, and inside the plugin directory
@@ -140,43 +179,112 @@ impl PluginHost {
     /// # Errors
     /// `AlreadyExists` when this file is already loaded; the loader's errors otherwise.
     pub fn load(&self, registry: &PluginRegistry, path: &Path) -> Result<Loaded> {
+        let canonical = self.not_loaded(path)?;
+        let lib = Arc::new(LoadedLibrary::load(&canonical)?);
+        let original = lib.name.clone();
+        self.register(
+            registry,
+            &canonical,
+            &original,
+            Isolation::InProcess,
+            |name| Arc::new(ExternalPlugin::new(lib.clone(), name)),
+        )
+    }
+
+    /// Loads `path` where `isolation` says ([`PluginHost::load`] in-process; a process of its
+    /// own, probed for its hello, otherwise; a program always so).
+    ///
+    /// # Errors
+    /// As [`PluginHost::load`]; `InvalidArgument` for a plugin process that does not start or
+    /// whose handshake is wrong (naming both versions or cookies).
+    pub async fn load_as(
+        &self,
+        registry: &PluginRegistry,
+        path: &Path,
+        isolation: Isolation,
+    ) -> Result<Loaded> {
+        let config = self.config.lock().clone();
+        if config.isolation_of(path, Some(isolation)) == Isolation::InProcess {
+            return self.load(registry, path);
+        }
+        let canonical = self.not_loaded(path)?;
+        let program = program_for(&canonical, config.launcher.as_deref(), &config.process)?;
+        let probed = ProcessPlugin::probe(program, config.process.clone()).await?;
+        let original = probed.name().to_string();
+        let mut probed = Some(probed);
+        self.register(
+            registry,
+            &canonical,
+            &original,
+            Isolation::Process,
+            |name| {
+                let p = probed.take().expect("registered once").renamed(name);
+                Arc::new(p)
+            },
+        )
+    }
+
+    /// Whether the file at `path` is loaded.
+    pub fn is_loaded(&self, path: &Path) -> bool {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.loaded.lock().contains_key(&canonical)
+    }
+
+    /// `path`, canonical, when nothing is loaded from it.
+    fn not_loaded(&self, path: &Path) -> Result<PathBuf> {
         let canonical = path.canonicalize().map_err(|e| {
             Error::not_found(path.display().to_string())
                 .with_message(format!("not found: cannot open the library: {e}"))
         })?;
-        let mut loaded = self.loaded.lock();
-        if let Some(p) = loaded.get(&canonical) {
+        if let Some(p) = self.loaded.lock().get(&canonical) {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
                 format!(
                     "plugin {} is already loaded from {} (unload it first)",
-                    p.library().name,
+                    p.name(),
                     canonical.display()
                 ),
             ));
         }
-        let lib = Arc::new(LoadedLibrary::load(&canonical)?);
-        let original = lib.name.clone();
-        let mut name = original.clone();
-        let mut n = 0;
-        loop {
-            let plugin = Arc::new(ExternalPlugin::new(lib.clone(), name.clone()));
-            match registry.register(plugin.clone()) {
-                Ok(()) => {
-                    loaded.insert(canonical.clone(), plugin);
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    n += 1;
-                    name = format!("{original}-{n}");
-                }
-                Err(e) => return Err(e),
-            }
+        Ok(canonical)
+    }
+
+    /// Registers the plugin `make` builds under `original`, or `original-1`, `original-2`, ...
+    /// when the name is taken.
+    fn register(
+        &self,
+        registry: &PluginRegistry,
+        canonical: &Path,
+        original: &str,
+        isolation: Isolation,
+        mut make: impl FnMut(String) -> Arc<dyn ServicePlugin>,
+    ) -> Result<Loaded> {
+        let mut loaded = self.loaded.lock();
+        if loaded.contains_key(canonical) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{} was loaded meanwhile", canonical.display()),
+            ));
         }
-        tracing::info!("load [{name}] plugin from {}", canonical.display());
+        let mut name = original.to_string();
+        let mut n = 0;
+        // A clash is known before anything is built (a process plugin is built once).
+        while registry.get(&name).is_ok() {
+            n += 1;
+            name = format!("{original}-{n}");
+        }
+        let plugin = make(name.clone());
+        registry.register(plugin.clone())?;
+        loaded.insert(canonical.to_path_buf(), plugin);
+        tracing::info!(
+            "load [{name}] plugin from {} ({})",
+            canonical.display(),
+            isolation.as_str()
+        );
         Ok(Loaded {
-            original_name: (name != original).then_some(original),
+            original_name: (name != original).then_some(original.to_string()),
             name,
+            isolation,
         })
     }
 
@@ -239,17 +347,18 @@ impl PluginHost {
         fs: &MountableFs,
         config: HostConfig,
     ) -> Reconciled {
-        let canonical = |paths: Vec<PathBuf>| -> Vec<PathBuf> {
+        let canonical = |paths: Vec<(PathBuf, Isolation)>| -> Vec<(PathBuf, Isolation)> {
             paths
                 .into_iter()
-                .map(|p| p.canonicalize().unwrap_or(p))
+                .map(|(p, i)| (p.canonicalize().unwrap_or(p), i))
                 .collect()
         };
         let old = canonical(self.config.lock().libraries());
         let new = canonical(config.libraries());
         *self.config.lock() = config;
         let mut out = Reconciled::default();
-        for gone in old.iter().filter(|p| !new.contains(p)) {
+        let listed = |p: &PathBuf| new.iter().any(|(n, _)| n == p);
+        for (gone, _) in old.iter().filter(|(p, _)| !listed(p)) {
             if !self.loaded.lock().contains_key(gone) {
                 continue;
             }
@@ -259,11 +368,11 @@ impl PluginHost {
                 Err(e) => out.failed.push((path, e.to_string())),
             }
         }
-        for p in new {
+        for (p, isolation) in new {
             if self.loaded.lock().contains_key(&p) {
                 continue;
             }
-            match self.load(registry, &p) {
+            match self.load_as(registry, &p, isolation).await {
                 Ok(l) => out.loaded.push(l.name),
                 Err(e) => out.failed.push((p.display().to_string(), e.to_string())),
             }
@@ -272,7 +381,7 @@ impl PluginHost {
     }
 
     /// Every loaded plugin, by path.
-    pub fn loaded(&self) -> Vec<Arc<ExternalPlugin>> {
+    pub fn loaded(&self) -> Vec<Arc<dyn ServicePlugin>> {
         self.loaded.lock().values().cloned().collect()
     }
 }
@@ -289,6 +398,8 @@ fn scan(dir: &Path, out: &mut Vec<PathBuf>) {
         if p.is_dir() {
             scan(&p, out);
         } else if is_library(&p) {
+            // Programs are loaded only when named (plugin_paths, the API): a plugin directory
+            // may hold helper executables that are not plugins.
             out.push(p);
         }
     }

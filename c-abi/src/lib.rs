@@ -36,6 +36,9 @@ pub mod ffi;
 pub mod host;
 #[cfg(feature = "host")]
 #[forbid(unsafe_code)]
+pub mod isolation;
+#[cfg(feature = "host")]
+#[forbid(unsafe_code)]
 pub mod loader;
 #[cfg(feature = "host")]
 #[forbid(unsafe_code)]
@@ -51,6 +54,8 @@ pub use adapter::{CPluginFs, ExternalPlugin};
 pub use errors::map_error_text;
 #[cfg(feature = "host")]
 pub use host::{HostConfig, Loaded, PluginHost, Reconciled};
+#[cfg(feature = "host")]
+pub use isolation::{Isolation, PluginPath};
 #[cfg(feature = "host")]
 pub use loader::LoadedLibrary;
 #[cfg(feature = "host")]

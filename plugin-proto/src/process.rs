@@ -40,7 +40,10 @@ pub struct Limits {
     pub crash_window: Duration,
     /// The first restart's delay; each crash in the window doubles it (at most 10 s).
     pub backoff: Duration,
-    /// `RLIMIT_AS` of the process, in bytes (applied by the launcher: [`confine`]).
+    /// `RLIMIT_DATA` of the process (its heap and anonymous memory), in bytes (applied by the
+    /// launcher: [`confine`]). Not `RLIMIT_AS`: that counts the mapped binary and reserved
+    /// address space too, and a runtime with a few threads would not even start under a
+    /// useful cap.
     pub memory: Option<u64>,
     /// `RLIMIT_CPU` of the process, in seconds (applied by the launcher: [`confine`]).
     pub cpu_seconds: Option<u64>,
@@ -153,7 +156,7 @@ pub fn confine(parent: u32, memory: Option<u64>, cpu_seconds: Option<u64>) -> st
             "the server that started this plugin is gone",
         ));
     }
-    for (resource, value) in [(Resource::As, memory), (Resource::Cpu, cpu_seconds)] {
+    for (resource, value) in [(Resource::Data, memory), (Resource::Cpu, cpu_seconds)] {
         if let Some(v) = value {
             setrlimit(
                 resource,
@@ -335,6 +338,10 @@ impl ServicePlugin for ProcessPlugin {
 
     fn library_path(&self) -> Option<&str> {
         Some(&self.program.shown)
+    }
+
+    fn isolated(&self) -> bool {
+        true
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use fs_core::{
-    Background, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem,
+    Background, Capabilities, Content, ContentBody, Error, ErrorKind, FileInfo, FileSystem, Health,
     Reconfigured, Result, WriteFlags,
 };
 use parking_lot::{Mutex, RwLock};
@@ -248,6 +248,15 @@ impl Inner {
 impl FileSystem for ProcessFs {
     fn capabilities(&self) -> Capabilities {
         *self.inner.caps.read()
+    }
+
+    fn health(&self) -> Health {
+        match &*self.inner.state.read() {
+            ProcessState::Up => Health::Serving,
+            ProcessState::Restarting(why) => Health::Restarting(why.clone()),
+            ProcessState::Failed(why) => Health::Failed(why.clone()),
+            ProcessState::Stopped => Health::Failed("stopped".into()),
+        }
     }
 
     async fn start(&self, background: &Background) -> Result<()> {
