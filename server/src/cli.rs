@@ -64,6 +64,10 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
 
 /// Runs the server from command-line arguments; returns the process exit code.
 pub async fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if crate::plugin_host::wanted(&args) {
+        return crate::plugin_host::main(args).await;
+    }
     main_on(args, None).await
 }
 
@@ -139,6 +143,7 @@ async fn main_on(
     config.server.data_dir = data_dir.display().to_string();
     let state = AppState::new(config);
     state.set_config_source(args.config.clone());
+    state.load_plugins().await;
     // Config errors (unknown keys, bad paths) stop the server before it claims an address; so
     // do unknown plugins when it runs strict.
     let strict = args.strict || state.config.server.strict;

@@ -75,7 +75,13 @@ impl IntoResponse for ApiError {
             }
             tracing::error!(status = status.as_u16(), "{err}{chain}");
         }
-        (status, error_body(&err.to_string())).into_response()
+        let mut resp = (status, error_body(&err.to_string())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // A backend (or a plugin process) that is down for now: when to ask again.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
     }
 }
 
@@ -119,6 +125,8 @@ mod tests {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(v["error"], format!("/p: {}", kind.as_str()));
         }
+        let resp = ApiError::Fs(Error::with_kind(ErrorKind::Unavailable, "/p")).into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
     }
 
     #[tokio::test]

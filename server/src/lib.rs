@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod handles;
+pub mod plugin_host;
 pub mod reload;
 pub mod routes;
 pub mod serve;
@@ -31,6 +32,7 @@ use tokio::net::TcpListener;
 /// # Errors
 /// `InvalidArgument` when the config names an unknown key of a known plugin or a bad path.
 pub async fn start_mounts(state: &AppState) -> fs_core::Result<tokio::task::JoinHandle<()>> {
+    state.load_plugins().await;
     let config::Plan {
         mounts: mut plan,
         unknown,

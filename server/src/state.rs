@@ -61,16 +61,18 @@ pub struct Shared {
     pub(crate) config_source: Mutex<Option<std::path::PathBuf>>,
     /// The config last read (at start or by a reload); held by a reload while it runs.
     pub(crate) running: tokio::sync::Mutex<Arc<Config>>,
+    /// Whether the config's external plugins were loaded ([`AppState::load_plugins`]).
+    plugins_loaded: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
-    /// State for `config`, with every built-in plugin registered, the configured external plugins
-    /// loaded (failures are logged), and nothing mounted yet.
+    /// State for `config`, with every built-in plugin registered and nothing mounted yet; the
+    /// configured external plugins load with [`AppState::load_plugins`] (which
+    /// [`crate::start_mounts`] calls).
     pub fn new(config: Config) -> Self {
         let registry = PluginRegistry::new();
         builtin_plugins::register_builtin(&registry).expect("built-in plugin names are unique");
         let host = c_abi::PluginHost::new(config.external_plugins.host_config());
-        host.load_configured(&registry);
         let server = ServerInfo {
             version: VERSION.to_string(),
             started: SystemTime::now(),
@@ -100,11 +102,24 @@ impl AppState {
             tracker: Arc::new(MountTracker::default()),
             max_body: config.server.max_body(),
             config_source: Mutex::new(None),
+            plugins_loaded: std::sync::atomic::AtomicBool::new(false),
             running: tokio::sync::Mutex::new(Arc::new(config.clone())),
             config: Arc::new(config),
             host,
             handles,
         }))
+    }
+
+    /// Loads the external plugins the config lists (once; failures are logged and leave their
+    /// mounts failed). Isolated ones are started once to read their hello, so this is async.
+    pub async fn load_plugins(&self) {
+        if self
+            .plugins_loaded
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        self.host.load_configured(&self.registry).await;
     }
 
     /// Mounts one planned mount, recording its progress in the tracker.
@@ -142,8 +157,11 @@ pub enum MountStatus {
     Pending,
     /// Serving.
     Mounted,
-    /// Validate or initialize failed; `error` says why.
+    /// Validate or initialize failed, or (a plugin process) it failed too often after it was
+    /// mounted; `error` says why.
     Failed,
+    /// Mounted, but its plugin process failed and is being started again; `error` says why.
+    Restarting,
 }
 
 /// One config mount's record.
@@ -217,6 +235,8 @@ impl MountTracker {
                 MountStatus::Pending => s.pending += 1,
                 MountStatus::Mounted => s.mounted += 1,
                 MountStatus::Failed => s.failed += 1,
+                // Config records are never restarting (that is a live mount's state).
+                MountStatus::Restarting => s.mounted += 1,
             }
         }
         s

@@ -2,9 +2,11 @@
 //! the embedded default, and the startup checks that name what is allowed. The `server` section is
 //! in `server`, secret masking in [`redact`].
 
+mod external;
 mod redact;
 mod server;
 
+pub use external::{ExternalPluginsConfig, PluginPathEntry, ProcessConfig};
 pub use redact::{is_secret_key, redact};
 pub use server::{
     DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDLES, DEFAULT_TIMEOUT, Seconds,
@@ -13,7 +15,7 @@ pub use server::{
 
 use fs_core::{Error, PluginRegistry, Result};
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The config the server runs on when no `-c` is given: the seed README's mount paths.
@@ -35,45 +37,6 @@ pub struct Config {
     /// Mounts, keyed by plugin name, in file order.
     #[serde(default)]
     pub plugins: IndexMap<String, PluginEntry>,
-}
-
-/// The `external_plugins` section (AGFS's keys, plus `allow_any_path`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExternalPluginsConfig {
-    /// Whether external plugins are loaded at all.
-    pub enabled: bool,
-    /// A directory scanned for plugins when `auto_load` is set.
-    pub plugin_dir: Option<String>,
-    /// Whether to load every plugin found in `plugin_dir` at start.
-    pub auto_load: bool,
-    /// Libraries to load at start.
-    pub plugin_paths: Vec<String>,
-    /// Allow `POST /plugins/load` of files outside the plugin directories.
-    pub allow_any_path: bool,
-    /// Accepted for AGFS compatibility; unused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wasi_mount_path: Option<String>,
-    /// Accepted for AGFS compatibility (WASM pool settings); unused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wasm: Option<Value>,
-}
-
-impl ExternalPluginsConfig {
-    /// The plugin host's settings (paths as given, relative to the working directory).
-    pub fn host_config(&self) -> c_abi::HostConfig {
-        c_abi::HostConfig {
-            enabled: self.enabled,
-            plugin_dir: self
-                .plugin_dir
-                .as_ref()
-                .filter(|d| !d.is_empty())
-                .map(Into::into),
-            auto_load: self.auto_load,
-            plugin_paths: self.plugin_paths.iter().map(Into::into).collect(),
-            allow_any_path: self.allow_any_path,
-        }
-    }
 }
 
 /// One plugin key of `plugins`: a single instance or a list of named instances.
@@ -210,6 +173,7 @@ impl Config {
             }
         }
         cfg.server.api_mount_policy()?;
+        cfg.external_plugins.process.limits()?;
         Ok(cfg)
     }
 
@@ -391,9 +355,9 @@ mod tests {
         .unwrap();
         let plan = cfg.plan(&registry()).unwrap().mounts;
         let paths: Vec<_> = plan.iter().map(|m| m.path.as_str()).collect();
-        assert_eq!(paths, ["/m", "/k1"]);
-        assert_eq!(plan[0].config, json!({"init_dirs": ["/a"]}));
-        assert_eq!(plan[1].instance.as_deref(), Some("one"));
+        assert_eq!(paths, ["/dev", "/m", "/k1"], "/dev first, always");
+        assert_eq!(plan[1].config, json!({"init_dirs": ["/a"]}));
+        assert_eq!(plan[2].instance.as_deref(), Some("one"));
         assert_eq!(cfg.server.address, ":9000");
     }
 
@@ -404,7 +368,11 @@ mod tests {
         )
         .unwrap();
         let plan = cfg.plan(&registry()).unwrap();
-        assert_eq!(plan.mounts.len(), 1, "the known plugin still mounts");
+        assert_eq!(
+            plan.mounts.len(),
+            2,
+            "the known plugin (and /dev) still mount"
+        );
         let errors: Vec<(&str, &str)> = plan
             .unknown
             .iter()
@@ -440,7 +408,7 @@ mod tests {
         let plan = cfg.plan(&registry()).unwrap();
         assert!(plan.unknown.is_empty());
         let paths: Vec<_> = plan.mounts.iter().map(|m| m.path.as_str()).collect();
-        assert_eq!(paths, ["/a"]);
+        assert_eq!(paths, ["/dev", "/a"]);
     }
 
     /// The `instances:` list AGFS's sample prints (and AGFS ignores) mounts what it lists.
@@ -452,7 +420,7 @@ mod tests {
         .unwrap();
         let plan = cfg.plan(&registry()).unwrap();
         let paths: Vec<_> = plan.mounts.iter().map(|m| m.path.as_str()).collect();
-        assert_eq!(paths, ["/k1"]);
+        assert_eq!(paths, ["/dev", "/k1"]);
         let e = Config::parse("plugins:\n  kvfs: {path: /k, instances: []}\n")
             .unwrap_err()
             .to_string();

@@ -16,7 +16,23 @@ pub async fn root() -> Json<Value> {
 
 fn health_body(st: &AppState) -> (bool, Value) {
     let s = st.tracker.summary();
-    let degraded = s.failed > 0;
+    // Mounted instances that stopped serving on their own (a plugin process restarting or
+    // failed).
+    let unhealthy: Vec<Value> = st
+        .fs
+        .mounts()
+        .iter()
+        .filter_map(|m| match m.fs.health() {
+            fs_core::Health::Serving => None,
+            fs_core::Health::Restarting(why) => {
+                Some(json!({"path": m.path, "status": "restarting", "error": why}))
+            }
+            fs_core::Health::Failed(why) => {
+                Some(json!({"path": m.path, "status": "failed", "error": why}))
+            }
+        })
+        .collect();
+    let degraded = s.failed > 0 || !unhealthy.is_empty();
     let ready = s.failed == 0 && s.pending == 0;
     let status = if degraded {
         "degraded"
@@ -34,6 +50,10 @@ fn health_body(st: &AppState) -> (bool, Value) {
         "degraded": degraded,
         "mounts": s,
     });
+    let mut body = body;
+    if !unhealthy.is_empty() {
+        body["unhealthy_mounts"] = Value::Array(unhealthy);
+    }
     (ready, body)
 }
 

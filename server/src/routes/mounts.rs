@@ -17,7 +17,7 @@ use crate::state::{AppState, MountStatus};
 struct MountRow<'a> {
     config: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    error: Option<std::borrow::Cow<'a, str>>,
     /// Live mounts: 1 when mounted, one more with each applied config change.
     #[serde(skip_serializing_if = "Option::is_none")]
     generation: Option<u64>,
@@ -53,7 +53,7 @@ pub async fn list(State(st): State<AppState>) -> Response {
         } else if r.status != MountStatus::Mounted {
             rows.push(MountRow {
                 config: redact(&r.config),
-                error: r.error.as_deref(),
+                error: r.error.as_deref().map(std::borrow::Cow::Borrowed),
                 generation: None,
                 instance: r.instance.as_deref(),
                 path,
@@ -67,14 +67,19 @@ pub async fn list(State(st): State<AppState>) -> Response {
 }
 
 fn live_row(m: &Mount) -> MountRow<'_> {
+    let (status, error) = match m.fs.health() {
+        fs_core::Health::Serving => (MountStatus::Mounted, None),
+        fs_core::Health::Restarting(why) => (MountStatus::Restarting, Some(why)),
+        fs_core::Health::Failed(why) => (MountStatus::Failed, Some(why)),
+    };
     MountRow {
         config: redact(&m.config),
-        error: None,
+        error: error.map(std::borrow::Cow::Owned),
         generation: Some(m.generation),
         instance: m.instance.as_deref(),
         path: &m.path,
         plugin_name: &m.plugin,
-        status: MountStatus::Mounted,
+        status,
     }
 }
 

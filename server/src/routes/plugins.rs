@@ -33,6 +33,11 @@ pub async fn list(State(st): State<AppState>) -> Json<Value> {
             });
             if let Some(lib) = p.library_path() {
                 v["library_path"] = json!(lib);
+                v["isolation"] = json!(if p.isolated() {
+                    "process"
+                } else {
+                    "in-process"
+                });
             }
             v
         })
@@ -46,6 +51,9 @@ struct LibraryBody {
     library_path: String,
     #[serde(default)]
     force: bool,
+    /// `process` or `in-process`; absent: the config's `external_plugins.isolation`.
+    #[serde(default)]
+    isolation: Option<String>,
 }
 
 async fn library_body(body: RequestBody) -> ApiResult<LibraryBody> {
@@ -56,16 +64,25 @@ async fn library_body(body: RequestBody) -> ApiResult<LibraryBody> {
     Ok(req)
 }
 
-/// `POST /plugins/load` with `{"library_path"}`: loads a library from the plugin directory (or
-/// anywhere, with `allow_any_path`) and registers it under its name (`name-1` on a clash).
+/// `POST /plugins/load` with `{"library_path", "isolation"?}`: loads a library or plugin program
+/// from the plugin directory (or anywhere, with `allow_any_path`) and registers it under its name
+/// (`name-1` on a clash); `"isolation": "process"` runs each of its mounts in a process of its own
+/// (a program always runs so).
 pub async fn load(State(st): State<AppState>, body: RequestBody) -> ApiResult<Json<Value>> {
     let req = library_body(body).await?;
+    let isolation = req
+        .isolation
+        .as_deref()
+        .map(c_abi::Isolation::parse)
+        .transpose()?;
     let path = st.host.check_api_path(&req.library_path)?;
-    let loaded = st.host.load(&st.registry, &path)?;
+    let isolation = st.host.isolation_of(&path, isolation);
+    let loaded = st.host.load_as(&st.registry, &path, isolation).await?;
     let mut resp = json!({
         "message": "plugin loaded successfully",
         "plugin_name": loaded.name,
         "renamed": loaded.original_name.is_some(),
+        "isolation": loaded.isolation.as_str(),
     });
     if let Some(original) = loaded.original_name {
         resp["original_name"] = json!(original);
