@@ -100,6 +100,9 @@ pub(crate) async fn launch(program: &Program, limits: &Limits, label: &str) -> R
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group: a Ctrl-C at the server's terminal reaches the server, which
+        // shuts the plugin down in order, not the plugin directly.
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| {
         Error::invalid_argument(format!("cannot start {}: {e}", program.path.display()))

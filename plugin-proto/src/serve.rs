@@ -18,6 +18,21 @@ use crate::wire::{Hello, caps_to_json, error_to_json, flags_from_json};
 /// Serves `plugin` on this process's stdin and stdout, after checking that pfs started it (the
 /// magic cookie in the environment). Returns when the server says `shutdown` or closes stdin.
 ///
+/// A Rust plugin program is a `main()` away: any [`ServicePlugin`] (here memfs), built as a
+/// binary and named in `external_plugins.plugin_paths`, runs in a process of its own.
+///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     if let Err(e) = pfs_plugin_proto::serve_stdio(Arc::new(pfs_memfs::MemFsPlugin)).await {
+///         eprintln!("{e}");
+///         std::process::exit(1);
+///     }
+/// }
+/// ```
+///
 /// # Errors
 /// When the process was not started by pfs (a human ran it), or the channel broke.
 pub async fn serve_stdio(plugin: Arc<dyn ServicePlugin>) -> std::result::Result<(), String> {

@@ -466,9 +466,12 @@ impl FileSystem for ProcessFs {
         let answer = match &conn {
             Some(c) if matches!(*self.inner.state.read(), ProcessState::Up) => {
                 let within = self.inner.limits.call_timeout.min(Duration::from_secs(5));
-                c.call("shutdown", Value::Null, Bytes::new(), within)
-                    .await
-                    .map(|_| ())
+                match c.call("shutdown", Value::Null, Bytes::new(), within).await {
+                    // Already gone (killed with its process group, say): nothing left to shut
+                    // down.
+                    Err(e) if e.kind() == ErrorKind::Unavailable => Ok(()),
+                    other => other.map(|_| ()),
+                }
             }
             _ => Ok(()),
         };
