@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use fs_core::PluginRegistry;
-use fs_core::config::docs::{bless_readme, check_readme, sample_keys};
+use fs_core::config::docs::{bless_readme, check_readme, sample_key_marks};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -55,16 +55,28 @@ fn readme_key_tables_follow_the_declared_keys() {
 }
 
 #[test]
-fn sample_config_sections_name_exactly_the_declared_keys() {
+fn sample_config_sections_name_exactly_the_declared_keys_and_mark_the_live_ones() {
     let sample = std::fs::read_to_string(root().join("config.example.yaml"))
         .expect("read config.example.yaml");
     let mut failures = Vec::new();
     for plugin in builtin_registry().list() {
         let name = plugin.name();
-        let Some(found) = sample_keys(&sample, name) else {
+        let Some(marks) = sample_key_marks(&sample, name) else {
             failures.push(format!("{name}: no section in config.example.yaml"));
             continue;
         };
+        let found: std::collections::BTreeSet<String> = marks.keys().cloned().collect();
+        let live = |p: &fs_core::ConfigParam| p.change == fs_core::config::Change::Live;
+        for p in plugin.config_params() {
+            if marks.get(p.name).is_some_and(|marked| *marked != live(&p)) {
+                failures.push(format!(
+                    "{name}: '{}' {} in place, so its line {} say \"(live)\"",
+                    p.name,
+                    if live(&p) { "changes" } else { "does not change" },
+                    if live(&p) { "must" } else { "must not" },
+                ));
+            }
+        }
         let declared: std::collections::BTreeSet<String> = plugin
             .config_params()
             .iter()

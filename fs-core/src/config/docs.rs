@@ -6,10 +6,16 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use super::{ConfigParam, ParamType};
+use std::collections::BTreeMap;
 
-/// The header row of a README's key table.
-pub const TABLE_HEADER: &str = "| key | type | default | meaning |";
+use super::{Change, ConfigParam, ParamType};
+
+/// The header row of a README's key table. `live`: whether a mounted instance takes a new value
+/// in place (`POST /api/v1/mounts/config`); otherwise a change needs a remount.
+pub const TABLE_HEADER: &str = "| key | type | default | live | meaning |";
+
+/// The mark a key's line in the sample config carries when the key changes in place.
+pub const LIVE_MARK: &str = "(live)";
 
 /// The word a README's key table uses for `kind`.
 pub fn type_word(kind: ParamType) -> &'static str {
@@ -30,10 +36,10 @@ pub fn type_word(kind: ParamType) -> &'static str {
 /// ```
 /// use fs_core::config::{ConfigParam, ParamType, docs::key_table};
 /// let t = key_table(&[ConfigParam::optional("max", ParamType::Size, "1GB", "the largest file")]);
-/// assert_eq!(t, "| key | type | default | meaning |\n|---|---|---|---|\n| `max` | size | 1GB | the largest file |\n");
+/// assert_eq!(t, "| key | type | default | live | meaning |\n|---|---|---|---|---|\n| `max` | size | 1GB | no | the largest file |\n");
 /// ```
 pub fn key_table(params: &[ConfigParam]) -> String {
-    let mut out = format!("{TABLE_HEADER}\n|---|---|---|---|\n");
+    let mut out = format!("{TABLE_HEADER}\n|---|---|---|---|---|\n");
     for p in params {
         let default = match (p.required, p.default.as_ref()) {
             (true, _) => "required",
@@ -41,10 +47,11 @@ pub fn key_table(params: &[ConfigParam]) -> String {
             (false, d) => d,
         };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             p.name,
             type_word(p.kind),
             default.replace('|', "\\|"),
+            if p.change == Change::Live { "yes" } else { "no" },
             p.description.replace('|', "\\|")
         ));
     }
@@ -118,6 +125,19 @@ pub fn bless_readme(readme: &str, params: &[ConfigParam]) -> Option<String> {
 /// assert_eq!(keys.into_iter().collect::<Vec<_>>(), ["init_dirs", "max_file_size"]);
 /// ```
 pub fn sample_keys(sample: &str, plugin: &str) -> Option<BTreeSet<String>> {
+    sample_key_marks(sample, plugin).map(|m| m.into_keys().collect())
+}
+
+/// [`sample_keys`], each with whether one of its lines carries [`LIVE_MARK`] (in a trailing
+/// comment: `max_file_size: 1GB  # (live)`).
+///
+/// ```
+/// use fs_core::config::docs::sample_key_marks;
+/// let sample = "plugins:\n  memfs:\n    path: /m\n    config:\n      init_dirs: [/a]  # (live)\n      # max_file_size: 1GB\n";
+/// let marks = sample_key_marks(sample, "memfs").unwrap();
+/// assert_eq!(marks.into_iter().collect::<Vec<_>>(), [("init_dirs".to_string(), true), ("max_file_size".to_string(), false)]);
+/// ```
+pub fn sample_key_marks(sample: &str, plugin: &str) -> Option<BTreeMap<String, bool>> {
     let lines: Vec<String> = sample.lines().map(uncomment).collect();
     let plugins = lines.iter().position(|l| l == "plugins:")?;
     let is_entry = |l: &str| {
@@ -135,7 +155,7 @@ pub fn sample_keys(sample: &str, plugin: &str) -> Option<BTreeSet<String>> {
         .iter()
         .position(|l| is_entry(l))
         .map_or(lines.len(), |i| start + 1 + i);
-    let mut keys = BTreeSet::new();
+    let mut keys: BTreeMap<String, bool> = BTreeMap::new();
     let mut config_indent: Option<usize> = None;
     let mut key_indent: Option<usize> = None;
     for line in &lines[start + 1..end] {
@@ -153,7 +173,7 @@ pub fn sample_keys(sample: &str, plugin: &str) -> Option<BTreeSet<String>> {
                 if indent == ki
                     && let Some(k) = key_of(text)
                 {
-                    keys.insert(k.to_string());
+                    *keys.entry(k.to_string()).or_default() |= text.contains(LIVE_MARK);
                 }
                 continue;
             }
