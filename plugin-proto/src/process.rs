@@ -25,6 +25,7 @@ use crate::client::Connection;
 use crate::wire::Hello;
 
 mod fs;
+mod handle;
 pub use fs::ProcessFs;
 
 /// How plugin processes are started and supervised (`external_plugins.process` in the config).

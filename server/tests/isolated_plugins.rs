@@ -182,6 +182,15 @@ plugins:
     let server = start(&["-c", cfg.to_str().unwrap()]);
     let hosts = children(server.child.id());
     assert_eq!(hosts.len(), 2, "one process per mount: {hosts:?}");
+    // A handle opened on the process about to die.
+    let out = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/api/v1/handles/open?path=/a/ok&flags=0", server.base),
+    ]);
+    let handle: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let read = format!("/api/v1/handles/{}/read", handle["handle_id"]);
+    assert_eq!(get(&server, &read), (200, "still here\n".into()));
     // A request stuck in the plugin, then its process killed: the request answers at once.
     let url = format!("{}/api/v1/files?path=/a/loop", server.base);
     let stuck = std::thread::spawn(move || {
@@ -221,6 +230,13 @@ plugins:
         "answered when the process died: {took:?}"
     );
     wait_until(|| get(&server, "/api/v1/files?path=/a/ok").0 == 200);
+    // The handle belonged to the dead process: a clear error, not the new one's answer.
+    let (code, body) = get(&server, &read);
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("restarted since this handle was opened"),
+        "{body}"
+    );
 
     let hosts = children(server.child.id());
     assert_eq!(hosts.len(), 2, "{hosts:?}");

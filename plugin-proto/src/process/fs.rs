@@ -34,8 +34,8 @@ pub enum ProcessState {
 }
 
 #[derive(Debug)]
-struct Inner {
-    label: String,
+pub(crate) struct Inner {
+    pub(crate) label: String,
     program: Program,
     limits: Limits,
     /// The config the process is initialized with (on every restart), `mount_path` included.
@@ -44,7 +44,7 @@ struct Inner {
     state: RwLock<ProcessState>,
     caps: RwLock<Capabilities>,
     child: tokio::sync::Mutex<Option<Child>>,
-    restarts: AtomicU64,
+    pub(crate) restarts: AtomicU64,
 }
 
 /// A mount served by a plugin process (see the module docs).
@@ -215,7 +215,7 @@ impl Inner {
                 tokio::time::sleep(delay).await;
                 match self.respawn().await {
                     Ok(()) => {
-                        let n = self.restarts.fetch_add(1, Ordering::Relaxed) + 1;
+                        let n = self.restarts.load(Ordering::Acquire);
                         tracing::info!(plugin = %self.label, restarts = n, "plugin process restarted");
                         break;
                     }
@@ -233,6 +233,9 @@ impl Inner {
                 *self.caps.write() = caps;
                 *self.child.lock().await = Some(started.child);
                 *self.conn.write() = Some(started.conn);
+                // Before the mount serves again: a handle opened from now on is the new
+                // process's.
+                self.restarts.fetch_add(1, Ordering::AcqRel);
                 *self.state.write() = ProcessState::Up;
                 Ok(())
             }
@@ -248,6 +251,19 @@ impl Inner {
 impl FileSystem for ProcessFs {
     fn capabilities(&self) -> Capabilities {
         *self.inner.caps.read()
+    }
+
+    /// The generic handle, bound to the process it is opened on (`handle.rs`).
+    async fn open_handle(
+        self: Arc<Self>,
+        path: &str,
+        flags: fs_core::OpenFlags,
+        mode: u32,
+    ) -> Result<Box<dyn fs_core::FileHandle>> {
+        let epoch = self.inner.restarts.load(Ordering::Acquire);
+        let fs = self.inner.clone();
+        let inner = Box::new(fs_core::GenericHandle::open(self, path, flags, mode).await?);
+        Ok(Box::new(super::handle::BoundHandle { inner, fs, epoch }))
     }
 
     fn health(&self) -> Health {
