@@ -227,14 +227,11 @@ impl ProcessPlugin {
     pub async fn probe(program: Program, limits: Limits) -> Result<ProcessPlugin> {
         let started = launch(&program, &limits, &program.shown).await?;
         let hello = started.hello.clone();
+        // A polite shutdown, briefly: the probe's process is killed either way.
+        let within = limits.start_timeout.min(std::time::Duration::from_secs(1));
         let _ = started
             .conn
-            .call(
-                "shutdown",
-                Value::Null,
-                bytes::Bytes::new(),
-                limits.start_timeout,
-            )
+            .call("shutdown", Value::Null, bytes::Bytes::new(), within)
             .await;
         kill(started.child).await;
         let params = hello

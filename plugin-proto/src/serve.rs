@@ -62,12 +62,14 @@ pub async fn serve(
         .iter()
         .filter_map(|p| serde_json::to_value(p).ok())
         .collect();
+    // No keys declared: the server sends any map and `validate` here judges it (a C plugin
+    // declares none and checks its config itself).
     let hello = Hello {
         protocol: crate::PROTOCOL_VERSION,
         cookie: crate::MAGIC_COOKIE_VALUE.into(),
         name: plugin.name().into(),
         readme: plugin.readme().into(),
-        config_params: Some(params),
+        config_params: (!params.is_empty()).then_some(params),
     };
     write_frame(&mut output, &Frame::new(hello.to_json())).await?;
     let (answers, mut outbox) = mpsc::channel::<Frame>(64);
@@ -128,9 +130,18 @@ pub async fn serve(
                 send(&answers, id, Err(e)).await;
             }
             (_, Some(f)) => {
-                let (f, answers) = (f.clone(), answers.clone());
+                let (f, answers, plugin) = (f.clone(), answers.clone(), plugin.clone());
                 tokio::spawn(async move {
-                    let r = call(f.as_ref(), &op, frame).await;
+                    let r = if op == "reconfigure" {
+                        // The new config passes the plugin's own checks first, as in-process.
+                        let new = frame.header.get("new").cloned().unwrap_or(Value::Null);
+                        match fs_core::plugin::vet(plugin.as_ref(), &new) {
+                            Ok(()) => call(f.as_ref(), &op, frame).await,
+                            Err(e) => Err(e),
+                        }
+                    } else {
+                        call(f.as_ref(), &op, frame).await
+                    };
                     send(&answers, id, r).await;
                 });
             }

@@ -373,3 +373,90 @@ fn the_same_crash_in_process_kills_the_server() {
     };
     assert!(!status.success(), "{status}");
 }
+
+/// A config change reaches an isolated plugin (PFSReconfigure through the protocol), and its
+/// process sees none of the server's environment.
+#[test]
+fn an_isolated_plugin_takes_config_changes_and_inherits_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let so = make("examples/memfs-c", "memfs-c.so", dir.path());
+    // A plugin program that publishes its environment as its README.
+    let env_py = dir.path().join("envfs.py");
+    std::fs::write(
+        &env_py,
+        "#!/usr/bin/env python3\nimport json, os, struct, sys\nh = json.dumps({'hello': 1, 'cookie': os.environ.get('PFS_PLUGIN_MAGIC_COOKIE', ''), 'name': 'envfs', 'readme': json.dumps(sorted(os.environ))}).encode()\nsys.stdout.buffer.write(struct.pack('>II', len(h), 0) + h)\nsys.stdout.buffer.flush()\nsys.stdin.read()\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&env_py).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&env_py, perms).unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "external_plugins:
+  enabled: true
+  plugin_paths: [{{path: {}, isolation: process}}, {}]
+plugins:
+  memfs-c: {{path: /iso}}
+",
+            so.display(),
+            env_py.display()
+        ),
+    );
+    // A secret in the server's environment (set for the server process only).
+    let server = common::process::start_with_env(
+        &["-c", cfg.to_str().unwrap()],
+        &[("PFS_TEST_SECRET_TOKEN", "hunter2")],
+    );
+    let plugins = json(&server, "/api/v1/plugins");
+    let envfs = plugins["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "envfs")
+        .unwrap();
+    let seen: Vec<String> = serde_json::from_str(envfs["readme"].as_str().unwrap()).unwrap();
+    assert!(
+        !seen.iter().any(|k| k == "PFS_TEST_SECRET_TOKEN"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|k| k == "PFS_PLUGIN_MAGIC_COOKIE"),
+        "{seen:?}"
+    );
+
+    curl(&[
+        "-X",
+        "PUT",
+        "-d",
+        "0123456789",
+        &format!("{}/api/v1/files?path=/iso/f", server.base),
+    ]);
+    let change = |config: &str| {
+        let out = curl(&[
+            "-w",
+            " %{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &format!(r#"{{"path": "/iso", "config": {config}}}"#),
+            &format!("{}/api/v1/mounts/config", server.base),
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let answer = change(r#"{"max_file_size": 4}"#);
+    assert!(
+        answer.ends_with(" 400") && answer.contains("largest file"),
+        "{answer}"
+    );
+    let answer = change(r#"{"max_file_size": 99999999999}"#);
+    assert!(
+        answer.ends_with(" 200") && answer.contains(r#""amended":true"#),
+        "{answer}"
+    );
+    assert!(answer.contains("2147483647"), "{answer}");
+    assert_eq!(get(&server, "/api/v1/files?path=/iso/f").1, "0123456789");
+    server.stop();
+}

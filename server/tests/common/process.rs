@@ -140,6 +140,13 @@ pub fn start_in(args: &[&str], data: &Path) -> Server {
     spawn(Command::new(BIN), args, data, true)
 }
 
+/// [`start`] with extra environment variables for the server.
+pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.envs(env.iter().copied());
+    spawn(cmd, args, &data_dir(), true)
+}
+
 /// [`start`] without waiting for `/ready` (for configs that never get ready): returns once the
 /// server has printed its address.
 pub fn start_unready(args: &[&str]) -> Server {
