@@ -258,3 +258,47 @@ async fn get_config_gives_back_a_config_that_makes_the_same_mounts() {
     );
     assert_eq!(back.server.address, "127.0.0.1:8080");
 }
+
+#[tokio::test]
+async fn a_reload_loads_and_unloads_the_external_plugins_the_file_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let ok = std::process::Command::new("make")
+        .args(["-s", "-C"])
+        .arg(repo.join("examples/hellofs-c"))
+        .arg(format!("OUT={}", dir.path().display()))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "make builds hellofs-c");
+    let so = dir.path().join("hellofs-c.so");
+    let (app, state, _cfg_dir, file) = app_on_file("plugins:\n  memfs: {path: /m}\n").await;
+    assert!(state.registry.get("hellofs-c").is_err());
+
+    let with = format!(
+        "external_plugins: {{enabled: true, plugin_paths: [{}]}}\nplugins:\n  memfs: {{path: /m}}\n  hellofs-c: {{path: /c}}\n",
+        so.display()
+    );
+    std::fs::write(&file, &with).unwrap();
+    let (s, v) = reload(&app).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["plugins_loaded"], json!(["hellofs-c"]));
+    assert_eq!(
+        v["added"],
+        json!(["/c"]),
+        "the new plugin's mount, after it loaded: {v}"
+    );
+    assert_eq!(
+        send(&app, get("/api/v1/files?path=/c/hello")).await.1,
+        &b"Hello from C plugin!\n"[..]
+    );
+
+    std::fs::write(&file, "plugins:\n  memfs: {path: /m}\n").unwrap();
+    let (s, v) = reload(&app).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["plugins_unloaded"], json!(["hellofs-c"]));
+    assert!(state.registry.get("hellofs-c").is_err());
+    assert!(state.fs.mount_at("/c").is_none());
+}
