@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::frame::{Frame, FrameError, read_frame, write_frame};
+use crate::frame::{Frame, FrameError, read_frame};
 use crate::wire::{Hello, error_from_json};
 
 type Waiting = Arc<Mutex<HashMap<u64, oneshot::Sender<Frame>>>>;
@@ -38,10 +38,12 @@ impl Connection {
     /// `InvalidArgument` for a hello of another version or cookie; `Unavailable` when the channel
     /// closes or stays silent first.
     pub async fn open(
-        mut input: impl AsyncRead + Unpin + Send + 'static,
+        input: impl AsyncRead + Unpin + Send + 'static,
         output: impl AsyncWrite + Unpin + Send + 'static,
         within: Duration,
     ) -> Result<(Connection, Hello)> {
+        // One read per batch of frames rather than four per frame.
+        let mut input = tokio::io::BufReader::with_capacity(64 << 10, input);
         let first = tokio::time::timeout(within, read_frame(&mut input))
             .await
             .map_err(|_| {
@@ -75,8 +77,8 @@ impl Connection {
         let mut output = output;
         let fail_w = fail.clone();
         tokio::spawn(async move {
-            while let Some(f) = queue.recv().await {
-                if let Err(e) = write_frame(&mut output, &f).await {
+            while let Some(batch) = crate::frame::next_batch(&mut queue, 64).await {
+                if let Err(e) = crate::frame::write_frames(&mut output, &batch).await {
                     fail_w(e.to_string());
                     return;
                 }

@@ -99,8 +99,19 @@ pub async fn read_frame(r: &mut (impl AsyncRead + Unpin)) -> Result<Frame, Frame
             )));
         }
     };
-    let mut payload = BytesMut::zeroed(payload_len);
-    r.read_exact(&mut payload).await.map_err(FrameError::Io)?;
+    // Read into spare capacity: a large payload is not zeroed first.
+    let mut payload = BytesMut::with_capacity(payload_len);
+    while payload.len() < payload_len {
+        let want = payload_len - payload.len();
+        let n = r
+            .take(want as u64)
+            .read_buf(&mut payload)
+            .await
+            .map_err(FrameError::Io)?;
+        if n == 0 {
+            return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
     Ok(Frame {
         header,
         payload: payload.freeze(),
@@ -115,22 +126,66 @@ pub async fn write_frame(
     w: &mut (impl AsyncWrite + Unpin),
     frame: &Frame,
 ) -> Result<(), FrameError> {
-    let header = serde_json::to_vec(&frame.header)
-        .map_err(|e| FrameError::Malformed(format!("cannot encode the header: {e}")))?;
-    if header.len() > MAX_HEADER || frame.payload.len() > MAX_PAYLOAD {
-        return Err(FrameError::Malformed(format!(
-            "a frame of {} + {} bytes is past the limits",
-            header.len(),
-            frame.payload.len()
-        )));
+    write_frames(w, std::slice::from_ref(frame)).await
+}
+
+/// A payload up to this size is copied next to its header, so a batch of small frames is one
+/// write; a larger one is written from its own buffer, uncopied.
+const INLINE: usize = 64 << 10;
+
+/// Writes `frames` back to back with as few writes as it can (one for a batch of small frames),
+/// then flushes.
+///
+/// # Errors
+/// I/O errors; `Malformed` for a header or payload past its limit (nothing of that frame or the
+/// ones after it is written then).
+pub async fn write_frames(
+    w: &mut (impl AsyncWrite + Unpin),
+    frames: &[Frame],
+) -> Result<(), FrameError> {
+    let mut buf = Vec::new();
+    for frame in frames {
+        let header = serde_json::to_vec(&frame.header)
+            .map_err(|e| FrameError::Malformed(format!("cannot encode the header: {e}")))?;
+        if header.len() > MAX_HEADER || frame.payload.len() > MAX_PAYLOAD {
+            return Err(FrameError::Malformed(format!(
+                "a frame of {} + {} bytes is past the limits",
+                header.len(),
+                frame.payload.len()
+            )));
+        }
+        buf.extend_from_slice(&(header.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&(frame.payload.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&header);
+        if frame.payload.len() <= INLINE {
+            buf.extend_from_slice(&frame.payload);
+        } else {
+            w.write_all(&buf).await.map_err(FrameError::Io)?;
+            buf.clear();
+            w.write_all(&frame.payload).await.map_err(FrameError::Io)?;
+        }
     }
-    let mut lens = [0u8; 8];
-    lens[..4].copy_from_slice(&(header.len() as u32).to_be_bytes());
-    lens[4..].copy_from_slice(&(frame.payload.len() as u32).to_be_bytes());
-    w.write_all(&lens).await.map_err(FrameError::Io)?;
-    w.write_all(&header).await.map_err(FrameError::Io)?;
-    w.write_all(&frame.payload).await.map_err(FrameError::Io)?;
+    if !buf.is_empty() {
+        w.write_all(&buf).await.map_err(FrameError::Io)?;
+    }
     w.flush().await.map_err(FrameError::Io)
+}
+
+/// Receives the next frame from `queue`, plus those already waiting behind it (at most
+/// `max`): a writer sends them in one go. `None` when the queue is closed and empty.
+pub async fn next_batch(
+    queue: &mut tokio::sync::mpsc::Receiver<Frame>,
+    max: usize,
+) -> Option<Vec<Frame>> {
+    let first = queue.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match queue.try_recv() {
+            Ok(f) => batch.push(f),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 #[cfg(test)]

@@ -113,6 +113,14 @@ pub(crate) async fn launch(program: &Program, limits: &Limits, label: &str) -> R
     else {
         return Err(Error::internal("the plugin process has no pipes"));
     };
+    // Pipes hold 64 KiB by default: a 1 MiB chunk would cross in 16 turns of both processes.
+    // As large as the system allows, up to a whole chunk (best effort).
+    for fd in [
+        std::os::fd::AsFd::as_fd(&stdin),
+        std::os::fd::AsFd::as_fd(&stdout),
+    ] {
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, crate::CHUNK as usize + 4096);
+    }
     let label = label.to_string();
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();

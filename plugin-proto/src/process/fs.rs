@@ -325,27 +325,41 @@ impl FileSystem for ProcessFs {
         if eof || first.len() as u64 >= want {
             return Ok(Content::from(first));
         }
-        let fs = ProcessFs {
-            inner: self.inner.clone(),
+        // One chunk ahead: the next is asked for while this one goes to the client, so the
+        // plugin's read and the socket's write overlap.
+        let fetch = {
+            let inner = self.inner.clone();
+            let path = path.to_string();
+            move |at: u64, size: u64| {
+                let fs = ProcessFs {
+                    inner: inner.clone(),
+                };
+                let path = path.clone();
+                tokio::spawn(async move { fs.read_chunk(&path, at, size).await })
+            }
         };
-        let path = path.to_string();
         let start = offset + first.len() as u64;
+        let left = want - first.len() as u64;
+        let pending = fetch(start, left.min(CHUNK));
         let rest = futures_util::stream::unfold(
-            (fs, path, start, want - first.len() as u64, false),
-            |(fs, path, at, left, done)| async move {
-                if done || left == 0 {
+            (Some(pending), start, left, fetch),
+            |(pending, at, left, fetch)| async move {
+                let joined = pending?.await;
+                let (chunk, eof) = match joined {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => return Some((Err(e), (None, at, 0, fetch))),
+                    Err(e) => {
+                        let e = Error::internal(format!("a plugin read failed: {e}"));
+                        return Some((Err(e), (None, at, 0, fetch)));
+                    }
+                };
+                let n = chunk.len() as u64;
+                if n == 0 {
                     return None;
                 }
-                match fs.read_chunk(&path, at, left.min(CHUNK)).await {
-                    Ok((chunk, eof)) => {
-                        let n = chunk.len() as u64;
-                        if n == 0 {
-                            return None;
-                        }
-                        Some((Ok(chunk), (fs, path, at + n, left - n, eof)))
-                    }
-                    Err(e) => Some((Err(e), (fs, path, at, 0, true))),
-                }
+                let (at, left) = (at + n, left.saturating_sub(n));
+                let next = (!eof && left > 0).then(|| fetch(at, left.min(CHUNK)));
+                Some((Ok(chunk), (next, at, left, fetch)))
             },
         );
         let stream = futures_util::StreamExt::chain(
