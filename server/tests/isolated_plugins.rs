@@ -64,6 +64,14 @@ fn alive(pid: u32) -> bool {
         .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
 }
 
+/// Writes an executable file (a plugin program) at `path`.
+fn executable(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    let mut perms = std::fs::metadata(path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(path, perms).unwrap();
+}
+
 fn config(dir: &Path, body: &str) -> PathBuf {
     let cfg = dir.join("pfs.yaml");
     std::fs::write(&cfg, body).unwrap();
@@ -256,16 +264,12 @@ fn a_wrong_handshake_is_a_clear_load_error_and_python_mounts_like_any_plugin() {
     let dir = tempfile::tempdir().unwrap();
     let script = |name: &str, hello: &str| {
         let path = dir.path().join(name);
-        std::fs::write(
+        executable(
             &path,
-            format!(
+            &format!(
                 "#!/usr/bin/env python3\nimport json, struct, sys\nh = json.dumps({hello}).encode()\nsys.stdout.buffer.write(struct.pack('>II', len(h), 0) + h)\nsys.stdout.buffer.flush()\nsys.stdin.read()\n"
             ),
-        )
-        .unwrap();
-        let mut perms = std::fs::metadata(&path).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-        std::fs::set_permissions(&path, perms).unwrap();
+        );
         path
     };
     let v2 = script(
@@ -382,14 +386,10 @@ fn an_isolated_plugin_takes_config_changes_and_inherits_no_secrets() {
     let so = make("examples/memfs-c", "memfs-c.so", dir.path());
     // A plugin program that publishes its environment as its README.
     let env_py = dir.path().join("envfs.py");
-    std::fs::write(
+    executable(
         &env_py,
         "#!/usr/bin/env python3\nimport json, os, struct, sys\nh = json.dumps({'hello': 1, 'cookie': os.environ.get('PFS_PLUGIN_MAGIC_COOKIE', ''), 'name': 'envfs', 'readme': json.dumps(sorted(os.environ))}).encode()\nsys.stdout.buffer.write(struct.pack('>II', len(h), 0) + h)\nsys.stdout.buffer.flush()\nsys.stdin.read()\n",
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&env_py).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&env_py, perms).unwrap();
+    );
     let cfg = config(
         dir.path(),
         &format!(

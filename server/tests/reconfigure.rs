@@ -7,18 +7,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-async fn mount_row(app: &axum::Router, path: &str) -> Value {
-    let (s, v) = send_json(app, get("/api/v1/mounts")).await;
-    assert_eq!(s, 200, "{v}");
-    v["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == path)
-        .cloned()
-        .unwrap_or_else(|| panic!("{path} is not in {v}"))
-}
-
 async fn change(app: &axum::Router, body: Value) -> (axum::http::StatusCode, Value) {
     send_json(app, post_json("/api/v1/mounts/config", &body.to_string())).await
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use bytes::Bytes;
-use common::{assert_error, get, post_json, send_json};
+use common::{assert_error, get, mount_row, post_json, send_json};
 use fs_core::{FileSystem, WriteFlags};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,18 +61,6 @@ async fn refused(port: u16) {
             }
         }
     }
-}
-
-async fn mount_row(app: &Router, path: &str) -> Value {
-    let (s, v) = send_json(app, get("/api/v1/mounts")).await;
-    assert_eq!(s, 200, "{v}");
-    v["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == path)
-        .cloned()
-        .unwrap_or_else(|| panic!("{path} is not in {v}"))
 }
 
 async fn change(app: &Router, config: Value) -> (axum::http::StatusCode, Value) {

@@ -22,18 +22,6 @@ async fn mount(app: &axum::Router, fstype: &str, path: &str, config: Value) {
     assert_eq!(s, 200, "mount {fstype}: {v}");
 }
 
-async fn mount_row(app: &axum::Router, path: &str) -> Value {
-    let (s, v) = send_json(app, get("/api/v1/mounts")).await;
-    assert_eq!(s, 200, "{v}");
-    v["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == path)
-        .cloned()
-        .unwrap_or_else(|| panic!("{path} is not in {v}"))
-}
-
 async fn change(app: &axum::Router, path: &str, config: Value) -> (StatusCode, Value) {
     let body = json!({"path": path, "config": config});
     send_json(app, post_json("/api/v1/mounts/config", &body.to_string())).await

@@ -16,18 +16,6 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-async fn mount_row(app: &Router, path: &str) -> Value {
-    let (s, v) = send_json(app, get("/api/v1/mounts")).await;
-    assert_eq!(s, 200, "{v}");
-    v["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == path)
-        .cloned()
-        .unwrap_or_else(|| panic!("{path} is not in {v}"))
-}
-
 async fn change(app: &Router, body: Value) -> (StatusCode, Value) {
     send_json(app, post_json("/api/v1/mounts/config", &body.to_string())).await
 }

@@ -146,3 +146,16 @@ pub fn assert_error(got: (StatusCode, Value), status: u16, words: &str) {
         .unwrap_or_else(|| panic!("no error message in {}", got.1));
     assert!(msg.contains(words), "error {msg:?} lacks {words:?}");
 }
+
+/// The row of `GET /api/v1/mounts` for the mount at `path`, which must be there.
+pub async fn mount_row(app: &Router, path: &str) -> Value {
+    let (s, v) = send_json(app, get("/api/v1/mounts")).await;
+    assert_eq!(s, 200, "{v}");
+    v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == path)
+        .cloned()
+        .unwrap_or_else(|| panic!("{path} is not in {v}"))
+}
