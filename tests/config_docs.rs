@@ -72,7 +72,11 @@ fn sample_config_sections_name_exactly_the_declared_keys_and_mark_the_live_ones(
                 failures.push(format!(
                     "{name}: '{}' {} in place, so its line {} say \"(live)\"",
                     p.name,
-                    if live(&p) { "changes" } else { "does not change" },
+                    if live(&p) {
+                        "changes"
+                    } else {
+                        "does not change"
+                    },
                     if live(&p) { "must" } else { "must not" },
                 ));
             }

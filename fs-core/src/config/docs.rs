@@ -51,7 +51,11 @@ pub fn key_table(params: &[ConfigParam]) -> String {
             p.name,
             type_word(p.kind),
             default.replace('|', "\\|"),
-            if p.change == Change::Live { "yes" } else { "no" },
+            if p.change == Change::Live {
+                "yes"
+            } else {
+                "no"
+            },
             p.description.replace('|', "\\|")
         ));
     }
