@@ -414,7 +414,8 @@ impl FileSystem for CPluginFs {
 
     /// `PFSReconfigure` (ABI 1.3) on the instance's worker, like every call: accepted, amended (the
     /// config the plugin applied, checked to be a JSON object) or rejected (its reason, mapped as
-    /// [`map_reconfigure_rejection`] says). Without the symbol, the default's answer: a remount.
+    /// `errors::map_reconfigure_rejection` says). Without the symbol, the default's answer: a
+    /// remount.
     async fn reconfigure(
         &self,
         old: &serde_json::Value,

@@ -1,7 +1,7 @@
-//! A mounted instance's life: [`FileSystem::start`](crate::FileSystem::start) once before it
-//! serves, background work on [`Background`] tied to one cancellation token, and
-//! [`FileSystem::shutdown`](crate::FileSystem::shutdown) exactly once when it leaves, each hook
-//! bounded by a timeout so a plugin that hangs or panics never holds the server up.
+//! A mounted instance's life: [`FileSystem::start`] once before it serves, background work on
+//! [`Background`] tied to one cancellation token, and [`FileSystem::shutdown`] exactly once when
+//! it leaves, each hook bounded by a timeout so a plugin that hangs or panics never holds the
+//! server up.
 //!
 //! The guarantees (the daemon-plugin seed's): `start` runs after a successful `initialize` and
 //! before the mount is in the table; a failed `start` leaves nothing mounted and is followed by

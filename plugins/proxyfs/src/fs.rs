@@ -84,10 +84,10 @@ impl ProxyFs {
         self.reloads.load(Ordering::Relaxed)
     }
 
-    /// Checks the current remote through `client` (see [`check`]).
+    /// Checks the current remote through `client` (see `check`).
     ///
     /// # Errors
-    /// As [`check`].
+    /// As `check`.
     pub async fn check(&self, client: &reqwest::Client) -> Result<RemoteInfo> {
         check(&self.remote(), client).await
     }
