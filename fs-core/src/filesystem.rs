@@ -136,6 +136,13 @@ impl Serialize for Meta {
     }
 }
 
+/// The answer of a plugin that cannot take a config change in place: the caller may remount.
+pub(crate) fn needs_remount() -> Error {
+    Error::unsupported("reconfigure").with_message(
+        "this plugin cannot change its config in place; ask for a remount (\"remount\": true)",
+    )
+}
+
 /// Whether a mounted instance serves ([`FileSystem::health`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -467,9 +474,7 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
         new: &serde_json::Value,
     ) -> Result<crate::Reconfigured> {
         let _ = (old, new);
-        Err(Error::unsupported("reconfigure").with_message(
-            "this plugin cannot change its config in place; ask for a remount (\"remount\": true)",
-        ))
+        Err(needs_remount())
     }
 
     /// Whether the instance serves now: `GET /mounts` shows a mount that does not as

@@ -5,7 +5,10 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{ByteStream, Capabilities, Content, Error, FileInfo, FileSystem, Result, WriteFlags};
+use crate::{
+    Background, ByteStream, Capabilities, Content, Error, FileInfo, FileSystem, Health,
+    Reconfigured, Result, WriteFlags,
+};
 
 /// What a read-only plugin implements: the read side of a filesystem that cannot change. Mount it
 /// as [`ReadOnlyFs`]`(source)`.
@@ -20,6 +23,24 @@ pub trait ReadOnlySource: Send + Sync + std::fmt::Debug + 'static {
     /// As [`FileSystem::read_content`].
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
         Ok(Content::from(self.read(path, offset, size).await?))
+    }
+    /// As [`FileSystem::start`].
+    async fn start(&self, background: &Background) -> Result<()> {
+        let _ = background;
+        Ok(())
+    }
+    /// As [`FileSystem::reconfigure`]: by default every change is a remount.
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<Reconfigured> {
+        let _ = (old, new);
+        Err(crate::filesystem::needs_remount())
+    }
+    /// As [`FileSystem::health`].
+    fn health(&self) -> Health {
+        Health::Serving
     }
     /// As [`FileSystem::shutdown`].
     async fn shutdown(&self) -> Result<()> {
@@ -106,6 +127,22 @@ impl<T: ReadOnlySource> FileSystem for ReadOnlyFs<T> {
 
     async fn touch(&self, path: &str) -> Result<()> {
         Err(refuse("touch", path))
+    }
+
+    async fn start(&self, background: &Background) -> Result<()> {
+        self.0.start(background).await
+    }
+
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<Reconfigured> {
+        self.0.reconfigure(old, new).await
+    }
+
+    fn health(&self) -> Health {
+        self.0.health()
     }
 
     async fn shutdown(&self) -> Result<()> {

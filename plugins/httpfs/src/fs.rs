@@ -293,6 +293,21 @@ impl ReadOnlySource for HttpFs {
 
     /// Closes the listener (under the mount router, the instance's background has already
     /// dropped the serving task, and the listener with it): the port is free when this returns.
+    /// Every key changes in place: see [`HttpFs::change`].
+    async fn reconfigure(
+        &self,
+        old: &serde_json::Value,
+        new: &serde_json::Value,
+    ) -> Result<fs_core::Reconfigured> {
+        self.change(old, new).await?;
+        Ok(fs_core::Reconfigured::Accepted)
+    }
+
+    /// Serves the listener bound at `initialize` on `background`: see [`HttpFs::run`].
+    async fn start(&self, background: &fs_core::Background) -> Result<()> {
+        self.run(background)
+    }
+
     async fn shutdown(&self) -> Result<()> {
         let orders = {
             let mut l = self.listening.lock();

@@ -3,7 +3,6 @@
 mod fs;
 mod html;
 mod listen;
-mod mounted;
 mod serve;
 #[cfg(test)]
 mod tests;
@@ -16,7 +15,9 @@ use fs_core::{ConfigParam, Error, FileSystem, MountContext, Result, ServicePlugi
 use serde_json::{Map, Value};
 
 pub use fs::HttpFs;
-pub use mounted::HttpFsMount;
+/// The filesystem an httpfs mount serves: the status file read-only, its listener and config
+/// changes in [`HttpFs`]'s hooks.
+pub type HttpFsMount = fs_core::ReadOnlyFs<HttpFs>;
 
 const README: &str = include_str!("../README.md");
 
@@ -179,7 +180,7 @@ impl ServicePlugin for HttpFsPlugin {
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let config = HttpFsConfig::from_value(&ctx.config)?;
         let fs = HttpFs::bind(&ctx.mount_path, &config, ctx.root, ctx.policy).await?;
-        Ok(Arc::new(HttpFsMount::new(fs)))
+        Ok(Arc::new(fs_core::ReadOnlyFs(fs)))
     }
 }
 

@@ -159,16 +159,16 @@ async fn served_from_start_until_the_background_stops_and_a_vanished_tree_is_503
     .await
     .unwrap();
     let port = fs.local_addr().port();
-    let fs = HttpFsMount::new(fs);
-    assert!(!fs.httpfs().is_running(), "served before start");
+    let fs: HttpFsMount = fs_core::ReadOnlyFs(fs);
+    assert!(!fs.0.is_running(), "served before start");
     let background = Background::new();
     fs.start(&background).await.unwrap();
     assert_eq!(background.running(), 1);
-    assert!(fs.httpfs().is_running());
+    assert!(fs.0.is_running());
     let r = get(port, "/").await;
     assert_eq!(r.status, 503);
     assert!(background.stop(STEP).await);
-    assert!(!fs.httpfs().is_running());
+    assert!(!fs.0.is_running());
     refused(port).await;
     fs.shutdown().await.unwrap();
     let e = fs.start(&background).await.unwrap_err();
