@@ -1,0 +1,144 @@
+//! Helpers of the client's tests: a real pfs server in this process on a kernel-chosen port, and
+//! the real `pfs` binary run against it.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use pfs_server::{AppState, Config};
+use tokio::io::AsyncWriteExt;
+
+/// How long any one wait of a test may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running server and the directory its SQLite files live in.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state, for setting up large content without HTTP.
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// The directory of the server's SQLite files.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// The `--server` value.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A server with memfs, queuefs, kvfs (one key), streamfs, sqlfs on SQLite and hellofs, served on
+/// a real socket (`pfs_server::run`) as `server/tests/common::serve` does.
+pub async fn serve() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("sqlfs.db");
+    let yaml = format!(
+        "plugins:\n  memfs: {{path: /memfs}}\n  queuefs: {{path: /queuefs}}\n  \
+         kvfs: {{path: /kvfs, config: {{initial_data: {{welcome: 'Hello from pfs!'}}}}}}\n  \
+         streamfs: {{path: /streamfs}}\n  hellofs: {{path: /hellofs}}\n  \
+         sqlfs: {{path: /sqlfs, config: {{backend: sqlite, db_path: '{}'}}}}\n",
+        db.display()
+    );
+    let state = AppState::new(Config::parse(&yaml).expect("test config parses"));
+    pfs_server::start_mounts(&state)
+        .await
+        .expect("mounts planned")
+        .await
+        .expect("mount task");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("the bound address");
+    tokio::spawn(pfs_server::run(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    Server {
+        addr,
+        state,
+        _dir: dir,
+    }
+}
+
+/// What a run of the binary gave.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// The `pfs` binary with a clean environment for the server settings.
+pub fn command(server: &str) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_pfs"));
+    c.arg("--server").arg(server);
+    for var in [
+        "PFS_URL",
+        "AGFS_API_URL",
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        c.env_remove(var);
+    }
+    c.kill_on_drop(true);
+    c
+}
+
+/// Runs `pfs --server URL ARGS...` with `stdin`, waiting at most [`DEADLINE`].
+pub async fn pfs(server: &Server, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = command(&server.url());
+    c.args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn pfs");
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin piped");
+        pipe.write_all(data).await.expect("write stdin");
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(DEADLINE, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("pfs {args:?} did not finish in {DEADLINE:?}"))
+        .expect("pfs ran");
+    Output {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// The peak resident size (`VmHWM`, KiB) of a live process, `None` once it has exited.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Polls `check` until it returns `Some`, failing the test after [`DEADLINE`].
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
