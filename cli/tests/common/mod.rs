@@ -76,10 +76,16 @@ pub struct Output {
     pub code: i32,
 }
 
-/// The `pfs` binary with a clean environment for the server settings.
+/// The `pfs` binary with `--server`, and a clean environment for the server settings.
 pub fn command(server: &str) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_pfs"));
+    let mut c = bare_command();
     c.arg("--server").arg(server);
+    c
+}
+
+/// The `pfs` binary with no server named and none in the environment.
+pub fn bare_command() -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_pfs"));
     for var in [
         "PFS_URL",
         "AGFS_API_URL",
