@@ -165,6 +165,11 @@ struct Counts {
 
 /// Prints the tree under the operand, then the count of directories and files.
 pub async fn tree(a: TreeArgs, r: &mut Runner<'_>) -> CmdResult {
+    if r.ctx.json {
+        return Err(Error::Invalid(
+            "--json is not available for tree (use ls --json or du)".into(),
+        ));
+    }
     let given = a.path.clone().unwrap_or_else(|| ".".to_string());
     let root = r.resolve(&given);
     let entries = match r.ctx.client.list(&root).await {
@@ -178,11 +183,6 @@ pub async fn tree(a: TreeArgs, r: &mut Runner<'_>) -> CmdResult {
             return Ok(());
         }
     };
-    if r.ctx.json {
-        return Err(Error::Invalid(
-            "--json is not available for tree (use ls --json or du)".into(),
-        ));
-    }
     r.out(format!("{given}\n").as_bytes()).await?;
     let mut counts = Counts::default();
     // (directory, entries, next index, prefix, depth)
