@@ -99,3 +99,67 @@ mod hellofs_py {
 
     fs_core::conformance_tests!(fixture);
 }
+
+/// A large read streams in chunks asked for ahead of the one being sent: every range, whether it
+/// ends inside a chunk, on a chunk boundary or past the end of the file, gives exactly the bytes
+/// of a plain read.
+#[tokio::test]
+async fn large_streamed_reads_give_exact_bytes_at_every_boundary() {
+    use fs_core::WriteFlags;
+    let fs = isolated(hosted(memfs_c())).await;
+    const MIB: usize = 1 << 20;
+    let data: bytes::Bytes = (0..3 * MIB + 123)
+        .map(|i| (i * 7 + i / 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    fs.write(
+        "/big",
+        data.clone(),
+        None,
+        WriteFlags::CREATE | WriteFlags::TRUNCATE,
+    )
+    .await
+    .unwrap();
+    fs.write(
+        "/even",
+        data.slice(..2 * MIB),
+        None,
+        WriteFlags::CREATE | WriteFlags::TRUNCATE,
+    )
+    .await
+    .unwrap();
+    let cases: &[(&str, u64, Option<u64>, &[u8])] = &[
+        ("/big", 0, None, &data),
+        ("/big", 5, None, &data[5..]),
+        (
+            "/big",
+            MIB as u64 - 1,
+            Some(2 * MIB as u64 + 2),
+            &data[MIB - 1..3 * MIB + 1],
+        ),
+        ("/big", 0, Some(2 * MIB as u64), &data[..2 * MIB]),
+        (
+            "/big",
+            3 * MIB as u64,
+            Some(10 * MIB as u64),
+            &data[3 * MIB..],
+        ),
+        ("/even", 0, None, &data[..2 * MIB]),
+        ("/even", MIB as u64, Some(u64::MAX), &data[MIB..2 * MIB]),
+    ];
+    for &(path, offset, size, want) in cases {
+        let got = fs
+            .read_content(path, offset, size)
+            .await
+            .unwrap()
+            .into_bytes()
+            .await
+            .unwrap();
+        assert!(
+            got[..] == want[..],
+            "{path} at {offset} for {size:?}: {} bytes, want {}",
+            got.len(),
+            want.len()
+        );
+    }
+}

@@ -20,6 +20,10 @@ use crate::CHUNK;
 use crate::client::Connection;
 use crate::wire::{caps_from_json, flags_to_json, info_from_json};
 
+/// How many chunks of a large read are asked for ahead of the one being sent (each up to
+/// [`CHUNK`] bytes held per read in flight).
+const READ_AHEAD: usize = 3;
+
 /// Where a plugin process is.
 #[derive(Debug, Clone)]
 pub enum ProcessState {
@@ -318,50 +322,56 @@ impl FileSystem for ProcessFs {
         }
     }
 
-    /// A large read streams: each chunk is asked for once the previous one was taken.
+    /// A large read streams, a few chunks asked for ahead of the one being sent.
     async fn read_content(&self, path: &str, offset: u64, size: Option<u64>) -> Result<Content> {
         let want = size.unwrap_or(u64::MAX);
         let (first, eof) = self.read_chunk(path, offset, want.min(CHUNK)).await?;
         if eof || first.len() as u64 >= want {
             return Ok(Content::from(first));
         }
-        // One chunk ahead: the next is asked for while this one goes to the client, so the
-        // plugin's read and the socket's write overlap.
-        let fetch = {
-            let inner = self.inner.clone();
-            let path = path.to_string();
-            move |at: u64, size: u64| {
+        // READ_AHEAD chunks in flight: the plugin reads and writes the next ones into its pipe
+        // while this one goes to the client. A chunk shorter than asked ends the file, so the
+        // offsets can be laid out in advance; at most READ_AHEAD - 1 calls past the end are
+        // wasted.
+        let start = offset + first.len() as u64;
+        let end = start.saturating_add(want - first.len() as u64);
+        let inner = self.inner.clone();
+        let path = path.to_string();
+        let offsets = (0u64..)
+            .map(move |i| start.saturating_add(i.saturating_mul(CHUNK)))
+            .take_while(move |at| *at < end);
+        let rest = futures_util::StreamExt::buffered(
+            futures_util::StreamExt::map(futures_util::stream::iter(offsets), move |at| {
                 let fs = ProcessFs {
                     inner: inner.clone(),
                 };
                 let path = path.clone();
+                let size = (end - at).min(CHUNK);
                 tokio::spawn(async move { fs.read_chunk(&path, at, size).await })
-            }
-        };
-        let start = offset + first.len() as u64;
-        let left = want - first.len() as u64;
-        let pending = fetch(start, left.min(CHUNK));
-        let rest = futures_util::stream::unfold(
-            (Some(pending), start, left, fetch),
-            |(pending, at, left, fetch)| async move {
-                let joined = pending?.await;
-                let (chunk, eof) = match joined {
-                    Ok(Ok(c)) => c,
-                    Ok(Err(e)) => return Some((Err(e), (None, at, 0, fetch))),
-                    Err(e) => {
-                        let e = Error::internal(format!("a plugin read failed: {e}"));
-                        return Some((Err(e), (None, at, 0, fetch)));
-                    }
-                };
-                let n = chunk.len() as u64;
-                if n == 0 {
-                    return None;
-                }
-                let (at, left) = (at + n, left.saturating_sub(n));
-                let next = (!eof && left > 0).then(|| fetch(at, left.min(CHUNK)));
-                Some((Ok(chunk), (next, at, left, fetch)))
-            },
+            }),
+            READ_AHEAD,
         );
+        let rest = futures_util::StreamExt::scan(rest, false, |ended, joined| {
+            let item = if *ended {
+                None
+            } else {
+                match joined {
+                    Ok(Ok((chunk, eof))) => {
+                        *ended = eof;
+                        (!chunk.is_empty()).then_some(Ok(chunk))
+                    }
+                    Ok(Err(e)) => {
+                        *ended = true;
+                        Some(Err(e))
+                    }
+                    Err(e) => {
+                        *ended = true;
+                        Some(Err(Error::internal(format!("a plugin read failed: {e}"))))
+                    }
+                }
+            };
+            std::future::ready(item)
+        });
         let stream = futures_util::StreamExt::chain(
             futures_util::stream::once(async move { Ok(first) }),
             rest,
