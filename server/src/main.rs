@@ -6,7 +6,27 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() {
-    std::process::exit(pfs_server::cli::main_with_args(std::env::args_os()).await);
+fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A plugin host serves one channel: one thread (plus the blocking pool for a plugin's slow
+    // calls) answers it without handing every call between worker threads.
+    let runtime = if pfs_server::plugin_host::wanted(&args) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pfs-server: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(pfs_server::cli::main_with_args(args));
+    drop(runtime);
+    std::process::exit(code);
 }
