@@ -232,13 +232,21 @@ pub struct CpArgs {
     /// Copy directories and everything below them.
     #[arg(short = 'r', short_alias = 'R', long = "recursive")]
     recursive: bool,
-    /// What to copy, then where: a file name, or an existing directory to copy into.
+    /// What to copy, then where: a file name, or an existing directory to copy into. Paths are
+    /// remote; `local:PATH` names a local one (then the copy is an upload or a download).
     #[arg(required = true, num_args = 2.., value_name = "PATH")]
     paths: Vec<String>,
+    /// How local transfers run (remote-to-remote copies ignore these).
+    #[command(flatten)]
+    flags: super::transfer::TransferFlags,
 }
 
-/// Copies remote files and trees, streaming each file from its read into its write.
+/// Copies remote files and trees, streaming each file from its read into its write; with a
+/// `local:` operand, uploads or downloads instead.
 pub async fn cp(a: CpArgs, r: &mut Runner<'_>) -> CmdResult {
+    if super::transfer::any_local(&a.paths) {
+        return super::transfer::cp_local(r, &a.paths, a.recursive, &a.flags).await;
+    }
     let (dest_given, sources) = a.paths.split_last().expect("clap requires two");
     let dest = r.resolve(dest_given);
     let dest_is_dir = matches!(r.ctx.client.stat(&dest).await, Ok(i) if i.value.is_dir);

@@ -13,6 +13,7 @@ pub mod files;
 pub mod grep;
 pub mod ls;
 pub mod tail;
+pub mod transfer;
 pub mod write;
 
 /// Exit code of a command that did what it was asked.
@@ -50,8 +51,14 @@ pub enum Command {
     Rm(files::RmArgs),
     /// Move or rename a file or directory.
     Mv(files::MvArgs),
-    /// Copy remote files or trees, within and across mounts.
+    /// Copy files or trees: remote to remote, or between local (`local:PATH`) and remote.
     Cp(files::CpArgs),
+    /// Upload local files or trees (in pieces when big; the target stays as it was on failure).
+    Upload(transfer::UploadArgs),
+    /// Download remote files or trees (ranged pieces in parallel, verified, resumable).
+    Download(transfer::DownloadArgs),
+    /// Download a URL or remote file to a local file (`get URL -o FILE`).
+    Get(transfer::GetArgs),
     /// Create files or update their modification time.
     Touch(files::TouchArgs),
     /// Change permission bits (octal mode).
@@ -154,6 +161,9 @@ pub async fn execute(ctx: &mut Context, command: Command, io: &mut Io) -> i32 {
         Command::Rm(a) => files::rm(a, &mut r).await,
         Command::Mv(a) => files::mv(a, &mut r).await,
         Command::Cp(a) => files::cp(a, &mut r).await,
+        Command::Upload(a) => transfer::upload(a, &mut r).await,
+        Command::Download(a) => transfer::download(a, &mut r).await,
+        Command::Get(a) => transfer::get(a, &mut r).await,
         Command::Touch(a) => files::touch(a, &mut r).await,
         Command::Chmod(a) => files::chmod(a, &mut r).await,
         Command::Ln(a) => files::ln(a, &mut r).await,
@@ -205,6 +215,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Rm(_) => "rm",
         Command::Mv(_) => "mv",
         Command::Cp(_) => "cp",
+        Command::Upload(_) => "upload",
+        Command::Download(_) => "download",
+        Command::Get(_) => "get",
         Command::Touch(_) => "touch",
         Command::Chmod(_) => "chmod",
         Command::Ln(_) => "ln",

@@ -1,8 +1,5 @@
 //! Copies between remote paths, within a mount or across mounts: a file's bytes go from the read
-//! response straight into the write request as they arrive, never held whole.
-//!
-//! This is the boundary the piece transfers build on: local files, ranged pieces in parallel,
-//! retries and resume belong here, behind the same functions `cp` and `mv` call.
+//! response straight into the write request as they arrive, never held whole; and `du`'s walk.
 
 use crate::client::{Client, FileInfo, ReadOptions, WriteOptions};
 use crate::error::{Error, Result};
@@ -83,12 +80,12 @@ pub async fn copy_tree(client: &Client, from: &str, to: &str) -> Result<TreeRepo
 }
 
 /// Every entry of a directory.
-async fn list_all(client: &Client, dir: &str) -> Result<Vec<FileInfo>> {
+pub(crate) async fn list_all(client: &Client, dir: &str) -> Result<Vec<FileInfo>> {
     client.list(dir).await?.collect().await
 }
 
 /// Makes `dir` unless a directory is already there.
-async fn ensure_dir(client: &Client, dir: &str) -> Result<()> {
+pub(crate) async fn ensure_dir(client: &Client, dir: &str) -> Result<()> {
     match client.mkdir(dir, None).await {
         Ok(_) => Ok(()),
         Err(e) if e.status() == Some(409) => match client.stat(dir).await {
