@@ -37,6 +37,8 @@ pub enum TopCommand {
     /// A remote command.
     #[command(flatten)]
     Remote(Command),
+    /// The pfs shell: interactive at the `pfs:/>` prompt, or a script (`pfs sh FILE`, `-c`).
+    Sh(crate::shell::ShArgs),
     /// Print a completion script for a shell (`source <(pfs completions bash)`).
     Completions {
         /// The shell.
@@ -51,8 +53,9 @@ pub async fn run_args(args: Vec<String>, io: &mut Io) -> i32 {
         Ok(cli) => cli,
         Err(e) => return commands::usage_error(e, io).await,
     };
-    let command = match cli.command {
-        TopCommand::Remote(c) => c,
+    let (command, sh) = match cli.command {
+        TopCommand::Remote(c) => (Some(c), None),
+        TopCommand::Sh(a) => (None, Some(a)),
         TopCommand::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pfs", &mut script);
@@ -76,7 +79,11 @@ pub async fn run_args(args: Vec<String>, io: &mut Io) -> i32 {
     };
     let mut ctx = Context::new(client);
     ctx.json = cli.json;
-    commands::execute(&mut ctx, command, io).await
+    match (command, sh) {
+        (Some(command), _) => commands::execute(&mut ctx, command, io).await,
+        (None, Some(sh)) => crate::shell::run(ctx, sh, io).await,
+        (None, None) => EXIT_FAILED,
+    }
 }
 
 /// The binary's `main`: a small runtime, the process's standard streams, the exit code.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod listing;
 pub mod output;
 pub mod path;
+pub mod shell;
 pub mod transfer;
 
 pub use client::{Client, FileInfo, ReadOptions, Reply, WriteOptions};
