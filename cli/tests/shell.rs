@@ -1,0 +1,151 @@
+//! The shell's golden tests: each `tests/golden/shell/NAME.pfs` runs as a script through the real
+//! binary, `pfs sh -v NAME.pfs`, against a fresh server, and what it prints (standard output and
+//! error through one pipe, so in order; `-v` echoes each command after its `pfs:/>` prompt) must
+//! equal `NAME.out`. A non-zero exit code ends the transcript as `? CODE`. `$TMP` in a script is
+//! the server's temp directory. `PFS_BLESS=1 cargo test -p pfs-cli --test shell` rewrites them.
+//!
+//! Also here: the 100,000-line pipeline through local programs.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use common::{DEADLINE, Server, command, serve};
+use regex::Regex;
+
+/// Runs `pfs sh ARGS...` with standard output and error joined; returns (output, exit code).
+async fn sh(server: &Server, args: &[&str], dir: &Path) -> (String, i32) {
+    let (mut r, w) = std::io::pipe().expect("pipe");
+    let mut c = command(&server.url());
+    c.arg("sh")
+        .args(args)
+        .current_dir(dir)
+        .env("TMP", server.dir())
+        .env_remove("PFS_HISTORY")
+        .stdin(Stdio::null())
+        .stdout(w.try_clone().expect("dup"))
+        .stderr(w);
+    let mut child = c.spawn().expect("spawn pfs sh");
+    drop(c);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).map(|_| out)
+    });
+    let status = tokio::time::timeout(DEADLINE, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("pfs sh {args:?} did not finish in {DEADLINE:?}"))
+        .expect("pfs sh ran");
+    let out = reader.await.expect("reader").expect("read output");
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        status.code().unwrap_or(-1),
+    )
+}
+
+fn normalise(text: &str, server: &str, tmp: &str) -> String {
+    let time = Regex::new(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?")
+        .expect("regex");
+    let id = Regex::new(r#""id":"[^"]*""#).expect("regex");
+    let text = text.replace(server, "SERVER").replace(tmp, "TMP");
+    let text = time.replace_all(&text, "TIME");
+    id.replace_all(&text, r#""id":"ID""#).into_owned()
+}
+
+async fn golden(name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/shell");
+    let script = dir.join(format!("{name}.pfs"));
+    let server = serve().await;
+    let tmp = server.dir().display().to_string();
+    let script_arg = script.display().to_string();
+    let (out, code) = sh(&server, &["-v", &script_arg], server.dir()).await;
+    let mut got = normalise(&out, &server.url(), &tmp);
+    if code != 0 {
+        got.push_str(&format!("? {code}\n"));
+    }
+    let expected_path = dir.join(format!("{name}.out"));
+    if std::env::var_os("PFS_BLESS").is_some() {
+        std::fs::write(&expected_path, &got).expect("write the golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path)
+        .unwrap_or_else(|e| panic!("{name}.out: {e} (PFS_BLESS=1 writes it)"));
+    if got != expected {
+        let first = expected
+            .lines()
+            .zip(got.lines())
+            .enumerate()
+            .find(|(_, (e, g))| e != g)
+            .map(|(i, (e, g))| format!("line {}:\n  expected: {e}\n  got:      {g}", i + 1))
+            .unwrap_or_else(|| "one is a prefix of the other".to_string());
+        panic!("{name}: transcript differs from {name}.out\n{first}\n--- got ---\n{got}");
+    }
+}
+
+macro_rules! golden {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                golden(stringify!($name)).await;
+            }
+        )*
+    };
+}
+
+golden!(readme, language, redirections, errors);
+
+/// `cat` (the pfs command, streaming from the server) into local `grep` and `wc` over OS pipes:
+/// 100,000 lines, every tenth with an `x`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_of_100000_lines_counts_right() {
+    let server = serve().await;
+    let mut text = String::with_capacity(2_000_000);
+    for i in 0..100_000 {
+        if i % 10 == 0 {
+            text.push_str(&format!("line {i} x\n"));
+        } else {
+            text.push_str(&format!("line {i} y\n"));
+        }
+    }
+    let client = pfs_cli::Client::new(&server.url()).expect("client");
+    client
+        .write_body("/memfs/big", text, pfs_cli::WriteOptions::default())
+        .await
+        .expect("write /memfs/big");
+    let (out, code) = sh(
+        &server,
+        &["-c", "cat /memfs/big | grep x | wc -l"],
+        server.dir(),
+    )
+    .await;
+    assert_eq!((out.trim(), code), ("10000", 0));
+    // The same through a redirection into the server and back.
+    let (out, code) = sh(
+        &server,
+        &[
+            "-c",
+            "cat /memfs/big | grep y > /memfs/ys; wc -l < /memfs/ys; cat /memfs/ys | tail -n 1",
+        ],
+        server.dir(),
+    )
+    .await;
+    assert_eq!((out.as_str(), code), ("90000\nline 99999 y\n", 0));
+}
+
+/// A script with a shebang line runs as `pfs sh FILE ARGS...`, its arguments as `$1`...
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_with_shebang_gets_its_arguments() {
+    let server = serve().await;
+    let script = server.dir().join("s.pfs");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env -S pfs sh\necho \"$# args: $1 $2\"\nmkdir /memfs/$1\nls /memfs\nexit 7\n",
+    )
+    .expect("write script");
+    let path = script.display().to_string();
+    let (out, code) = sh(&server, &[&path, "made", "two"], server.dir()).await;
+    assert_eq!(out, "2 args: made two\nREADME\nmade\n");
+    assert_eq!(code, 7);
+}
