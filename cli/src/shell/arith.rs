@@ -13,7 +13,7 @@ impl Shell {
         let expanded = self.expand_heredoc(text).await?;
         let expr =
             brush_parser::arithmetic::parse(&expanded).map_err(|e| format!("{expanded}: {e}"))?;
-        self.eval(&expr)
+        self.eval_arith(&expr)
     }
 
     fn var(&self, t: &ArithmeticTarget) -> Result<(String, i64), String> {
@@ -30,12 +30,12 @@ impl Shell {
         Ok((name.clone(), n))
     }
 
-    fn eval(&mut self, e: &E) -> Result<i64, String> {
+    fn eval_arith(&mut self, e: &E) -> Result<i64, String> {
         Ok(match e {
             E::Literal(n) => *n,
             E::Reference(t) => self.var(t)?.1,
             E::UnaryOp(op, x) => {
-                let x = self.eval(x)?;
+                let x = self.eval_arith(x)?;
                 match op {
                     U::UnaryPlus => x,
                     U::UnaryMinus => x.wrapping_neg(),
@@ -43,26 +43,30 @@ impl Shell {
                     U::LogicalNot => i64::from(x == 0),
                 }
             }
-            E::BinaryOp(B::LogicalAnd, a, b) => i64::from(self.eval(a)? != 0 && self.eval(b)? != 0),
-            E::BinaryOp(B::LogicalOr, a, b) => i64::from(self.eval(a)? != 0 || self.eval(b)? != 0),
+            E::BinaryOp(B::LogicalAnd, a, b) => {
+                i64::from(self.eval_arith(a)? != 0 && self.eval_arith(b)? != 0)
+            }
+            E::BinaryOp(B::LogicalOr, a, b) => {
+                i64::from(self.eval_arith(a)? != 0 || self.eval_arith(b)? != 0)
+            }
             E::BinaryOp(op, a, b) => {
-                let (a, b) = (self.eval(a)?, self.eval(b)?);
+                let (a, b) = (self.eval_arith(a)?, self.eval_arith(b)?);
                 binary(*op, a, b)?
             }
             E::Conditional(c, a, b) => {
-                if self.eval(c)? != 0 {
-                    self.eval(a)?
+                if self.eval_arith(c)? != 0 {
+                    self.eval_arith(a)?
                 } else {
-                    self.eval(b)?
+                    self.eval_arith(b)?
                 }
             }
             E::Assignment(t, x) => {
-                let v = self.eval(x)?;
+                let v = self.eval_arith(x)?;
                 self.set(t, v)?
             }
             E::BinaryAssignment(op, t, x) => {
                 let cur = self.var(t)?.1;
-                let v = self.eval(x)?;
+                let v = self.eval_arith(x)?;
                 let v = binary(*op, cur, v)?;
                 self.set(t, v)?
             }

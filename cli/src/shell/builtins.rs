@@ -45,6 +45,10 @@ impl Shell {
             drop(io);
             return self.run_local(argv[1..].to_vec(), Vec::new(), s).await;
         }
+        if argv[0] == "eval" {
+            drop(io);
+            return self.eval_text(&argv[1..].join(" "), s).await;
+        }
         drop(s);
         let args = &argv[1..];
         let status = match argv[0].as_str() {
@@ -118,10 +122,6 @@ impl Shell {
             }
             "read" => self.read(args, &mut io).await,
             "source" | "." => self.source(args, &mut io).await,
-            "eval" => {
-                let text = args.join(" ");
-                self.run_text(&text, false).await
-            }
             "type" => self.type_builtin(args, &mut io).await,
             "help" => {
                 let pfs: Vec<String> = crate::commands::command_names().collect();
@@ -140,6 +140,26 @@ impl Shell {
         };
         let _ = io.stdout.flush().await;
         status
+    }
+
+    /// `eval TEXT`: parses and runs the text with the builtin's streams.
+    async fn eval_text(&mut self, text: &str, s: Streams) -> i32 {
+        match super::parse::parse(text) {
+            super::parse::Parsed::Program(p) => {
+                let mut status = 0;
+                for c in &p.complete_commands {
+                    status = self.exec_list(c, s.clone()).await;
+                    if self.flow.is_some() {
+                        break;
+                    }
+                }
+                status
+            }
+            _ => {
+                self.complain(&format!("eval: {text}: syntax error")).await;
+                2
+            }
+        }
     }
 
     async fn cd(&mut self, args: &[String], io: &mut Io) -> i32 {

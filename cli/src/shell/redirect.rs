@@ -1,5 +1,6 @@
-//! Redirections: `>`, `>>`, `<`, `&>` name **remote** files (`/dev/null` is the local null
-//! device); `<<<` and `<<` feed text; `2>&1` and `>&2` join streams. A remote file is connected
+//! Redirections: `>`, `>>`, `<`, `&>` name **remote** files; `local:PATH` names a local one (the
+//! prefix `cp` uses) and `/dev/null` is the local null device; `<<<` and `<<` feed text; `2>&1`
+//! and `>&2` join streams. A remote file is connected
 //! through an OS pipe and a transfer running beside the command, so bytes stream both ways.
 
 use std::sync::Arc;
@@ -109,6 +110,11 @@ impl Shell {
         if path == "/dev/null" {
             return Ok(In::Null);
         }
+        if let Some(local) = path.strip_prefix("local:") {
+            let f = std::fs::File::open(if local.is_empty() { "." } else { local })
+                .map_err(|e| format!("{path}: {}", super::io_reason(&e)))?;
+            return Ok(In::File(Arc::new(f)));
+        }
         let abs = self.ctx.resolve(path);
         let mut body = self
             .ctx
@@ -145,6 +151,16 @@ impl Shell {
     ) -> Result<Out, String> {
         if path == "/dev/null" {
             return Ok(Out::Null);
+        }
+        if let Some(local) = path.strip_prefix("local:") {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(append)
+                .truncate(!append)
+                .open(local)
+                .map_err(|e| format!("{path}: {}", super::io_reason(&e)))?;
+            return Ok(Out::File(Arc::new(f)));
         }
         let abs = self.ctx.resolve(path);
         let client = self.ctx.client.clone();

@@ -22,6 +22,8 @@ pub(crate) enum In {
     Null,
     /// The read end of an OS pipe.
     Pipe(Arc<OwnedFd>),
+    /// A local file (`< local:PATH`).
+    File(Arc<std::fs::File>),
 }
 
 /// A command's standard output or error.
@@ -35,6 +37,8 @@ pub(crate) enum Out {
     Pipe(Arc<OwnedFd>),
     /// Nowhere (`> /dev/null`).
     Null,
+    /// A local file (`> local:PATH`).
+    File(Arc<std::fs::File>),
 }
 
 /// The three streams of a command. Cloning shares the pipes; a pipe's reader sees its end when
@@ -222,6 +226,7 @@ impl Terminal {
             Out::Stderr => Box::new(self.stderr.clone()),
             Out::Pipe(fd) => Box::new(writer(fd)?),
             Out::Null => Box::new(tokio::io::sink()),
+            Out::File(f) => Box::new(tokio::fs::File::from_std(f.try_clone()?)),
         })
     }
 
@@ -231,6 +236,7 @@ impl Terminal {
             In::Inherit => Box::new(tokio::io::stdin()),
             In::Null => Box::new(tokio::io::empty()),
             In::Pipe(fd) => Box::new(reader(fd)?),
+            In::File(f) => Box::new(tokio::fs::File::from_std(f.try_clone()?)),
         };
         Ok(Io {
             stdin,
@@ -265,6 +271,7 @@ pub(crate) fn stdin_stdio(i: &In) -> std::io::Result<Stdio> {
         In::Inherit => Stdio::inherit(),
         In::Null => Stdio::null(),
         In::Pipe(fd) => Stdio::from(fd.try_clone()?),
+        In::File(f) => Stdio::from(f.try_clone()?),
     })
 }
 
@@ -275,6 +282,7 @@ pub(crate) fn out_stdio(o: &Out) -> std::io::Result<Stdio> {
         Out::Stderr => Stdio::from(std::io::stderr().as_fd_owned()?),
         Out::Pipe(fd) => Stdio::from(fd.try_clone()?),
         Out::Null => Stdio::null(),
+        Out::File(f) => Stdio::from(f.try_clone()?),
     })
 }
 
