@@ -149,3 +149,30 @@ async fn script_with_shebang_gets_its_arguments() {
     assert_eq!(out, "2 args: made two\nREADME\nmade\n");
     assert_eq!(code, 7);
 }
+
+/// `-c` takes `$0` and `$1`...; `-e` stops at the first failing command, but not in a condition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dash_c_arguments_and_errexit() {
+    let server = serve().await;
+    let (out, code) = sh(
+        &server,
+        &["-c", "echo \"$0 $1 $#\"", "name", "first", "second"],
+        server.dir(),
+    )
+    .await;
+    assert_eq!((out.as_str(), code), ("name first 2\n", 0));
+    let (out, code) = sh(
+        &server,
+        &[
+            "-e",
+            "-c",
+            "if false; then :; fi; false || echo handled; cat /x; echo no",
+        ],
+        server.dir(),
+    )
+    .await;
+    assert_eq!(
+        (out.as_str(), code),
+        ("handled\npfs: cat: /x: not found\n", 1)
+    );
+}
