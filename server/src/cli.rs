@@ -195,10 +195,23 @@ async fn main_on(
         "pfs-server {VERSION} listening on http://{bound} ({source}; data directory {})",
         data_dir.display()
     );
-    if !bound.ip().is_loopback() {
+    let auth = state.auth.load();
+    tracing::info!("{}", auth.describe());
+    for name in state.config.server.auth.plain_tokens() {
         tracing::warn!(
-            "{bound} is reachable from other machines and the API has no authentication: anyone who can reach this port can read and change every mount, and mount host directories"
+            "server.auth.tokens ({name}): the token is written in the config file; prefer token_sha256, token_file or token_env"
         );
+    }
+    if !bound.ip().is_loopback() && !auth.enabled() {
+        if state.config.server.auth.protected_mode {
+            tracing::warn!(
+                "{bound} is reachable from other machines, but no tokens are configured: protected mode refuses them (403) until server.auth.tokens is set"
+            );
+        } else {
+            tracing::warn!(
+                "{bound} is reachable from other machines and the API has no authentication (protected_mode: false): anyone who can reach this port can read and change every mount, and mount host directories"
+            );
+        }
     }
     let mounting = match crate::start_mounts(&state).await {
         Ok(task) => task,

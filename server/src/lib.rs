@@ -6,6 +6,7 @@
 //! - [`cli`] is the `pfs-server` command line.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -78,7 +79,8 @@ pub async fn run(
         &state.config.server.allowed_hosts,
         &state.config.server.allowed_origins,
     );
-    serve::serve(listener, app(state), limits, guard, shutdown).await?;
+    let auth = state.auth.clone();
+    serve::serve(listener, app(state), limits, guard, auth, shutdown).await?;
     for (path, e) in fs.unmount_all().await {
         tracing::error!(path = %path, "shutdown failed: {e}");
     }

@@ -12,7 +12,9 @@
 //!   applied as a change, a different plugin replaces it.
 //! - `external_plugins`: libraries that appear are loaded (before the mounts that may need
 //!   them), libraries that vanish are unloaded after their mounts go.
-//! - `server` keys take effect at the next start; the answer names those that differ.
+//! - `server` keys take effect at the next start; the answer names those that differ. Except
+//!   `server.auth`: principals, roles and tokens apply to the next request (a revoked token
+//!   stops working at once).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,8 +49,11 @@ pub struct ReloadReport {
     pub plugins_loaded: Vec<String>,
     /// External plugins unloaded.
     pub plugins_unloaded: Vec<String>,
-    /// `server` keys that differ from the running ones; they take effect at the next start.
+    /// `server` keys that differ from the running ones; they take effect at the next start
+    /// (`server.auth` excepted: it applies at once).
     pub restart_required: Vec<String>,
+    /// Whether `server.auth` changed (new principals, roles or tokens apply to the next request).
+    pub auth_changed: bool,
 }
 
 /// One re-configured mount.
@@ -129,6 +134,11 @@ impl AppState {
         if !problems.is_empty() {
             return Err(reject(problems));
         }
+        // Read again (token files, variables) right before it applies.
+        let auth = (new.server.auth != running.server.auth)
+            .then(|| new.server.auth.build())
+            .transpose()
+            .map_err(|e| reject(vec![e.to_string()]))?;
 
         let mut report = ReloadReport {
             source: source.clone(),
@@ -153,6 +163,11 @@ impl AppState {
             Err(problems) => return Err(reject(problems)),
         };
         self.apply_mounts(plan, &mut report).await;
+        if let Some(auth) = auth {
+            tracing::info!("reload: {}", auth.describe());
+            self.auth.store(Arc::new(auth));
+            report.auth_changed = true;
+        }
         *running = Arc::new(new);
         Ok(report)
     }
@@ -280,7 +295,7 @@ fn server_changes(old: &Config, new: &Config) -> Vec<String> {
         return Vec::new();
     };
     new.iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
+        .filter(|(k, v)| *k != "auth" && old.get(*k) != Some(v))
         .map(|(k, _)| format!("server.{k}"))
         .collect()
 }

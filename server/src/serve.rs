@@ -16,6 +16,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, Request, StatusCode};
@@ -31,6 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::futures::TaskLocalFuture;
 
+use crate::auth::Auth;
 pub use body_timeout::BodyTimedOut;
 use body_timeout::TimedBody;
 use guarded_io::GuardedIo;
@@ -82,6 +84,7 @@ pub async fn serve(
     app: Router,
     limits: ConnLimits,
     guard: SiteGuard,
+    auth: Arc<ArcSwap<Auth>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let guard = Arc::new(guard);
@@ -91,11 +94,11 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_failed(e).await;
                     continue;
@@ -109,6 +112,8 @@ pub async fn serve(
                     app: app.clone(),
                     body_timeout: limits.body_timeout,
                     guard: guard.clone(),
+                    auth: auth.clone(),
+                    peer: peer.ip(),
                     idle: idle.clone(),
                     allowed_host: std::cell::RefCell::default(),
                 };
@@ -208,6 +213,10 @@ struct Served {
     app: Router,
     body_timeout: Duration,
     guard: Arc<SiteGuard>,
+    /// Who may call the API ([`Auth`]).
+    auth: Arc<ArcSwap<Auth>>,
+    /// The client's address.
+    peer: std::net::IpAddr,
     /// This connection's requests in flight, for its idle timeout.
     idle: Arc<Idle>,
     /// The last `Host` of this connection that the site guard let through.
@@ -278,6 +287,17 @@ impl Served {
         }
         if let Some(refused) = self.guard.check(req.method(), &site, &self.allowed_host) {
             return Either::Left(ready(Ok(refused)));
+        }
+        // The principal is not passed on yet: nothing after this point asks who is calling (an
+        // extension insert would cost every request a map allocation).
+        if let Err(refused) = self.auth.load().check(
+            req.method(),
+            req.uri().path(),
+            req.uri().query(),
+            req.headers(),
+            self.peer,
+        ) {
+            return Either::Left(ready(Ok(*refused)));
         }
         if let Some(via) = &via
             && fs_core::hops::too_many_hops(via)

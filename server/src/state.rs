@@ -61,6 +61,8 @@ pub struct Shared {
     pub(crate) config_source: Mutex<Option<std::path::PathBuf>>,
     /// The config last read (at start or by a reload); held by a reload while it runs.
     pub(crate) running: tokio::sync::Mutex<Arc<Config>>,
+    /// Who may call the API (`server.auth`), swapped whole by a reload.
+    pub auth: Arc<arc_swap::ArcSwap<crate::auth::Auth>>,
     /// Whether the config's external plugins were loaded ([`AppState::load_plugins`]).
     plugins_loaded: std::sync::atomic::AtomicBool,
 }
@@ -95,7 +97,13 @@ impl AppState {
             .server
             .api_mount_policy()
             .expect("checked when the config was parsed");
+        // Checked when the config was parsed; a token file or variable gone since fails closed.
+        let auth = config.server.auth.build().unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            crate::auth::Auth::refusing(e.to_string())
+        });
         AppState(Arc::new(Shared {
+            auth: Arc::new(arc_swap::ArcSwap::from_pointee(auth)),
             api_mount_policy,
             fs,
             registry: Arc::new(registry),

@@ -165,16 +165,32 @@ fn each_loaded_plugin_logs_one_line_naming_it() {
     assert_eq!(log.matches(&line).count(), 1, "{log}");
 }
 
-/// Without authentication, listening beyond loopback is worth a warning; loopback is not.
+/// The start log says which auth mode is in force; listening beyond loopback without tokens is
+/// worth a warning (protected mode, or none at all when it is off); loopback is not.
 #[test]
-fn listening_beyond_loopback_warns_that_there_is_no_authentication() {
-    let open = start(&["--addr", "0.0.0.0:0"]);
+fn the_start_log_names_the_auth_mode_and_warns_beyond_loopback() {
+    let protected = start(&["--addr", "0.0.0.0:0"]);
+    let log = protected.stop();
+    assert!(log.contains("auth: protected mode"), "{log}");
+    assert!(
+        log.contains("reachable from other machines, but no tokens are configured: protected mode refuses them"),
+        "{log}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pfs.yaml");
+    std::fs::write(
+        &cfg,
+        "server:\n  auth: {protected_mode: false}\nplugins: {}\n",
+    )
+    .unwrap();
+    let open = start(&["--addr", "0.0.0.0:0", "-c", cfg.to_str().unwrap()]);
     let log = open.stop();
+    assert!(log.contains("auth: OFF"), "{log}");
     assert!(
         log.contains("reachable from other machines and the API has no authentication"),
         "{log}"
     );
     let local = start(&[]);
     let log = local.stop();
-    assert!(!log.contains("no authentication"), "{log}");
+    assert!(!log.contains("reachable from other machines"), "{log}");
 }

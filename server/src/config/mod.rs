@@ -2,10 +2,12 @@
 //! the embedded default, and the startup checks that name what is allowed. The `server` section is
 //! in `server`, secret masking in [`redact`].
 
+mod auth;
 mod external;
 mod redact;
 mod server;
 
+pub use auth::{AuthConfig, MIN_TOKEN_LEN, TokenConfig};
 pub use external::{ExternalPluginsConfig, PluginPathEntry, ProcessConfig};
 pub use redact::{is_secret_key, redact};
 pub use server::{
@@ -163,8 +165,11 @@ impl Config {
     /// # Errors
     /// `InvalidArgument` with the parser's message (which names unknown keys and the allowed ones).
     pub fn parse(text: &str) -> Result<Config> {
-        let mut cfg: Config = serde_saphyr::from_str(text)
-            .map_err(|e| Error::invalid_argument(format!("invalid config: {e}")))?;
+        // Without the parser's snippet of the file: the line it would quote may hold a token or
+        // a password, and the message reaches logs and the reload answer. Line and column stay.
+        let mut cfg: Config = serde_saphyr::from_str(text).map_err(|e| {
+            Error::invalid_argument(format!("invalid config: {}", e.without_snippet()))
+        })?;
         for entry in cfg.plugins.values_mut() {
             for inst in entry.instances_mut() {
                 if inst.config.is_null() {
@@ -173,6 +178,7 @@ impl Config {
             }
         }
         cfg.server.api_mount_policy()?;
+        cfg.server.auth.build()?;
         cfg.external_plugins.process.limits()?;
         Ok(cfg)
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use fs_core::policy::{Listen, MountPolicy};
 
+use super::AuthConfig;
 use crate::serve::ConnLimits;
 
 /// Default request body limit: 64 MiB, as AGFS.
@@ -58,6 +59,9 @@ pub struct ServerConfig {
     /// Stop at start on any config problem (an unknown plugin, a mount that fails), as
     /// `--strict`. Default false: they are reported failed and the rest serve.
     pub strict: bool,
+    /// Who may call the API: bearer tokens with roles, and protected mode (see
+    /// [`AuthConfig`]). Applied again by a reload.
+    pub auth: AuthConfig,
 }
 
 /// A duration in the config: seconds as a number, or a string such as `"30s"` or `"2m"`; more
@@ -118,6 +122,7 @@ impl Default for ServerConfig {
             api_mount_listen: Vec::new(),
             hook_timeout: Seconds(fs_core::lifecycle::DEFAULT_HOOK_TIMEOUT),
             strict: false,
+            auth: AuthConfig::default(),
         }
     }
 }
