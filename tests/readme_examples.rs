@@ -38,14 +38,19 @@ fn extract(markdown: &str) -> Vec<Example> {
     let lines: Vec<&str> = markdown.lines().collect();
     let mut out = Vec::new();
     let mut in_bash = false;
-    // The plugin walkthrough needs its own server and is run by `scripts/readme-plugins`.
+    // A walkthrough region (`<!-- NAME-walkthrough:begin ... -->` to `...:end -->`) needs a server
+    // of its own: the plugin one is run by `scripts/readme-plugins`, the security one by
+    // `readme_security_walkthrough_passes_against_its_config` below.
     let mut in_walkthrough = false;
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
         let trimmed = line.trim_start();
-        if trimmed.starts_with("<!-- plugin-walkthrough:") {
-            in_walkthrough = trimmed.starts_with("<!-- plugin-walkthrough:begin");
+        if let Some(marker) = trimmed.strip_prefix("<!-- ")
+            && let Some((name, edge)) = marker.split_once("-walkthrough:")
+            && !name.contains(' ')
+        {
+            in_walkthrough = edge.starts_with("begin");
         }
         if in_walkthrough {
             i += 1;
@@ -246,4 +251,48 @@ fn readme_curl_examples_pass_against_a_fresh_server() {
         "{} README examples passed, {skipped} skipped",
         examples.len() - skipped
     );
+}
+
+/// The README's security walkthrough: the server runs on the section's YAML (its `/etc/pfs/`
+/// token files made in a temporary directory), then its curl examples run as in the test above.
+#[test]
+fn readme_security_walkthrough_passes_against_its_config() {
+    let readme = tests::read_doc("README.md");
+    let start = readme
+        .find("<!-- security-walkthrough:begin")
+        .expect("README has the security walkthrough");
+    let end = readme[start..]
+        .find("<!-- security-walkthrough:end")
+        .map(|e| start + e)
+        .expect("the walkthrough ends");
+    let region = &readme[start..end];
+    let region = &region[region.find('\n').unwrap() + 1..];
+    let yaml = region
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|r| r.split("```").next())
+        .expect("the walkthrough has a YAML block");
+    let etc = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(etc.path().join("reader.token"), "reader-token-change-me\n").unwrap();
+    let yaml = yaml.replace("/etc/pfs/", &format!("{}/", etc.path().display()));
+    let config = etc.path().join("secure.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let examples = extract(region);
+    assert!(examples.len() >= 5, "{examples:?}");
+    let curl_home = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(curl_home.path().join(".curlrc"), "max-time = 30\n").unwrap();
+    let server = tests::start_server(&["-c", config.to_str().unwrap()]);
+    for ex in &examples {
+        let command = ex.command.replace(README_URL, &server.base_url);
+        let out = run(&command, curl_home.path(), None);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && matches(&ex.expected, &stdout),
+            "README security example at region line {}\n--- command\n{}\n--- expected\n{}\n--- actual\n{}",
+            ex.line,
+            ex.command,
+            ex.expected.join("\n"),
+            stdout
+        );
+    }
 }
