@@ -96,7 +96,7 @@ TABLE="| 1 run, hyperfine medians of $RUNS | curl (s) | pfs (s) | pfs / curl | T
 | \`cat /memfs/big \| grep x \| wc -l\`, 100,000 lines (both count $COUNT_PFS / $COUNT_CURL) | $PIPE_CURL | $PIPE_PFS | $PIPE_RATIO | ≤ 1.5 | $(pass "$PIPE_RATIO" 1.5) |
 | \`ls\` of a directory of $ENTRIES entries (curl: the raw \`GET /directories\` to /dev/null) | $LS_CURL | $LS_PFS | $LS_RATIO | ≤ 1.2 | $(pass "$LS_RATIO" 1.2) |
 
-\`pfs ls\` of the $ENTRIES entries prints its first line after $FIRST_MS ms and ends after $END_MS ms (medians of 9): names are printed as the listing is parsed, but the server sends a listing once it is built (curl's whole call takes about as long as pfs's first line), so the first name cannot come much earlier; what pfs adds after it is parsing each entry (pfs's user CPU: $LS_USER_MS ms mean)."
+\`pfs ls\` of the $ENTRIES entries prints its first line after $FIRST_MS ms and ends after $END_MS ms (medians of 9): names are printed as the listing is parsed, but the server sends a listing once it is built (curl's whole call takes about as long as pfs's first line), so the first name cannot come much earlier. A short \`ls\` asks the server for names only (\`fields=name\`, a pfs extension that AGFS ignores), so its answer is a fraction of the full listing curl fetches; pfs's user CPU: $LS_USER_MS ms mean."
 COMMANDS="Commands: \`curl -s \$B/files?path=/memfs/big | grep x | wc -l\` vs \`pfs sh -c 'cat /memfs/big | grep x | wc -l'\`; \`curl -s \$B/directories?path=/memfs/many -o /dev/null\` vs \`pfs ls /memfs/many\` (output to a pipe: one name a line); \`hyperfine -N --warmup 3 --runs $RUNS\`, each pipeline under \`bash -c\`."
 RAW="Raw hyperfine output:
 

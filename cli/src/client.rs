@@ -280,9 +280,20 @@ impl Client {
 
     /// `GET /directories`, parsed entry by entry as the answer arrives (see [`Listing`]).
     pub async fn list(&self, path: &str) -> Result<Listing> {
-        let resp = self
-            .send(self.with_path(Method::GET, "directories", path))
-            .await?;
+        self.list_fields(path, None).await
+    }
+
+    /// `GET /directories` with only the entry keys in `fields` (comma-separated; `None`: all).
+    /// A server that ignores `fields` (AGFS) sends whole entries, which parse the same.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn list_fields(&self, path: &str, fields: Option<&str>) -> Result<Listing> {
+        let mut req = self.with_path(Method::GET, "directories", path);
+        if let Some(f) = fields {
+            req = req.query(&[("fields", f)]);
+        }
+        let resp = self.send(req).await?;
         Ok(Listing::new(body_stream(resp)))
     }
 

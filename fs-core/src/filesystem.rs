@@ -115,13 +115,81 @@ pub fn format_time(t: Option<SystemTime>) -> String {
 
 impl Serialize for FileInfo {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.only(InfoFields::ALL).serialize(s)
+    }
+}
+
+/// A set of [`FileInfo`]'s JSON keys, for answers that carry only some of them (a listing for
+/// `ls`, which prints names only, need not carry times and metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InfoFields(u8);
+
+impl InfoFields {
+    /// The JSON keys, in the order they are written (AGFS's).
+    pub const KEYS: [&'static str; 6] = ["name", "size", "mode", "modTime", "isDir", "meta"];
+    /// Every key.
+    pub const ALL: InfoFields = InfoFields(0b11_1111);
+
+    /// The keys of a comma-separated list (`name,isDir`); `name` is always in.
+    ///
+    /// ```
+    /// use fs_core::filesystem::InfoFields;
+    /// assert_eq!(InfoFields::parse("isDir").unwrap(), InfoFields::parse("name,isDir").unwrap());
+    /// assert!(InfoFields::parse("name,owner").unwrap_err().to_string().contains("owner"));
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming an unknown key and the known ones.
+    pub fn parse(list: &str) -> crate::Result<InfoFields> {
+        let mut bits = 1;
+        for key in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            let Some(i) = Self::KEYS.iter().position(|k| *k == key) else {
+                return Err(crate::Error::invalid_argument(format!(
+                    "invalid fields: unknown field '{key}' (known: {})",
+                    Self::KEYS.join(", ")
+                )));
+            };
+            bits |= 1 << i;
+        }
+        Ok(InfoFields(bits))
+    }
+
+    fn has(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+}
+
+/// A [`FileInfo`] serialized with only some of its keys ([`FileInfo::only`]).
+#[derive(Debug)]
+pub struct SomeFields<'a>(&'a FileInfo, InfoFields);
+
+impl FileInfo {
+    /// This entry serialized with only the keys in `fields`, encoded as the whole entry would be.
+    pub fn only(&self, fields: InfoFields) -> SomeFields<'_> {
+        SomeFields(self, fields)
+    }
+}
+
+impl Serialize for SomeFields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let (info, f) = (self.0, self.1);
         let mut st = s.serialize_struct("FileInfo", 6)?;
-        st.serialize_field("name", &self.name)?;
-        st.serialize_field("size", &self.size)?;
-        st.serialize_field("mode", &self.mode)?;
-        st.serialize_field("modTime", &format_time(self.mod_time))?;
-        st.serialize_field("isDir", &self.is_dir)?;
-        st.serialize_field("meta", &self.meta)?;
+        st.serialize_field("name", &info.name)?;
+        if f.has(1) {
+            st.serialize_field("size", &info.size)?;
+        }
+        if f.has(2) {
+            st.serialize_field("mode", &info.mode)?;
+        }
+        if f.has(3) {
+            st.serialize_field("modTime", &format_time(info.mod_time))?;
+        }
+        if f.has(4) {
+            st.serialize_field("isDir", &info.is_dir)?;
+        }
+        if f.has(5) {
+            st.serialize_field("meta", &info.meta)?;
+        }
         st.end()
     }
 }

@@ -376,3 +376,46 @@ async fn stream_true_on_a_plain_file_streams_its_content() {
     let (s, b) = send(&app, get("/api/v1/files?path=/memfs/s&stream=true")).await;
     assert_eq!((s.as_u16(), &b[..]), (200, &b"streamed"[..]));
 }
+
+/// `fields` keeps only the keys asked for (name always), in AGFS's order; an unknown key is a
+/// 400 naming the known ones; without it, every key.
+#[tokio::test]
+async fn listing_fields_keep_only_the_keys_asked_for() {
+    let (app, _) = common::app().await;
+    send(&app, post("/api/v1/directories?path=/memfs/t")).await;
+    send(&app, put("/api/v1/files?path=/memfs/t/a", "abc")).await;
+    send(&app, post("/api/v1/directories?path=/memfs/t/d")).await;
+    let keys = |v: &serde_json::Value| -> Vec<Vec<String>> {
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_object().unwrap().keys().cloned().collect())
+            .collect()
+    };
+    let (s, v) = send_json(&app, get("/api/v1/directories?path=/memfs/t&fields=name")).await;
+    assert_eq!(s, 200);
+    assert_eq!(common::listing_names(&v), ["a", "d"]);
+    assert!(keys(&v).iter().all(|k| k == &["name"]), "{v}");
+    let (_, v) = send_json(
+        &app,
+        get("/api/v1/directories?path=/memfs/t&fields=isDir,size"),
+    )
+    .await;
+    assert_eq!(
+        v["files"][0],
+        serde_json::json!({"name": "a", "size": 3, "isDir": false})
+    );
+    assert_eq!(v["files"][1]["isDir"], true);
+    let (_, v) = send_json(&app, get("/api/v1/directories?path=/memfs/t")).await;
+    let all = ["name", "size", "mode", "modTime", "isDir", "meta"];
+    assert!(keys(&v).iter().all(|k| k.len() == all.len()), "{v}");
+    let (s, v) = send_json(
+        &app,
+        get("/api/v1/directories?path=/memfs/t&fields=name,owner"),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("'owner'") && e.contains("modTime"), "{e}");
+}

@@ -45,7 +45,10 @@ pub async fn ls(a: LsArgs, r: &mut Runner<'_>) -> CmdResult {
     let many = paths.len() > 1;
     for (i, given) in paths.iter().enumerate() {
         let abs = r.resolve(given);
-        let mut listing = match r.ctx.client.list(&abs).await {
+        // Names are all a short listing prints: the server need not send the rest (a pfs server
+        // honours `fields`; AGFS ignores it and sends whole entries, which parse the same).
+        let fields = if a.long { None } else { Some("name") };
+        let mut listing = match r.ctx.client.list_fields(&abs, fields).await {
             Ok(l) => l,
             Err(e) if e.reason() == "not a directory" => {
                 match r.ctx.client.stat(&abs).await {
