@@ -87,9 +87,13 @@ pub async fn run_args(args: Vec<String>, io: &mut Io) -> i32 {
 }
 
 /// The binary's `main`: a small runtime, the process's standard streams, the exit code.
+///
+/// One thread: a command's future, the HTTP connections it drives and its pieces all run there,
+/// so a received chunk reaches the writer without a wake-up across threads (on two worker
+/// threads a 512 MiB `cat` made 4,000 futex calls and ran at 0.63x curl's speed). Blocking work
+/// (files, standard streams) still goes to tokio's blocking pool.
 pub fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -63,13 +63,18 @@ impl std::fmt::Debug for Io {
     }
 }
 
+/// The buffer in front of standard output. tokio hands each write of its stdout to a blocking
+/// thread and waits for the previous one first; at 64 KiB a 1 GiB `cat` made 16,384 such hand-offs
+/// and ran at 0.6x curl's speed, at 1 MiB it makes 1,024.
+const STDOUT_BUFFER: usize = 1 << 20;
+
 impl Io {
     /// The process's standard streams; standard output is buffered (each command flushes it).
     pub fn stdio() -> Self {
         use std::io::IsTerminal;
         Io {
             stdin: Box::new(tokio::io::stdin()),
-            stdout: Box::new(BufWriter::with_capacity(64 * 1024, tokio::io::stdout())),
+            stdout: Box::new(BufWriter::with_capacity(STDOUT_BUFFER, tokio::io::stdout())),
             stderr: Box::new(tokio::io::stderr()),
             stdout_is_terminal: std::io::stdout().is_terminal(),
         }
