@@ -279,7 +279,9 @@ async fn upload_all(
                     r.io.error_line(&line).await;
                 }
                 Ok(_) => {}
-                Err(e) => r.error(Some(given), &e).await,
+                // A local read failed: the source; anything else is the remote target's.
+                Err(e @ Error::Io(_)) => r.error(Some(given), &e).await,
+                Err(e) => r.error(Some(&to), &e).await,
             }
         }
     }
