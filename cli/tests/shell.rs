@@ -8,50 +8,9 @@
 
 mod common;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 
-use common::{DEADLINE, Server, command, serve};
-use regex::Regex;
-
-/// Runs `pfs sh ARGS...` with standard output and error joined; returns (output, exit code).
-async fn sh(server: &Server, args: &[&str], dir: &Path) -> (String, i32) {
-    let (mut r, w) = std::io::pipe().expect("pipe");
-    let mut c = command(&server.url());
-    c.arg("sh")
-        .args(args)
-        .current_dir(dir)
-        .env("TMP", server.dir())
-        .env_remove("PFS_HISTORY")
-        .stdin(Stdio::null())
-        .stdout(w.try_clone().expect("dup"))
-        .stderr(w);
-    let mut child = c.spawn().expect("spawn pfs sh");
-    drop(c);
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        r.read_to_end(&mut out).map(|_| out)
-    });
-    let status = tokio::time::timeout(DEADLINE, child.wait())
-        .await
-        .unwrap_or_else(|_| panic!("pfs sh {args:?} did not finish in {DEADLINE:?}"))
-        .expect("pfs sh ran");
-    let out = reader.await.expect("reader").expect("read output");
-    (
-        String::from_utf8_lossy(&out).into_owned(),
-        status.code().unwrap_or(-1),
-    )
-}
-
-fn normalise(text: &str, server: &str, tmp: &str) -> String {
-    let time = Regex::new(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?")
-        .expect("regex");
-    let id = Regex::new(r#""id":"[^"]*""#).expect("regex");
-    let text = text.replace(server, "SERVER").replace(tmp, "TMP");
-    let text = time.replace_all(&text, "TIME");
-    id.replace_all(&text, r#""id":"ID""#).into_owned()
-}
+use common::{check_golden, normalise, serve, sh};
 
 async fn golden(name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/shell");
@@ -64,23 +23,7 @@ async fn golden(name: &str) {
     if code != 0 {
         got.push_str(&format!("? {code}\n"));
     }
-    let expected_path = dir.join(format!("{name}.out"));
-    if std::env::var_os("PFS_BLESS").is_some() {
-        std::fs::write(&expected_path, &got).expect("write the golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&expected_path)
-        .unwrap_or_else(|e| panic!("{name}.out: {e} (PFS_BLESS=1 writes it)"));
-    if got != expected {
-        let first = expected
-            .lines()
-            .zip(got.lines())
-            .enumerate()
-            .find(|(_, (e, g))| e != g)
-            .map(|(i, (e, g))| format!("line {}:\n  expected: {e}\n  got:      {g}", i + 1))
-            .unwrap_or_else(|| "one is a prefix of the other".to_string());
-        panic!("{name}: transcript differs from {name}.out\n{first}\n--- got ---\n{got}");
-    }
+    check_golden(name, &got);
 }
 
 macro_rules! golden {

@@ -3,7 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::Read;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ pub struct Server {
 
 impl Server {
     /// The directory of the server's SQLite files.
-    pub fn dir(&self) -> &std::path::Path {
+    pub fn dir(&self) -> &Path {
         self._dir.path()
     }
 
@@ -37,15 +39,23 @@ impl Server {
 /// A server with memfs, queuefs, kvfs (one key), streamfs, sqlfs on SQLite and hellofs, served on
 /// a real socket (`pfs_server::run`) as `server/tests/common::serve` does.
 pub async fn serve() -> Server {
+    serve_config(|dir| {
+        format!(
+            "plugins:\n  memfs: {{path: /memfs}}\n  queuefs: {{path: /queuefs}}\n  \
+             kvfs: {{path: /kvfs, config: {{initial_data: {{welcome: 'Hello from pfs!'}}}}}}\n  \
+             streamfs: {{path: /streamfs}}\n  hellofs: {{path: /hellofs}}\n  \
+             sqlfs: {{path: /sqlfs, config: {{backend: sqlite, db_path: '{}'}}}}\n",
+            dir.join("sqlfs.db").display()
+        )
+    })
+    .await
+}
+
+/// A server on the config `yaml` makes from the server's temp directory (which it may fill, e.g.
+/// with a localfs root), served as [`serve`] does. A mount that fails shows as failed in `mounts`.
+pub async fn serve_config(yaml: impl FnOnce(&Path) -> String) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("sqlfs.db");
-    let yaml = format!(
-        "plugins:\n  memfs: {{path: /memfs}}\n  queuefs: {{path: /queuefs}}\n  \
-         kvfs: {{path: /kvfs, config: {{initial_data: {{welcome: 'Hello from pfs!'}}}}}}\n  \
-         streamfs: {{path: /streamfs}}\n  hellofs: {{path: /hellofs}}\n  \
-         sqlfs: {{path: /sqlfs, config: {{backend: sqlite, db_path: '{}'}}}}\n",
-        db.display()
-    );
+    let yaml = yaml(dir.path());
     let state = AppState::new(Config::parse(&yaml).expect("test config parses"));
     pfs_server::start_mounts(&state)
         .await
@@ -146,5 +156,80 @@ pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
         }
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `pfs sh ARGS...` in `dir` with standard output and error joined, `$TMP` the server's temp
+/// directory and `envs` set too; returns (output, exit code).
+pub async fn sh_env(
+    server: &Server,
+    args: &[&str],
+    dir: &Path,
+    envs: &[(&str, &str)],
+) -> (String, i32) {
+    let (mut r, w) = std::io::pipe().expect("pipe");
+    let mut c = command(&server.url());
+    c.arg("sh")
+        .args(args)
+        .current_dir(dir)
+        .env("TMP", server.dir())
+        .envs(envs.iter().copied())
+        .env_remove("PFS_HISTORY")
+        .stdin(Stdio::null())
+        .stdout(w.try_clone().expect("dup"))
+        .stderr(w);
+    let mut child = c.spawn().expect("spawn pfs sh");
+    drop(c);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).map(|_| out)
+    });
+    let status = tokio::time::timeout(DEADLINE, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("pfs sh {args:?} did not finish in {DEADLINE:?}"))
+        .expect("pfs sh ran");
+    let out = reader.await.expect("reader").expect("read output");
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        status.code().unwrap_or(-1),
+    )
+}
+
+/// Runs `pfs sh ARGS...` as [`sh_env`] does, with no extra variables.
+pub async fn sh(server: &Server, args: &[&str], dir: &Path) -> (String, i32) {
+    sh_env(server, args, dir, &[]).await
+}
+
+/// A transcript with what varies from run to run named: the server's URL (`SERVER`), its temp
+/// directory (`TMP`), times (`TIME`) and queue message ids.
+pub fn normalise(text: &str, server: &str, tmp: &str) -> String {
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?")
+        .expect("regex");
+    let id = regex::Regex::new(r#""id":"[^"]*""#).expect("regex");
+    let text = text.replace(server, "SERVER").replace(tmp, "TMP");
+    let text = time.replace_all(&text, "TIME");
+    id.replace_all(&text, r#""id":"ID""#).into_owned()
+}
+
+/// Compares a golden test's transcript with `tests/golden/shell/NAME.out`, or writes it there
+/// under `PFS_BLESS=1`.
+pub fn check_golden(name: &str, got: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/shell");
+    let expected_path = dir.join(format!("{name}.out"));
+    if std::env::var_os("PFS_BLESS").is_some() {
+        std::fs::write(&expected_path, got).expect("write the golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path)
+        .unwrap_or_else(|e| panic!("{name}.out: {e} (PFS_BLESS=1 writes it)"));
+    if got != expected {
+        let first = expected
+            .lines()
+            .zip(got.lines())
+            .enumerate()
+            .find(|(_, (e, g))| e != g)
+            .map(|(i, (e, g))| format!("line {}:\n  expected: {e}\n  got:      {g}", i + 1))
+            .unwrap_or_else(|| "one is a prefix of the other".to_string());
+        panic!("{name}: transcript differs from {name}.out\n{first}\n--- got ---\n{got}");
     }
 }
