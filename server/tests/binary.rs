@@ -194,3 +194,83 @@ fn the_start_log_names_the_auth_mode_and_warns_beyond_loopback() {
     let log = local.stop();
     assert!(!log.contains("reachable from other machines"), "{log}");
 }
+
+/// Every refusal and every admin call leaves an audit line naming the peer, the route, the status
+/// or the principal — and never the token.
+#[test]
+fn refusals_and_admin_calls_are_audited_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pfs.yaml");
+    std::fs::write(
+        &cfg,
+        "server:\n  auth:\n    tokens:\n      - {name: ops, role: admin, token: audit-admin-token-0123}\n      - {name: viewer, role: read, token: audit-read-token-01234}\nplugins:\n  memfs: {path: /memfs}\n",
+    )
+    .unwrap();
+    let server = start(&["-c", cfg.to_str().unwrap()]);
+    let call = |args: &[&str]| {
+        let out = curl(args);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let files = format!("{}/api/v1/files?path=/memfs/x", server.base);
+    assert_eq!(
+        call(&["-o", "/dev/null", "-w", "%{http_code}", &files]),
+        "401"
+    );
+    assert_eq!(
+        call(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Authorization: Bearer audit-read-token-01234",
+            "-X",
+            "PUT",
+            "-d",
+            "x",
+            &files
+        ]),
+        "403"
+    );
+    let mount = format!("{}/api/v1/mount", server.base);
+    assert_eq!(
+        call(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Authorization: Bearer audit-admin-token-0123",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"fstype":"memfs","path":"/m2"}"#,
+            &mount
+        ]),
+        "200"
+    );
+    let log = server.stop();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("audit:")).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("refused")
+            && l.contains("status=401")
+            && l.contains("/api/v1/files")),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("refused")
+            && l.contains("status=403")
+            && l.contains("principal=viewer")),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("admin call")
+            && l.contains("principal=ops")
+            && l.contains("/api/v1/mount")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("audit-admin-token") && !log.contains("audit-read-token"),
+        "{log}"
+    );
+}

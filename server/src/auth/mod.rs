@@ -9,6 +9,8 @@
 //! - **Principals configured**: every call but the public ones (`/`, `/api/v1/ready`,
 //!   `/api/v1/version`) needs `Authorization: Bearer TOKEN`, loopback included. No or an unknown
 //!   token: 401 with `WWW-Authenticate`; a role too low: 403 naming the role needed.
+//! - **Audit**: every refusal and every admin call is logged at info under the target `audit`
+//!   (peer, method, route path, status, principal name; never a token or a query).
 
 pub mod routes;
 
@@ -175,13 +177,18 @@ impl Auth {
         let Some(role) = needed.role() else {
             return Ok(None);
         };
+        let denied = |status: u16, who: &str| {
+            tracing::info!(target: "audit", %peer, %method, path, status, principal = %who, "audit: refused");
+        };
         if let Some(why) = &self.broken {
+            denied(503, "-");
             return Err(Box::new(refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &format!("unavailable: the server's auth config could not be loaded: {why}"),
             )));
         }
         if open {
+            denied(403, "-");
             return Err(Box::new(refusal(
                 StatusCode::FORBIDDEN,
                 &format!(
@@ -197,18 +204,21 @@ impl Auth {
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             });
         let Some(token) = token else {
+            denied(401, "-");
             return Err(Box::new(unauthorized(
                 "unauthorized: this call needs 'Authorization: Bearer TOKEN'",
                 None,
             )));
         };
         let Some(principal) = self.principal(token.as_bytes()) else {
+            denied(401, "(unknown token)");
             return Err(Box::new(unauthorized(
                 "unauthorized: the bearer token is not one this server knows",
                 Some("invalid_token"),
             )));
         };
         if principal.role < role {
+            denied(403, &principal.name);
             return Err(Box::new(refusal(
                 StatusCode::FORBIDDEN,
                 &format!(
@@ -218,6 +228,9 @@ impl Auth {
                     role.as_str()
                 ),
             )));
+        }
+        if role == Role::Admin {
+            tracing::info!(target: "audit", %peer, %method, path, principal = %principal.name, "audit: admin call");
         }
         Ok(Some(principal.clone()))
     }
