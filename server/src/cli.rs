@@ -141,6 +141,11 @@ async fn main_on(
         .unwrap_or_else(crate::config::default_data_dir);
     let mut config = config;
     config.server.data_dir = data_dir.display().to_string();
+    // Token files and variables are read now: a missing one stops the start, naming it.
+    if let Err(e) = config.server.auth.build() {
+        eprintln!("pfs-server: {e}");
+        return 1;
+    }
     let state = AppState::new(config);
     state.set_config_source(args.config.clone());
     state.load_plugins().await;

@@ -274,3 +274,33 @@ fn refusals_and_admin_calls_are_audited_without_tokens() {
         "{log}"
     );
 }
+
+/// A token file that is not there stops the start with the entry and the file named (the config
+/// itself parses: files are read when the server starts, not when a config is only read).
+#[test]
+fn a_missing_token_file_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pfs.yaml");
+    let missing = dir.path().join("nope.token");
+    std::fs::write(
+        &cfg,
+        format!(
+            "server:\n  address: \"127.0.0.1:0\"\n  auth:\n    tokens: [{{name: ci, role: read, token_file: {}}}]\nplugins: {{}}\n",
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.auth.tokens[0] (ci)") && err.contains("nope.token"),
+        "{err}"
+    );
+}

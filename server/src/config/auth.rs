@@ -102,8 +102,9 @@ impl TokenConfig {
         }
     }
 
-    /// The digest of this principal's token, from whichever source the config names.
-    fn digest(&self, at: &str) -> Result<TokenDigest> {
+    /// Checks what can be checked without reading files or the environment: exactly one
+    /// source, a well-formed digest, a plain token long enough.
+    fn check(&self, at: &str) -> Result<()> {
         let given = [
             self.token_sha256.is_some(),
             self.token_file.is_some(),
@@ -118,6 +119,21 @@ impl TokenConfig {
                 "{at}: give exactly one of token_sha256, token_file, token_env, token ({given} given)"
             )));
         }
+        if let Some(hex) = &self.token_sha256
+            && TokenDigest::from_hex(hex.trim()).is_none()
+        {
+            return Err(invalid(format!("{at}: token_sha256 must be 64 hex digits")));
+        }
+        if let Some(t) = &self.token {
+            check_token(t, at)?;
+        }
+        Ok(())
+    }
+
+    /// The digest of this principal's token, from whichever source the config names (token
+    /// files and variables are read now).
+    fn digest(&self, at: &str) -> Result<TokenDigest> {
+        self.check(at)?;
         if let Some(hex) = &self.token_sha256 {
             return TokenDigest::from_hex(hex.trim())
                 .ok_or_else(|| invalid(format!("{at}: token_sha256 must be 64 hex digits")));
@@ -135,13 +151,18 @@ impl TokenConfig {
         } else {
             self.token.clone().unwrap_or_default()
         };
-        if token.len() < MIN_TOKEN_LEN || token.chars().any(char::is_whitespace) {
-            return Err(invalid(format!(
-                "{at}: a token must be at least {MIN_TOKEN_LEN} characters without spaces"
-            )));
-        }
+        check_token(&token, at)?;
         Ok(TokenDigest::of(token.as_bytes()))
     }
+}
+
+fn check_token(token: &str, at: &str) -> Result<()> {
+    if token.len() < MIN_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+        return Err(invalid(format!(
+            "{at}: a token must be at least {MIN_TOKEN_LEN} characters without spaces"
+        )));
+    }
+    Ok(())
 }
 
 fn invalid(message: String) -> Error {
@@ -149,14 +170,13 @@ fn invalid(message: String) -> Error {
 }
 
 impl AuthConfig {
-    /// The principals with their token digests, checked: names unique and non-empty, every
-    /// token from exactly one source, at least [`MIN_TOKEN_LEN`] long, no two the same. Token
-    /// files and variables are read now.
+    /// Checks the section without reading token files or variables (they may not exist where
+    /// a config is only read, and are read at start and at each reload): names present and
+    /// unique, one source each, well-formed digests, plain tokens long enough.
     ///
     /// # Errors
-    /// `InvalidArgument` naming the entry (by position and name, never its token).
-    pub fn build(&self) -> Result<Auth> {
-        let mut principals: Vec<(TokenDigest, Principal)> = Vec::new();
+    /// `InvalidArgument` naming the entry.
+    pub fn check(&self) -> Result<()> {
         for (i, t) in self.tokens.iter().enumerate() {
             let at = format!("server.auth.tokens[{i}] ({})", t.name);
             if t.name.trim().is_empty() {
@@ -164,9 +184,25 @@ impl AuthConfig {
                     "server.auth.tokens[{i}]: a principal needs a name"
                 )));
             }
-            if principals.iter().any(|(_, p)| p.name == t.name) {
+            if self.tokens[..i].iter().any(|o| o.name == t.name) {
                 return Err(invalid(format!("{at}: two principals have this name")));
             }
+            t.check(&at)?;
+        }
+        Ok(())
+    }
+
+    /// The principals with their token digests, checked: names unique and non-empty, every
+    /// token from exactly one source, at least [`MIN_TOKEN_LEN`] long, no two the same. Token
+    /// files and variables are read now.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the entry (by position and name, never its token).
+    pub fn build(&self) -> Result<Auth> {
+        self.check()?;
+        let mut principals: Vec<(TokenDigest, Principal)> = Vec::new();
+        for (i, t) in self.tokens.iter().enumerate() {
+            let at = format!("server.auth.tokens[{i}] ({})", t.name);
             let digest = t.digest(&at)?;
             if let Some((_, other)) = principals.iter().find(|(d, _)| *d == digest) {
                 return Err(invalid(format!(

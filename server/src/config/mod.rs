@@ -178,7 +178,7 @@ impl Config {
             }
         }
         cfg.server.api_mount_policy()?;
-        cfg.server.auth.build()?;
+        cfg.server.auth.check()?;
         cfg.external_plugins.process.limits()?;
         Ok(cfg)
     }
