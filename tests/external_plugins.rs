@@ -235,6 +235,87 @@ fn load_is_refused_when_external_plugins_are_disabled() {
     assert_eq!(s.send("POST", "/api/v1/plugins/load", "{}").0, 400);
 }
 
+/// The upload-then-load attack: a localfs mount serves the plugin directory, a client writes a
+/// library there and asks to load it. Refused before `dlopen` (the library's constructor, which
+/// would leave a marker file, never runs), naming the mount; so is a library in a directory
+/// others may write to.
+#[test]
+fn a_library_a_mount_exposes_or_others_may_write_is_refused_before_dlopen() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let plugins = root.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let marker = root.join("constructor-ran");
+    let src = root.join("evil.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void ran(void) {{ FILE *f = fopen(\"{}\", \"w\"); if (f) fclose(f); }}\nconst char *PluginName(void) {{ return \"evil\"; }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let built = root.join("evil.so");
+    let ok = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&built)
+        .arg(&src)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cc builds the library");
+    let config = root.join("pfs.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "external_plugins:\n  enabled: true\n  plugin_dir: {}\nplugins:\n  localfs: {{path: /up, config: {{local_dir: {}}}}}\n",
+            plugins.display(),
+            plugins.display()
+        ),
+    )
+    .unwrap();
+    let s = start_server(&["-c", config.to_str().unwrap()]);
+    // The client uploads the library through the mount, then asks to load it.
+    let upload = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-T"])
+        .arg(&built)
+        .arg(s.url("/api/v1/files?path=/up/evil.so"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&upload.stdout), "200");
+    let load = format!(
+        r#"{{"library_path":"{}"}}"#,
+        plugins.join("evil.so").display()
+    );
+    let (code, body) = s.send("POST", "/api/v1/plugins/load", &load);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("which a mount serves"), "{body}");
+    assert!(!marker.exists(), "the library's constructor ran");
+
+    // Not exposed, but in a directory others may write to.
+    let shared = root.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::copy(&built, shared.join("evil.so")).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let load = format!(
+        r#"{{"library_path":"{}"}}"#,
+        shared.join("evil.so").display()
+    );
+    std::fs::write(
+        &config,
+        "external_plugins:\n  enabled: true\n  allow_any_path: true\nplugins: {}\n",
+    )
+    .unwrap();
+    let s2 = start_server(&["-c", config.to_str().unwrap()]);
+    let (code, body) = s2.send("POST", "/api/v1/plugins/load", &load);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("writable by others"), "{body}");
+    assert!(!marker.exists(), "the library's constructor ran");
+    let (_, plugins_list) = s2.get("/api/v1/plugins");
+    assert!(!plugins_list.contains("evil"), "{plugins_list}");
+}
+
 /// The row of `GET /api/v1/mounts` for `path`.
 fn mount_row(s: &Server, path: &str) -> Value {
     let (code, body) = s.get("/api/v1/mounts");

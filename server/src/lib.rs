@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod handles;
 pub mod plugin_host;
+pub mod plugin_trust;
 pub mod reload;
 pub mod routes;
 pub mod serve;

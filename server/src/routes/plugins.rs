@@ -67,7 +67,8 @@ async fn library_body(body: RequestBody) -> ApiResult<LibraryBody> {
 /// `POST /plugins/load` with `{"library_path", "isolation"?}`: loads a library or plugin program
 /// from the plugin directory (or anywhere, with `allow_any_path`) and registers it under its name
 /// (`name-1` on a clash); `"isolation": "process"` runs each of its mounts in a process of its own
-/// (a program always runs so).
+/// (a program always runs so). Refused before the file is opened when it is not where only the
+/// server's user could have put it, or when a mount serves its directory ([`crate::plugin_trust`]).
 pub async fn load(State(st): State<AppState>, body: RequestBody) -> ApiResult<Json<Value>> {
     let req = library_body(body).await?;
     let isolation = req
@@ -76,6 +77,7 @@ pub async fn load(State(st): State<AppState>, body: RequestBody) -> ApiResult<Js
         .map(c_abi::Isolation::parse)
         .transpose()?;
     let path = st.host.check_api_path(&req.library_path)?;
+    crate::plugin_trust::check(&path, &crate::plugin_trust::exposed_dirs(&st.fs))?;
     let isolation = st.host.isolation_of(&path, isolation);
     let loaded = st.host.load_as(&st.registry, &path, isolation).await?;
     let mut resp = json!({
