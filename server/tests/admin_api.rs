@@ -540,3 +540,94 @@ async fn failed_mounts_never_echo_their_secrets() {
     let (_, body) = send(&app, get("/api/v1/mounts")).await;
     assert!(!String::from_utf8_lossy(&body).contains("Sup3rSecretPw"));
 }
+
+/// A mount made through the API keeps its host files under `server.mount_roots` (by default the
+/// data directory): localfs's directory and SQLite files elsewhere, or reached through a link
+/// that leads out, are refused before anything is created; the config's own mounts and
+/// `mount_roots: ['*']` are not limited.
+#[tokio::test]
+async fn api_mounts_keep_host_files_under_the_roots() {
+    let data = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let data_dir = data.path().canonicalize().unwrap();
+    std::fs::create_dir(data_dir.join("served")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), data_dir.join("link")).unwrap();
+    let (app, _) = app_with(&format!(
+        "server: {{data_dir: '{}'}}\nplugins:\n  localfs: {{path: /cfg, config: {{local_dir: '{}'}}}}\n",
+        data_dir.display(),
+        outside.path().display()
+    ))
+    .await;
+    // The config's own mount serves the outside directory.
+    assert_eq!(mount_row(&app, "/cfg").await["status"], "mounted");
+    let mount = |fstype: &str, path: &str, config: serde_json::Value| {
+        json!({"fstype": fstype, "path": path, "config": config}).to_string()
+    };
+    for (fstype, config) in [
+        ("localfs", json!({"local_dir": outside.path()})),
+        ("localfs", json!({"local_dir": data_dir.join("link")})),
+        ("localfs", json!({"local_dir": "/"})),
+        (
+            "sqlfs",
+            json!({"backend": "sqlite", "db_path": outside.path().join("x.db")}),
+        ),
+        (
+            "sqlfs",
+            json!({"backend": "sqlite", "db_path": data_dir.join("link/y.db")}),
+        ),
+        (
+            "queuefs",
+            json!({"backend": "sqlite", "db_path": outside.path().join("q.db")}),
+        ),
+    ] {
+        let (s, v) = send_json(
+            &app,
+            post_json("/api/v1/mount", &mount(fstype, "/api", config.clone())),
+        )
+        .await;
+        assert_eq!(s, 403, "{fstype} {config}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("server.mount_roots"),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing was created outside"
+    );
+    for (fstype, path, config) in [
+        (
+            "localfs",
+            "/l",
+            json!({"local_dir": data_dir.join("served")}),
+        ),
+        (
+            "sqlfs",
+            "/s",
+            json!({"backend": "sqlite", "db_path": data_dir.join("s.db")}),
+        ),
+        (
+            "queuefs",
+            "/q",
+            json!({"backend": "sqlite", "db_path": data_dir.join("q.db")}),
+        ),
+    ] {
+        let (s, v) = send_json(
+            &app,
+            post_json("/api/v1/mount", &mount(fstype, path, config)),
+        )
+        .await;
+        assert_eq!(s, 200, "{fstype}: {v}");
+    }
+    let (app, _) = app_with("server: {mount_roots: ['*']}\nplugins: {}\n").await;
+    let (s, v) = send_json(
+        &app,
+        post_json(
+            "/api/v1/mount",
+            &mount("localfs", "/any", json!({"local_dir": outside.path()})),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+}

@@ -188,7 +188,9 @@ async fn memfs_and_kvfs_caps_change_in_place_rejected_or_amended() {
 
 #[tokio::test]
 async fn a_change_the_plugin_cannot_take_in_place_asks_for_a_remount() {
-    let (app, _) = app().await;
+    // localfs through the API on temporary directories: roots anywhere.
+    let (app, _) =
+        app_with("server: {mount_roots: ['*']}\nplugins:\n  memfs: {path: /memfs}\n").await;
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     std::fs::write(one.path().join("f"), "one").unwrap();
     std::fs::write(two.path().join("f"), "two").unwrap();
@@ -226,7 +228,9 @@ async fn a_change_the_plugin_cannot_take_in_place_asks_for_a_remount() {
 
 #[tokio::test]
 async fn a_remount_that_fails_leaves_the_old_mount_serving() {
-    let (app, _) = app().await;
+    // localfs through the API on temporary directories: roots anywhere.
+    let (app, _) =
+        app_with("server: {mount_roots: ['*']}\nplugins:\n  memfs: {path: /memfs}\n").await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f"), "here").unwrap();
     let body = json!({"fstype": "localfs", "path": "/l", "config": {"local_dir": dir.path()}});

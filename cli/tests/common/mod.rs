@@ -55,7 +55,12 @@ pub async fn serve() -> Server {
 /// with a localfs root), served as [`serve`] does. A mount that fails shows as failed in `mounts`.
 pub async fn serve_config(yaml: impl FnOnce(&Path) -> String) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let yaml = yaml(dir.path());
+    // Mounts made through the API (`mount sqlfs ... db_path=$TMP/...`) keep their files here.
+    let yaml = format!(
+        "server:\n  mount_roots: ['{}']\n{}",
+        dir.path().display(),
+        yaml(dir.path())
+    );
     let state = AppState::new(Config::parse(&yaml).expect("test config parses"));
     pfs_server::start_mounts(&state)
         .await

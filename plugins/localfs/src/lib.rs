@@ -25,7 +25,7 @@ fs_core::config_keys! {
     KEYS;
     LOCAL_DIR: &'static str = Key::required(
         "local_dir",
-        "the directory served as the mount root; must exist and be a directory",
+        "the directory served as the mount root; must exist and be a directory. A mount made through the API must name one under the server's `mount_roots` (default: its data directory; 403 otherwise)",
     );
     READ_ONLY: bool = Key::optional("read_only", false, "refuse every change (`501 Unsupported`)")
         .live();
@@ -84,6 +84,9 @@ impl ServicePlugin for LocalFsPlugin {
 
     async fn initialize(&self, ctx: MountContext) -> Result<Arc<dyn FileSystem>> {
         let config = LocalFsConfig::parse(&ctx.config)?;
+        // A mount made through the API serves only a directory under the operator's roots.
+        ctx.policy
+            .check_local_path(std::path::Path::new(&config.local_dir))?;
         let fs = Arc::new(
             LocalFs::open(&config.local_dir, config.read_only)?
                 .allow_special_bits(config.allow_special_bits),

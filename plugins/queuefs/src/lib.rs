@@ -110,6 +110,9 @@ impl ServicePlugin for QueueFsPlugin {
         let backend: Arc<dyn backend::Backend> = match BackendConfig::from_config(&ctx.config)? {
             BackendConfig::Memory => Arc::new(backend::memory::MemoryBackend::new()),
             BackendConfig::Sql(SqlBackend::Sqlite { db_path }) => {
+                // Checked before the file is created: an API mount keeps it under the roots.
+                ctx.policy
+                    .check_local_path(std::path::Path::new(&db_path))?;
                 Arc::new(backend::sqlite::SqliteBackend::open(&db_path).await?)
             }
             BackendConfig::Sql(SqlBackend::Mysql(cfg)) => {

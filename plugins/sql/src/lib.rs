@@ -80,7 +80,7 @@ pub const fn db_path_key(default: &'static str) -> Key<&'static str> {
     Key::optional(
         DB_PATH,
         default,
-        "the SQLite database file (`sqlite` backend), created with its tables when missing (its directory must exist); a relative path is relative to the server's working directory",
+        "the SQLite database file (`sqlite` backend), created with its tables when missing (its directory must exist); a relative path is relative to the server's working directory. A mount made through the API must keep it under the server's `mount_roots` (default: its data directory; 403 otherwise)",
     )
 }
 

@@ -152,7 +152,12 @@ impl ServicePlugin for SqlFsPlugin {
         let backend = backend_config(&ctx.config, &default_db_path)?;
         let size = pool_size(&ctx.config, &backend)?;
         let store = match backend {
-            BackendConfig::Sqlite { db_path } => Store::Sqlite(sqlite::open(&db_path, size).await?),
+            BackendConfig::Sqlite { db_path } => {
+                // Checked before the file is created: an API mount keeps it under the roots.
+                ctx.policy
+                    .check_local_path(std::path::Path::new(&db_path))?;
+                Store::Sqlite(sqlite::open(&db_path, size).await?)
+            }
             BackendConfig::Mysql(cfg) => Store::Mysql(mysql::open(&cfg, size).await?),
         };
         Ok(Arc::new(SqlFs::new(store)))

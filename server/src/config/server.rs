@@ -6,7 +6,7 @@ use std::time::Duration;
 use fs_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use fs_core::policy::{Listen, MountPolicy};
+use fs_core::policy::{Listen, MountPolicy, Roots};
 
 use super::AuthConfig;
 use crate::serve::ConnLimits;
@@ -52,6 +52,10 @@ pub struct ServerConfig {
     /// IP addresses besides loopback where a mount made through the API may open a listener of
     /// its own (httpfs); `*`: anywhere. Default none. Mounts from the config are not limited.
     pub api_mount_listen: Vec<String>,
+    /// Directories under which a mount made through the API may keep files on this host
+    /// (localfs's `local_dir`, an SQLite `db_path`); `*`: anywhere. Default none: the data
+    /// directory only. Mounts from the config are not limited.
+    pub mount_roots: Vec<String>,
     /// How long a plugin's start, the end of its background work, and its shutdown may each
     /// take before they are abandoned (logged), so a hung plugin cannot hold up an unmount, a
     /// reload or the server's exit (default 10 s).
@@ -120,6 +124,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             api_mount_listen: Vec::new(),
+            mount_roots: Vec::new(),
             hook_timeout: Seconds(fs_core::lifecycle::DEFAULT_HOOK_TIMEOUT),
             strict: false,
             auth: AuthConfig::default(),
@@ -169,10 +174,12 @@ impl ServerConfig {
         }
     }
 
-    /// The policy of mounts made through the API ([`MountPolicy`]).
+    /// The policy of mounts made through the API ([`MountPolicy`]): where their listeners may
+    /// bind, and where on this host they may keep files (`mount_roots`, else the data directory).
     ///
     /// # Errors
-    /// `InvalidArgument` for an entry of `api_mount_listen` that is neither `*` nor an IP address.
+    /// `InvalidArgument` for an entry of `api_mount_listen` that is neither `*` nor an IP address,
+    /// or of `mount_roots` that is neither `*` nor an absolute path.
     pub fn api_mount_policy(&self) -> Result<MountPolicy> {
         let listen = if self.api_mount_listen.iter().any(|a| a.trim() == "*") {
             Listen::Any
@@ -190,9 +197,30 @@ impl ServerConfig {
                 .collect::<Result<Vec<_>>>()?;
             Listen::LoopbackAnd(ips)
         };
+        let roots = if self.mount_roots.iter().any(|r| r.trim() == "*") {
+            Roots::Any
+        } else if self.mount_roots.is_empty() {
+            Roots::Under(
+                (!self.data_dir.is_empty())
+                    .then(|| self.data_dir.clone().into())
+                    .into_iter()
+                    .collect(),
+            )
+        } else {
+            for r in &self.mount_roots {
+                if !std::path::Path::new(r.trim()).is_absolute() {
+                    return Err(Error::invalid_argument(format!(
+                        "invalid config: server.mount_roots: '{r}' is neither an absolute path nor *"
+                    )));
+                }
+            }
+            Roots::Under(self.mount_roots.iter().map(|r| r.trim().into()).collect())
+        };
         Ok(MountPolicy {
             listen,
             source: "server.api_mount_listen",
+            roots,
+            roots_source: "server.mount_roots",
         })
     }
 

@@ -272,6 +272,7 @@ async fn a_new_address_passes_the_mounts_policy_and_widening_needs_a_remount() {
     let api = MountPolicy {
         listen: Listen::LoopbackAnd(vec![]),
         source: "server.api_mount_listen",
+        ..MountPolicy::default()
     };
     let port = free_port();
     let config = json!({"agfs_path": "/memfs/www", "port": port});
