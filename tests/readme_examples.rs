@@ -110,9 +110,17 @@ fn matches(expected: &[String], actual: &str) -> bool {
 }
 
 /// Runs `command` with `sh -c`, with curl's user config and proxies out of the way (and
-/// `S3_ENDPOINT` set when an S3 server is given).
-fn run(command: &str, curl_home: &Path, s3_endpoint: Option<&str>) -> Output {
+/// `S3_ENDPOINT` set when an S3 server is given, `PFS_DATA_DIR` when a data directory is).
+fn run(
+    command: &str,
+    curl_home: &Path,
+    s3_endpoint: Option<&str>,
+    data_dir: Option<&Path>,
+) -> Output {
     let mut sh = Command::new("sh");
+    if let Some(dir) = data_dir {
+        sh.env("PFS_DATA_DIR", dir);
+    }
     if let Some(endpoint) = s3_endpoint {
         sh.env("S3_ENDPOINT", endpoint);
     }
@@ -226,7 +234,13 @@ fn readme_curl_examples_pass_against_a_fresh_server() {
             continue;
         }
         let command = ex.command.replace(README_URL, &server.base_url);
-        let out = run(&command, curl_home.path(), s3.as_deref());
+        // `$PFS_DATA_DIR` in an example is the server's data directory, as for a user who set it.
+        let out = run(
+            &command,
+            curl_home.path(),
+            s3.as_deref(),
+            Some(server.data_dir.path()),
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let ok = out.status.success() && (ex.expected.is_empty() || matches(&ex.expected, &stdout));
         assert!(
@@ -284,7 +298,7 @@ fn readme_security_walkthrough_passes_against_its_config() {
     let server = tests::start_server(&["-c", config.to_str().unwrap()]);
     for ex in &examples {
         let command = ex.command.replace(README_URL, &server.base_url);
-        let out = run(&command, curl_home.path(), None);
+        let out = run(&command, curl_home.path(), None, None);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success() && matches(&ex.expected, &stdout),
