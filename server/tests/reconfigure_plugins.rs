@@ -282,7 +282,9 @@ async fn streamrotatefs_rotation_changes_in_place_output_path_needs_a_remount() 
 
 #[tokio::test]
 async fn localfs_read_only_flips_in_place_for_requests_and_handles() {
-    let (app, _) = app().await;
+    // localfs through the API on a temporary directory: roots anywhere.
+    let (app, _) =
+        app_with("server: {mount_roots: ['*']}\nplugins:\n  memfs: {path: /memfs}\n").await;
     let dir = tempfile::tempdir().unwrap();
     let config = |read_only: bool| json!({"local_dir": dir.path(), "read_only": read_only});
     mount(&app, "localfs", "/l", config(false)).await;

@@ -269,7 +269,9 @@ async fn s3fs_takes_new_credentials_and_endpoint_and_refuses_bad_ones() {
 async fn sqlfs_resizes_its_pool_in_place_and_sends_a_new_database_to_a_remount() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sqlfs.db");
-    let (app, _) = app().await;
+    // sqlfs through the API on a temporary directory: roots anywhere.
+    let (app, _) =
+        app_with("server: {mount_roots: ['*']}\nplugins:\n  memfs: {path: /memfs}\n").await;
     let config = json!({"backend": "sqlite", "db_path": db, "pool_size": 2});
     mount(&app, "sqlfs", "/q", &config).await;
     assert_eq!(
