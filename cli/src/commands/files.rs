@@ -185,23 +185,44 @@ pub struct MvArgs {
     paths: Vec<String>,
 }
 
-/// Renames on the server; across mounts, copies then removes the source.
-pub async fn mv(a: MvArgs, r: &mut Runner<'_>) -> CmdResult {
-    let (dest_given, sources) = a.paths.split_last().expect("clap requires two");
+/// The operands of `mv`/`cp` (sources, then the destination) as (given, source, target): into the
+/// destination when it is a directory, else onto it. `None` (after saying so) when several
+/// sources go to something that is not a directory.
+async fn sources_and_targets(
+    paths: &[String],
+    r: &mut Runner<'_>,
+) -> Option<Vec<(String, String, String)>> {
+    let (dest_given, sources) = paths.split_last().expect("clap requires two");
     let dest = r.resolve(dest_given);
     let dest_is_dir = matches!(r.ctx.client.stat(&dest).await, Ok(i) if i.value.is_dir);
     if sources.len() > 1 && !dest_is_dir {
         r.error(Some(dest_given), &Error::Invalid("not a directory".into()))
             .await;
-        return Ok(());
+        return None;
     }
-    for given in sources {
-        let src = r.resolve(given);
-        let to = if dest_is_dir {
-            path::child(&dest, path::basename(&src))
-        } else {
-            dest.clone()
-        };
+    Some(
+        sources
+            .iter()
+            .map(|given| {
+                let src = r.resolve(given);
+                let to = if dest_is_dir {
+                    path::child(&dest, path::basename(&src))
+                } else {
+                    dest.clone()
+                };
+                (given.clone(), src, to)
+            })
+            .collect(),
+    )
+}
+
+/// Renames on the server; across mounts, copies then removes the source.
+pub async fn mv(a: MvArgs, r: &mut Runner<'_>) -> CmdResult {
+    let Some(pairs) = sources_and_targets(&a.paths, r).await else {
+        return Ok(());
+    };
+    for (given, src, to) in pairs {
+        let given = &given;
         let result = match r.ctx.client.rename(&src, &to).await {
             Err(e) if e.status() == Some(400) && e.reason().contains("across different mounts") => {
                 let is_dir = match r.ctx.client.stat(&src).await {
@@ -247,21 +268,11 @@ pub async fn cp(a: CpArgs, r: &mut Runner<'_>) -> CmdResult {
     if super::transfer::any_local(&a.paths) {
         return super::transfer::cp_local(r, &a.paths, a.recursive, &a.flags).await;
     }
-    let (dest_given, sources) = a.paths.split_last().expect("clap requires two");
-    let dest = r.resolve(dest_given);
-    let dest_is_dir = matches!(r.ctx.client.stat(&dest).await, Ok(i) if i.value.is_dir);
-    if sources.len() > 1 && !dest_is_dir {
-        r.error(Some(dest_given), &Error::Invalid("not a directory".into()))
-            .await;
+    let Some(pairs) = sources_and_targets(&a.paths, r).await else {
         return Ok(());
-    }
-    for given in sources {
-        let src = r.resolve(given);
-        let to = if dest_is_dir {
-            path::child(&dest, path::basename(&src))
-        } else {
-            dest.clone()
-        };
+    };
+    for (given, src, to) in pairs {
+        let given = &given;
         let info = match r.ctx.client.stat(&src).await {
             Ok(i) => i.value,
             Err(e) => {
